@@ -1,0 +1,39 @@
+"""The README's promises: its interactive example runs exactly as written, its code blocks run, and CI
+runs the README's test command."""
+
+from __future__ import annotations
+
+import doctest
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def _blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", README, flags=re.S)
+
+
+def test_interactive_example_runs_exactly_as_written():
+    sessions = [b for b in _blocks("python") if b.lstrip().startswith(">>>")]
+    assert sessions, "the README has no interactive example"
+    parser = doctest.DocTestParser()
+    for text in sessions:
+        test = parser.get_doctest(text, {}, "README", "README.md", 0)
+        runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
+        runner.run(test)
+        assert runner.failures == 0 and runner.tries > 0
+
+
+def test_other_python_blocks_run():
+    for text in _blocks("python"):
+        if not text.lstrip().startswith(">>>"):
+            exec(compile(text, "README.md", "exec"), {})
+
+
+def test_ci_runs_the_readme_test_command():
+    commands = _blocks("bash")
+    test_command = next(c.strip() for c in commands if "pytest" in c)
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert test_command in ci

@@ -1,0 +1,59 @@
+"""tinygrad_edu: a teaching-grade automatic differentiation engine on numpy.
+
+    >>> import tinygrad_edu as tg
+    >>> x = tg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    >>> y = (x * x).sum()
+    >>> y.backward()
+    >>> x.grad
+    tensor([2., 4., 6.])
+
+The engine: `Tensor` (tensor.py), `Function` (function.py, the API every operation is written with), the
+primitive operations (ops.py), composites and losses (functional.py), `backward`/`grad` (autograd.py).
+Importing this package imports only numpy; plotting, drawing and datasets load when first used.
+"""
+
+from __future__ import annotations
+
+from . import functional
+from .autograd import backward, grad
+from .creation import (
+    Generator,
+    arange,
+    default_generator,
+    eye,
+    full,
+    full_like,
+    manual_seed,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randn,
+    randn_like,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from .function import Context, Function
+from .gradcheck import GradcheckError, gradcheck
+from .functional import cross_entropy, log_softmax, mse, relu, sigmoid, softmax, tanh, heaviside
+from .ops import concatenate, maximum, minimum, stack, sum_to, where
+from .tensor import (
+    Tensor,
+    current_scope,
+    enable_grad,
+    is_grad_enabled,
+    name_scope,
+    no_grad,
+    set_grad_enabled,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Context", "Function", "Generator", "Tensor", "arange", "backward", "concatenate", "cross_entropy",
+    "current_scope", "default_generator", "enable_grad", "eye", "full", "full_like", "functional", "grad", "gradcheck", "GradcheckError",
+    "heaviside", "is_grad_enabled", "log_softmax", "manual_seed", "maximum", "minimum", "mse", "name_scope",
+    "no_grad", "ones", "ones_like", "rand", "rand_like", "randn", "randn_like", "relu", "set_grad_enabled",
+    "sigmoid", "softmax", "stack", "sum_to", "tanh", "tensor", "where", "zeros", "zeros_like",
+]

@@ -1,0 +1,197 @@
+"""Reverse-mode differentiation: walk the graph from the outputs back to the leaves.
+
+1. Order the nodes so that every node comes after all the nodes that consume its output (a topological
+   order, found with an explicit stack: a chain of 100 000 operations needs no recursion).
+2. Visit them in that order. A node's gradient is complete when it is visited, because every consumer has
+   already added its contribution: this is how re-used values (`x * x`, diamonds) get summed gradients.
+3. Call the node's `backward` and add each input's gradient to that input's node (or leaf).
+
+Without `create_graph` the backward formulas run under `no_grad()`: plain numpy work, nothing recorded.
+With it, they are recorded like any other computation, so the gradients can be differentiated again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .function import Context, as_grad
+from .tensor import Tensor, set_grad_enabled
+
+
+def topological_order(roots: Sequence[Context]) -> list[Context]:
+    """All nodes reachable from `roots`, each before the nodes that produced its inputs."""
+    order: list[Context] = []
+    visited: set[int] = set()
+    for root in roots:
+        if id(root) in visited:
+            continue
+        visited.add(id(root))
+        stack = [(root, iter(root.edges))]
+        while stack:
+            node, edges = stack[-1]
+            for edge in edges:
+                if isinstance(edge, Context) and id(edge) not in visited:
+                    visited.add(id(edge))
+                    stack.append((edge, iter(edge.edges)))
+                    break
+            else:  # all inputs done: the node goes after them (post-order)
+                stack.pop()
+                order.append(node)
+    order.reverse()
+    return order
+
+
+def _seed_gradient(output: Tensor, gradient: Any) -> Tensor:
+    if gradient is None:
+        if output.size != 1:
+            raise RuntimeError(
+                f"grad can be implicitly created only for scalar outputs, but {output._describe()} has "
+                f"{output.size} elements: pass gradient=... (dC/d(output), of shape {output.shape})"
+            )
+        return Tensor._wrap(np.ones(output.shape, output.dtype))
+    g = gradient if isinstance(gradient, Tensor) else Tensor._wrap(np.asarray(gradient, dtype=output.dtype))
+    if g.shape != output.shape:
+        raise RuntimeError(f"gradient has shape {g.shape}, but {output._describe()}: they must match")
+    return g
+
+
+def run_backward(
+    outputs: Sequence[Tensor],
+    grad_outputs: Sequence[Any] | None,
+    retain_graph: bool | None,
+    create_graph: bool,
+    inputs: Sequence[Tensor] | None = None,
+) -> dict[Any, Tensor]:
+    """The engine. Returns the gradient of every leaf reached (keyed by the leaf Tensor) and, for `inputs`
+    that are intermediate tensors, their gradient keyed by their node."""
+    if retain_graph is None:
+        retain_graph = create_graph
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"got {len(outputs)} outputs but {len(grad_outputs)} gradients")
+
+    node_grads: dict[Context, Tensor] = {}
+    leaf_grads: dict[Tensor, Tensor] = {}
+    for out, g in zip(outputs, grad_outputs):
+        if not isinstance(out, Tensor):
+            raise TypeError(f"backward needs Tensors, got {type(out).__name__}")
+        if not out.requires_grad:
+            raise RuntimeError(
+                f"element 0 of tensors does not require grad and does not have a grad_fn: {out._describe()} "
+                f"was not computed from any tensor with requires_grad=True (or it was computed under no_grad())"
+            )
+        seed = _seed_gradient(out, g)
+        target = out.grad_fn if out.grad_fn is not None else out
+        grads = node_grads if out.grad_fn is not None else leaf_grads
+        grads[target] = grads[target] + seed if target in grads else seed  # type: ignore[index]
+
+    wanted = {t.grad_fn for t in inputs or () if t.grad_fn is not None}
+    captured: dict[Any, Tensor] = {}
+    with set_grad_enabled(create_graph):
+        for node in topological_order([o.grad_fn for o in outputs if o.grad_fn is not None]):
+            grad = node_grads.pop(node, None)
+            if grad is None:  # no gradient reached this node (all paths to it carried None)
+                continue
+            for hook in node.hooks:
+                replaced = hook(grad)
+                if replaced is not None:
+                    grad = replaced
+            if inputs is None:
+                for ref in node.retained:
+                    tensor = ref()
+                    if tensor is not None:
+                        _accumulate(tensor, grad, create_graph)
+            if node in wanted:
+                captured[node] = grad
+            input_grads = node.function.backward(node, grad)
+            if not isinstance(input_grads, tuple):
+                input_grads = (input_grads,)
+            if len(input_grads) != len(node.edges):
+                raise RuntimeError(
+                    f"{node.function.__name__}.backward returned {len(input_grads)} gradients, but forward "
+                    f"had {len(node.edges)} positional inputs (return None for inputs without a gradient)"
+                )
+            for index, (edge, g) in enumerate(zip(node.edges, input_grads)):
+                if edge is None or g is None:
+                    continue
+                g = as_grad(g, node, index)
+                grads = node_grads if isinstance(edge, Context) else leaf_grads
+                grads[edge] = grads[edge] + g if edge in grads else g  # type: ignore[index]
+            if not retain_graph:
+                node.release()
+    captured.update(leaf_grads)
+    return captured
+
+
+def _accumulate(tensor: Tensor, grad: Tensor, create_graph: bool) -> None:
+    """Add `grad` to `tensor.grad`, never writing into an array that something else may share."""
+    if not create_graph:
+        grad = grad.detach()
+    if tensor.grad is None:
+        data = grad.data
+        if not data.flags.writeable or not data.flags.owndata:  # a broadcast view or a slice of another array
+            grad = Tensor._wrap(data.copy(), grad.grad_fn)
+        tensor._grad = grad
+    else:
+        new = tensor.grad + grad  # a new array: an earlier gradient may be referenced elsewhere
+        tensor._grad = new if create_graph else new.detach()
+
+
+def backward(
+    outputs: Sequence[Tensor],
+    grad_outputs: Sequence[Any] | None = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+) -> None:
+    """Accumulate d(outputs)/d(leaf) into `.grad` of every leaf that requires grad (see Tensor.backward)."""
+    leaf_grads = run_backward(outputs, grad_outputs, retain_graph, create_graph)
+    seen: set[int] = set()
+    for leaf, grad in leaf_grads.items():
+        for hook in leaf._hooks or ():
+            replaced = hook(grad)
+            if replaced is not None:
+                grad = replaced
+        # Two leaves can receive the very same array (y = a + b): give each its own before storing.
+        if id(grad.data) in seen:
+            grad = Tensor._wrap(grad.data.copy(), grad.grad_fn)
+        seen.add(id(grad.data))
+        _accumulate(leaf, grad, create_graph)
+
+
+def grad(
+    outputs: Tensor | Sequence[Tensor],
+    inputs: Tensor | Sequence[Tensor],
+    grad_outputs: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool = False,
+) -> tuple[Tensor | None, ...]:
+    """Return d(outputs)/d(inputs) without touching any `.grad` (like `torch.autograd.grad`).
+
+    `inputs` may be leaves or intermediate tensors. With `create_graph=True` the results are part of a new
+    graph and can be differentiated again (Hessian-vector products, second derivatives).
+    """
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if grad_outputs is not None and (isinstance(grad_outputs, (Tensor, np.ndarray)) or np.isscalar(grad_outputs)):
+        grad_outputs = [grad_outputs]
+    for i, t in enumerate(inputs):
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise RuntimeError(f"input {i} of grad() does not require grad, so it has no gradient")
+    found = run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=inputs)
+    results: list[Tensor | None] = []
+    for i, t in enumerate(inputs):
+        g = found.get(t.grad_fn if t.grad_fn is not None else t)
+        if g is None and not allow_unused:
+            raise RuntimeError(
+                f"input {i} of grad() ({t._describe()}) was not used to compute the outputs; "
+                f"pass allow_unused=True to get None for it"
+            )
+        if g is not None and not create_graph:
+            g = g.detach()
+        results.append(g)
+    return tuple(results)

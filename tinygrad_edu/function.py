@@ -1,0 +1,230 @@
+"""Differentiable functions: the public API every operation of the engine is written with.
+
+An operation is a subclass of `Function` with two static methods, side by side:
+
+    class Square(Function):
+        @staticmethod
+        def forward(ctx, x):            # numpy arrays in, a numpy array out
+            ctx.save_for_backward(x)
+            return x * x
+
+        @staticmethod
+        def backward(ctx, grad):        # Tensors in, Tensors out: one gradient per input of forward
+            (x,) = ctx.saved_tensors
+            return grad * 2 * x
+
+    y = Square.apply(t)                 # a Tensor with y.grad_fn = <SquareBackward>
+
+`forward` computes the value with numpy. `backward` receives dC/d(output) and returns dC/d(input) for each
+positional input (None where there is none), written with Tensor operations: so backward is itself recorded
+when `create_graph=True`, and second derivatives come for free. Keyword arguments of `apply` are settings
+(an axis, a shape), passed to forward unchanged and never differentiated.
+
+`ctx` is the graph node (a `Context`): the output's `grad_fn`. It keeps what backward needs and the edges
+to the inputs' nodes, and nothing else, so that memory is released as soon as the graph is.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+import numpy as np
+
+from .tensor import Tensor, _check_can_require_grad, _state
+
+
+class _Output:
+    """Marker for "the output of this node" among the saved values (stored without a reference cycle)."""
+
+
+_OUTPUT = _Output()
+
+
+class Context:
+    """A node of the graph: one call of a Function, with what its backward needs.
+
+    Attributes read by the engine and the drawing code:
+      function          the Function subclass that was applied
+      edges             per positional input: the input's node (Context), the input itself if it is a leaf
+                        that requires grad, or None (a constant: no gradient is sent there)
+      needs_input_grad  per positional input: whether backward must compute its gradient
+      input_shapes      per positional input: its shape (None for non-tensor arguments)
+      scope             the name_scope path active when the node was created
+      shape, dtype      of the output
+      hooks             functions called with the output's gradient (`Tensor.register_hook`)
+    """
+
+    def __init__(self, function: type[Function], args: tuple, needs_input_grad: tuple[bool, ...]) -> None:
+        self.function = function
+        self.needs_input_grad = needs_input_grad
+        self.edges: tuple[Any, ...] = tuple(
+            (a.grad_fn if a.grad_fn is not None else a) if need else None for a, need in zip(args, needs_input_grad)
+        )
+        self.input_shapes: tuple[Any, ...] = tuple(a.data.shape if isinstance(a, Tensor) else None for a in args)
+        self.input_dtypes: tuple[Any, ...] = tuple(a.data.dtype if isinstance(a, Tensor) else None for a in args)
+        self.scope = _state.scope
+        self.hooks: list = []
+        self.retained: list[weakref.ref] = []
+        self.released = False
+        self._args: tuple | None = args  # only during forward, to recognise saved inputs
+        self._saved: tuple | None = None
+        self._output_data: np.ndarray | None = None
+        self._output_ref: weakref.ref | None = None
+        self.shape: tuple[int, ...] = ()
+        self.dtype: np.dtype | None = None
+
+    def name(self) -> str:
+        """'MulBackward' for a node made by `Mul`, as PyTorch names its nodes."""
+        return self.function.__name__ + "Backward"
+
+    def __repr__(self) -> str:
+        return f"<{self.name()}>"
+
+    # -- saving values for backward -----------------------------------------------------------------------------
+
+    def save_for_backward(self, *values: Any) -> None:
+        """Keep values (arrays, scalars) that backward needs; read them back with `ctx.saved_tensors`.
+
+        An array that is one of forward's inputs comes back as that input Tensor, and the array forward
+        returns comes back as the output Tensor, both still connected to the graph: this is what makes
+        gradients of gradients correct. Any other array comes back as a constant Tensor.
+        """
+        args = self._args or ()
+        resolved = []
+        for v in values:
+            if isinstance(v, np.ndarray):
+                for a in args:
+                    if isinstance(a, Tensor) and a.data is v:
+                        v = (a, a._version)  # the input itself, with its version to detect in-place changes
+                        break
+            resolved.append(v)
+        self._saved = tuple(resolved)
+
+    @property
+    def saved_tensors(self) -> tuple[Any, ...]:
+        if self._saved is None:
+            if self.released:
+                raise RuntimeError(
+                    "Trying to backward through the graph a second time (or directly access saved tensors "
+                    "after they have already been freed). Saved intermediate values of the graph are freed "
+                    "when you call .backward() or grad(). Specify retain_graph=True if you need to backward "
+                    "through the graph a second time or if you need to access saved tensors after calling "
+                    "backward."
+                )
+            return ()
+        out = []
+        for v in self._saved:
+            if v is _OUTPUT:
+                alive = self._output_ref() if self._output_ref is not None else None
+                if alive is not None and alive._version:
+                    _raise_modified(alive, alive._version, 0, self)
+                out.append(Tensor._wrap(self._output_data, self))  # the output, as a node of this graph
+            elif isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], Tensor):
+                tensor, version = v
+                if tensor._version != version:
+                    _raise_modified(tensor, tensor._version, version, self)
+                out.append(tensor)
+            elif isinstance(v, np.ndarray):
+                out.append(Tensor._wrap(v))
+            else:
+                out.append(v)
+        return tuple(out)
+
+    def _finish(self, output: Tensor, returned: Any) -> None:
+        """Called by apply once forward has returned: recognise the output among the saved values.
+
+        `returned` is what forward returned: for 0-d results numpy gives a scalar, which the output Tensor
+        holds as a new 0-d array, so both are recognised."""
+        data = output.data
+        if self._saved is not None:
+            self._saved = tuple(_OUTPUT if v is data or v is returned else v for v in self._saved)
+            if any(v is _OUTPUT for v in self._saved):
+                self._output_data = data
+        self._args = None
+        self._output_ref = weakref.ref(output)
+        self.shape, self.dtype = data.shape, data.dtype
+
+    def release(self) -> None:
+        """Free the saved values (after backward, unless retain_graph=True)."""
+        if self._saved is not None:
+            self._saved = None
+            self._output_data = None
+            self.released = True
+
+    def output(self) -> Tensor | None:
+        """The output tensor if it is still alive (used by drawings), else None."""
+        return self._output_ref() if self._output_ref is not None else None
+
+    def retain_grad_of(self, tensor: Tensor) -> None:
+        if not any(r() is tensor for r in self.retained):
+            self.retained.append(weakref.ref(tensor))
+
+
+def _raise_modified(tensor: Tensor, now: int, expected: int, node: Context) -> None:
+    raise RuntimeError(
+        f"one of the values needed for gradient computation has been modified by an in-place operation: "
+        f"{tensor._describe()}, used by {node.name()}, is at version {now}; expected version {expected}. "
+        f"Update it after backward(), or compute with a copy."
+    )
+
+
+class _NoGraphContext:
+    """Stand-in ctx for forward when nothing needs gradients: saving is a no-op (the fast path)."""
+
+    __slots__ = ("__dict__",)
+    needs_input_grad: tuple[bool, ...] = ()
+
+    def save_for_backward(self, *values: Any) -> None:
+        pass
+
+
+class Function:
+    """Base class of differentiable operations: subclass it and write `forward` and `backward`."""
+
+    @staticmethod
+    def forward(ctx: Any, *args: Any, **kwargs: Any) -> Any:
+        """Compute the output from numpy arrays (and Python scalars); save what backward needs on ctx."""
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx: Context, grad: Tensor) -> Any:
+        """Given dC/d(output) as a Tensor, return dC/d(input) per positional input, as Tensors (or None)."""
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *args: Any, **kwargs: Any) -> Tensor:
+        """Run forward on the inputs' arrays and, if any input requires grad, record a node in the graph."""
+        grad_enabled = _state.grad_enabled
+        arrays = [a.data if isinstance(a, Tensor) else a for a in args]
+        needs = tuple(grad_enabled and isinstance(a, Tensor) and a._requires_grad for a in args)
+        if not any(needs):
+            # The fast path: no node, nothing saved (this is also how backward runs without create_graph).
+            return Tensor._wrap(cls.forward(_NoGraphContext(), *arrays, **kwargs))
+        ctx = Context(cls, args, needs)
+        returned = cls.forward(ctx, *arrays, **kwargs)
+        out = Tensor._wrap(returned)
+        if out.data.dtype.kind not in "fc":  # integer or bool results (argmax, comparisons) have no gradient
+            return out
+        out.grad_fn = ctx
+        out._requires_grad = True
+        ctx._finish(out, returned)
+        return out
+
+
+def as_grad(value: Any, ctx: Context, index: int) -> Tensor:
+    """Check one gradient returned by `ctx.function.backward` and make it a Tensor of the input's dtype."""
+    if not isinstance(value, Tensor):
+        value = Tensor._wrap(np.asarray(value))
+    shape = ctx.input_shapes[index]
+    if value.shape != shape:
+        raise RuntimeError(
+            f"{ctx.function.__name__}.backward returned a gradient of shape {value.shape} for input {index}, "
+            f"which has shape {shape}: a gradient always has the shape of its input "
+            f"(reduce a broadcast gradient with sum_to)"
+        )
+    dtype = ctx.input_dtypes[index]
+    if value.dtype != dtype:
+        _check_can_require_grad(dtype, f"input {index} of {ctx.function.__name__}")
+        value = value.astype(dtype)
+    return value

@@ -1,0 +1,143 @@
+"""numpy calling into Tensors: `ndarray * t`, `np.exp(t)`, `np.sum(t)` stay in the graph.
+
+numpy hands a ufunc call that involves a Tensor to `Tensor.__array_ufunc__` and a numpy function call to
+`Tensor.__array_function__` (NEP 13 / NEP 18). Both land here. What the engine can differentiate is
+dispatched to the Tensor operation; anything else raises a TypeError naming what to use instead, rather
+than silently returning a plain array that has left the graph.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from . import functional as F
+from . import ops
+from .tensor import Tensor
+
+
+def _binary(method: str) -> Callable:
+    return lambda a, b: getattr(a if isinstance(a, Tensor) else Tensor._wrap(np.asarray(a)), method)(b)
+
+
+_UFUNCS: dict[np.ufunc, Callable] = {
+    np.add: lambda a, b: ops.Add.apply(*_operands(a, b)),
+    np.subtract: lambda a, b: ops.Sub.apply(*_operands(a, b)),
+    np.multiply: lambda a, b: ops.Mul.apply(*_operands(a, b)),
+    np.true_divide: lambda a, b: ops.Div.apply(*_operands(a, b)),
+    np.power: lambda a, b: ops.Pow.apply(*_operands(a, b)),
+    np.matmul: lambda a, b: ops.MatMul.apply(*_operands(a, b)),
+    np.maximum: ops.maximum,
+    np.minimum: ops.minimum,
+    np.negative: lambda x: -x,
+    np.positive: lambda x: x,
+    np.exp: lambda x: x.exp(),
+    np.log: lambda x: x.log(),
+    np.sqrt: lambda x: x.sqrt(),
+    np.absolute: lambda x: x.abs(),
+    np.tanh: lambda x: x.tanh(),
+    np.heaviside: lambda x, h: _heaviside(x, h),
+}
+
+# Comparisons and tests have no derivative: they give bool Tensors outside the graph.
+_NON_DIFFERENTIABLE = {
+    np.greater, np.greater_equal, np.less, np.less_equal, np.equal, np.not_equal,
+    np.isfinite, np.isnan, np.isinf, np.logical_and, np.logical_or, np.logical_not, np.sign, np.signbit,
+}
+
+_HINTS = {
+    "sin": "there is no Tensor.sin: write it as a Function (see tinygrad_edu.Function)",
+    "dot": "use a @ b",
+    "inner": "use (a * b).sum(-1)",
+    "square": "use t * t or t ** 2",
+    "mean": "use t.mean(axis)",
+    "linalg.norm": "use ((t * t).sum()).sqrt()",
+    "log1p": "use (1 + t).log()",
+    "expm1": "use t.exp() - 1",
+}
+
+
+def _operands(a: Any, b: Any) -> tuple[Any, Any]:
+    return tuple(x if isinstance(x, (Tensor, np.ndarray)) or np.isscalar(x) else np.asarray(x) for x in (a, b))  # type: ignore[return-value]
+
+
+def _heaviside(x: Any, h: Any) -> Tensor:
+    if not np.all(np.asarray(h) == 0):
+        raise TypeError("Tensor heaviside follows the chapter (value 0 at x = 0): use np.heaviside(x, 0) or t.heaviside()")
+    return x.heaviside()
+
+
+def _values(x: Any) -> Any:
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _not_supported(name: str) -> TypeError:
+    hint = _HINTS.get(name, "use the Tensor method of the same name if there is one (t.sum(), t.max(), t.exp(), ...)")
+    return TypeError(
+        f"numpy.{name} cannot be differentiated by tinygrad_edu: {hint}; or call it on t.numpy() to work with "
+        f"the plain values (outside the graph, no gradient)"
+    )
+
+
+def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple, kwargs: dict) -> Any:
+    if method != "__call__" or kwargs.get("out") is not None:
+        raise TypeError(
+            f"numpy.{ufunc.__name__}.{method}(..., out=...) is not supported on Tensors: "
+            f"use Tensor operations (or in-place operators under no_grad())"
+        )
+    if ufunc in _NON_DIFFERENTIABLE:
+        return Tensor._wrap(ufunc(*(_values(x) for x in inputs), **kwargs))
+    if ufunc not in _UFUNCS or kwargs:
+        raise _not_supported(ufunc.__name__)
+    first, *rest = inputs
+    if len(inputs) == 1:
+        return _UFUNCS[ufunc](first)
+    return _UFUNCS[ufunc](first, *rest)
+
+
+def _reduction(method: str) -> Callable:
+    def call(a: Any, axis: Any = None, keepdims: bool = False, **rest: Any) -> Tensor:
+        if rest:
+            raise TypeError(f"numpy.{method} on a Tensor supports only axis and keepdims, got {sorted(rest)}")
+        return getattr(a, method)(axis=axis, keepdims=keepdims)
+
+    return call
+
+
+_FUNCTIONS: dict[Callable, Callable] = {
+    np.sum: _reduction("sum"),
+    np.mean: _reduction("mean"),
+    np.max: _reduction("max"),
+    np.min: _reduction("min"),
+    np.amax: _reduction("max"),
+    np.amin: _reduction("min"),
+    np.reshape: lambda a, shape, **kw: a.reshape(shape),
+    np.transpose: lambda a, axes=None: a.transpose(axes) if axes is not None else a.transpose(),
+    np.broadcast_to: lambda a, shape: a.broadcast_to(shape),
+    np.expand_dims: lambda a, axis: a.expand_dims(axis),
+    np.squeeze: lambda a, axis=None: a.squeeze(axis),
+    np.clip: lambda a, a_min=None, a_max=None, **kw: a.clip(kw.get("min", a_min), kw.get("max", a_max)),
+    np.where: lambda c, a, b: ops.where(c, a, b),
+    np.concatenate: lambda ts, axis=0: ops.concatenate(ts, axis),
+    np.stack: lambda ts, axis=0: ops.stack(ts, axis),
+    np.argmax: lambda a, axis=None, keepdims=False: a.argmax(axis, keepdims),
+    np.argmin: lambda a, axis=None, keepdims=False: a.argmin(axis, keepdims),
+    np.shape: lambda a: np.shape(_values(a)),
+    np.ndim: lambda a: np.ndim(_values(a)),
+    np.size: lambda a, axis=None: np.size(_values(a), axis),
+}
+
+
+def array_function(func: Callable, args: tuple, kwargs: dict) -> Any:
+    if func in _FUNCTIONS:
+        return _FUNCTIONS[func](*args, **kwargs)
+    module = getattr(func, "__module__", "") or ""
+    name = func.__name__
+    if module.startswith("numpy.linalg"):
+        name = "linalg." + name
+    raise _not_supported(name)
+
+
+__all__ = ["array_ufunc", "array_function", "F"]
