@@ -13,13 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from . import functional as F
 from . import ops
 from .tensor import Tensor
-
-
-def _binary(method: str) -> Callable:
-    return lambda a, b: getattr(a if isinstance(a, Tensor) else Tensor._wrap(np.asarray(a)), method)(b)
 
 
 _UFUNCS: dict[np.ufunc, Callable] = {
@@ -139,5 +134,3 @@ def array_function(func: Callable, args: tuple, kwargs: dict) -> Any:
         name = "linalg." + name
     raise _not_supported(name)
 
-
-__all__ = ["array_ufunc", "array_function", "F"]
