@@ -1,0 +1,117 @@
+"""The `Dataset` container every loader returns, and small helpers on labels and images."""
+
+from __future__ import annotations
+
+import math
+import operator
+from dataclasses import dataclass, replace
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["DIGIT_CLASSES", "Dataset", "image_side", "one_hot", "train_val_split"]
+
+DIGIT_CLASSES: tuple[str, ...] = tuple(str(d) for d in range(10))
+
+#: Default validation share of the training set: MNIST's customary 10 000 of 60 000.
+VAL_FRACTION = 1 / 6
+
+
+def image_side(p: int) -> int:
+    """Side of the square image a vector of `p` pixels shows (784 -> 28, 64 -> 8)."""
+    p = operator.index(p)
+    side = math.isqrt(p) if p >= 0 else -1
+    if side * side != p:
+        raise ValueError(
+            f"cannot show {p} features as a square image: {p} is not a perfect square "
+            "(MNIST images have 784 = 28×28 pixels, scikit-learn digits 64 = 8×8)"
+        )
+    return side
+
+
+def one_hot(y: npt.ArrayLike, num_classes: int, *, dtype: npt.DTypeLike = np.float32) -> np.ndarray:
+    """Rows of `num_classes` zeros with a one at each label: [2, 0] -> [[0, 0, 1, ...], [1, 0, 0, ...]]."""
+    y = np.asarray(y)
+    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"one_hot expects a 1-D array of integer labels, got shape {y.shape} dtype {y.dtype}")
+    if y.size and (y.min() < 0 or y.max() >= num_classes):
+        raise ValueError(f"labels must lie in 0..{num_classes - 1}, found {y.min()}..{y.max()}")
+    out = np.zeros((y.size, num_classes), dtype=dtype)
+    out[np.arange(y.size), y] = 1
+    return out
+
+
+def train_val_split(
+    X: np.ndarray, y: np.ndarray, val_size: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Split off the LAST `val_size` samples as validation: (X_train, y_train, X_val, y_val).
+
+    Taking the tail, not a random subset, is the MNIST convention (training images 50 000..59 999);
+    shuffle beforehand if the order of your data means something.
+    """
+    n = len(X)
+    if len(y) != n:
+        raise ValueError(f"X has {n} samples but y has {len(y)}")
+    if not 0 <= val_size < n:
+        raise ValueError(f"val_size must be in 0..{n - 1} for {n} training samples, got {val_size}")
+    cut = n - val_size
+    return X[:cut], y[:cut], X[cut:], y[cut:]
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """Train/test (and optional validation) arrays: X of shape (n, p) floats, y of shape (n,) int64."""
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    name: str = "dataset"
+    class_names: tuple[str, ...] = DIGIT_CLASSES
+    X_val: np.ndarray | None = None
+    y_val: np.ndarray | None = None
+    source: str = ""  # where the data came from (a directory, a package), to tell sets apart
+
+    def __post_init__(self) -> None:
+        for part in ("train", "test", "val"):
+            X, y = getattr(self, f"X_{part}"), getattr(self, f"y_{part}")
+            if X is None and y is None:
+                continue
+            if X is None or y is None or X.ndim != 2 or y.ndim != 1 or len(X) != len(y):
+                raise ValueError(
+                    f"{part}: expected X of shape (n, p) and y of shape (n,), got "
+                    f"{getattr(X, 'shape', None)} and {getattr(y, 'shape', None)}"
+                )
+
+    @property
+    def n_features(self) -> int:
+        return int(self.X_train.shape[1])
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        side = image_side(self.n_features)
+        return side, side
+
+    def split_validation(self, val_size: int | None = None) -> Dataset:
+        """A copy whose last `val_size` training samples became X_val/y_val.
+
+        Default: a sixth of the training set (10 000 for MNIST's 60 000, 240 for digits' 1 437).
+        """
+        if self.X_val is not None:
+            raise ValueError(f"{self.name} already has a validation split of {len(self.X_val)} samples")
+        if val_size is None:
+            val_size = round(len(self.X_train) * VAL_FRACTION)
+        X_train, y_train, X_val, y_val = train_val_split(self.X_train, self.y_train, val_size)
+        return replace(self, X_train=X_train, y_train=y_train, X_val=X_val, y_val=y_val)
+
+    def __repr__(self) -> str:
+        parts = [f"train={self.X_train.shape}"]
+        if self.X_val is not None:
+            parts.append(f"val={self.X_val.shape}")
+        parts += [f"test={self.X_test.shape}", f"dtype={self.X_train.dtype}", f"classes={self.n_classes}"]
+        source = f", source={self.source!r}" if self.source else ""
+        return f"Dataset({self.name!r}, {', '.join(parts)}{source})"
