@@ -35,7 +35,7 @@ from .creation import (
     zeros_like,
 )
 from .function import Context, Function
-from .gradcheck import GradcheckError, gradcheck
+from .gradcheck import GradcheckError, GradcheckReport, check_gradients, gradcheck, gradgradcheck
 from .functional import cross_entropy, log_softmax, mse, relu, sigmoid, softmax, tanh, heaviside
 from .ops import concatenate, maximum, minimum, stack, sum_to, where
 from .tensor import (
@@ -53,6 +53,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Context", "Function", "Generator", "Tensor", "arange", "backward", "concatenate", "cross_entropy",
     "current_scope", "default_generator", "enable_grad", "eye", "full", "full_like", "functional", "grad", "gradcheck", "GradcheckError",
+    "GradcheckReport", "check_gradients", "gradgradcheck",
     "heaviside", "is_grad_enabled", "log_softmax", "manual_seed", "maximum", "minimum", "mse", "name_scope",
     "no_grad", "ones", "ones_like", "rand", "rand_like", "randn", "randn_like", "relu", "set_grad_enabled",
     "sigmoid", "softmax", "stack", "sum_to", "tanh", "tensor", "where", "zeros", "zeros_like",
