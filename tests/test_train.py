@@ -1,0 +1,159 @@
+"""train: fit learns (XOR, scikit-learn digits), is reproducible, stops cleanly on Ctrl-C, History.plot."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import numpy as np
+import pytest
+
+from tinygrad_edu import nn, optim
+from tinygrad_edu.train import Callback, History, StopTraining, evaluate, fit
+
+XOR_X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+XOR_Y = np.array([0, 1, 1, 0])
+
+
+def _digits():
+    from tinygrad_edu.data import load_digits
+
+    ds = load_digits()
+    return ds.X_train, ds.y_train, ds.X_test, ds.y_test
+
+
+def test_xor_is_learned_with_the_chapters_mse():
+    model = nn.MLP([2, 4, 1], activation="tanh", output_activation="sigmoid", generator=np.random.default_rng(1))
+    opt = optim.SGD(model.parameters(), lr=0.5, momentum=0.9)
+    history = fit(model, (XOR_X, XOR_Y[:, None].astype(float)), "mse", opt, epochs=300, batch_size=4, progress=False)
+    assert history.classification and history.train_loss[-1] < 0.01 < history.train_loss[0]
+    assert history.train_accuracy[-1] == 1.0
+    np.testing.assert_array_equal((model(XOR_X).data[:, 0] > 0.5).astype(int), XOR_Y)
+
+
+def test_digits_mse_with_labels_and_validation():
+    X, y, Xt, yt = _digits()
+    model = nn.MLP([64, 32, 10], generator=np.random.default_rng(0))  # sigmoid everywhere, MSE: the chapter
+    history = fit(model, (X, y), "mse", optim.SGD(model.parameters(), lr=1.0), epochs=6, val=(Xt, yt),
+                  batch_size=32, seed=0, progress=False)
+    assert len(history) == 6 and history.epoch == [1, 2, 3, 4, 5, 6]
+    assert history.train_loss[-1] < history.train_loss[0] / 2
+    assert history.val_accuracy[-1] > 0.85 and not history.interrupted
+    result = evaluate(model, Xt, yt)  # same numbers as the last validation
+    assert result["accuracy"] == pytest.approx(history.val_accuracy[-1])
+    assert result["loss"] == pytest.approx(history.val_loss[-1])
+    assert model.training  # fit leaves the model in training mode; evaluate restores it
+
+
+def test_digits_cross_entropy_adam_with_schedule_and_reproducible():
+    X, y, Xt, yt = _digits()
+
+    def run():
+        model = nn.MLP([64, 32, 10], activation="relu", output_activation="identity",
+                       generator=np.random.default_rng(0))
+        opt = optim.Adam(model.parameters(), lr=1e-2)
+        sched = optim.StepLR(opt, step_size=2, gamma=0.5)
+        h = fit(model, (X, y), "ce", opt, epochs=3, val=(Xt, yt), batch_size=64, seed=3, progress=False,
+                scheduler=sched)
+        return model, h, opt
+
+    m1, h1, opt = run()
+    m2, h2, _ = run()
+    assert h1.val_accuracy[-1] > 0.9 and opt.lr == pytest.approx(5e-3)
+    assert h1.train_loss == h2.train_loss
+    for (k, a), b in zip(m1.state_dict().items(), m2.state_dict().values()):
+        np.testing.assert_array_equal(a, b, err_msg=k)
+
+
+def test_callable_loss_and_one_hot_targets():
+    X, y, _, _ = _digits()
+    onehot = np.eye(10)[y]
+    model = nn.MLP([64, 16, 10], generator=np.random.default_rng(0))
+    seen = []
+    h = fit(model, (X[:256], onehot[:256]), nn.MSELoss("mean"), optim.SGD(model.parameters(), lr=2.0), epochs=2,
+            progress=False, callbacks=[lambda epoch, history: seen.append((epoch, len(history)))])
+    assert h.classification and seen == [(1, 1), (2, 2)]
+    regression = fit(nn.Linear(1, 1), (np.ones((8, 1)), np.full((8, 1), 0.3)), "mse",
+                     optim.SGD(nn.Linear(1, 1).parameters(), lr=0.1), epochs=1, progress=False)
+    assert not regression.classification and np.isnan(regression.train_accuracy[0])
+
+
+class _InterruptAt(Callback):
+    def __init__(self, batch: int, real_signal: bool = False) -> None:
+        self.batch, self.real_signal, self.calls = batch, real_signal, 0
+
+    def on_batch_end(self, batch: int, loss: float) -> None:
+        self.calls += 1
+        if self.calls == self.batch:
+            if self.real_signal:
+                os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C sends
+            else:
+                raise KeyboardInterrupt
+
+
+def test_keyboard_interrupt_keeps_model_and_history():
+    X, y, _, _ = _digits()
+    model = nn.MLP([64, 16, 10], generator=np.random.default_rng(0))
+    before = model.state_dict()
+    cb = _InterruptAt(batch=50)  # 45 batches per epoch of 1437 / 32: interrupted in epoch 2
+    h = fit(model, (X, y), "mse", optim.SGD(model.parameters(), lr=1.0), epochs=5, callbacks=[cb], progress=False)
+    assert h.interrupted and len(h) == 1 and cb.calls == 50
+    assert not np.array_equal(model.state_dict()["layers.0.weight"], before["layers.0.weight"])
+    assert "interrupted" in repr(h)
+
+
+def test_ctrl_c_finishes_the_current_batch_then_stops():
+    X, y, _, _ = _digits()
+    model = nn.MLP([64, 16, 10], generator=np.random.default_rng(0))
+    cb = _InterruptAt(batch=3, real_signal=True)
+    previous = signal.getsignal(signal.SIGINT)
+    h = fit(model, (X, y), "mse", optim.SGD(model.parameters(), lr=1.0), epochs=2, callbacks=[cb], progress=False)
+    assert h.interrupted and len(h) == 0 and cb.calls == 3  # stopped right after the batch that saw Ctrl-C
+    assert signal.getsignal(signal.SIGINT) is previous  # the handler is restored
+
+
+def test_stop_training_from_a_callback():
+    X, y, _, _ = _digits()
+    model = nn.MLP([64, 8, 10], generator=np.random.default_rng(0))
+
+    def stop_after_two(epoch, history):
+        if epoch == 2:
+            raise StopTraining
+
+    h = fit(model, (X, y), "mse", optim.SGD(model.parameters(), lr=1.0), epochs=10, callbacks=[stop_after_two],
+            progress=False)
+    assert h.stopped_early and not h.interrupted and len(h) == 2
+
+
+def test_progress_bar_and_plot():
+    pytest.importorskip("tqdm")
+    pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+
+    model = nn.MLP([2, 3, 2], output_activation="identity", generator=np.random.default_rng(0))
+    h = fit(model, (XOR_X, XOR_Y), "ce", optim.SGD(model.parameters(), lr=0.1), epochs=2, val=(XOR_X, XOR_Y),
+            batch_size=2, progress=True)
+    fig = h.plot(title="xor")
+    assert isinstance(fig, Figure) and len(fig.axes) == 2
+    assert isinstance(History().plot(), Figure)
+
+
+def test_fit_errors_are_explained():
+    model = nn.MLP([2, 2])
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="unknown loss 'l2'"):
+        fit(model, (XOR_X, XOR_Y), "l2", opt, epochs=1, progress=False)
+    with pytest.raises(ValueError, match="X has 4 samples but y has 3"):
+        fit(model, (XOR_X, XOR_Y[:3]), "mse", opt, epochs=1, progress=False)
+    with pytest.raises(TypeError, match="optim Optimizer"):
+        fit(model, (XOR_X, XOR_Y), "mse", "sgd", epochs=1, progress=False)
+    with pytest.raises(ValueError, match="labels must lie in 0..1"):
+        fit(model, (XOR_X, XOR_Y + 1), "mse", opt, epochs=1, progress=False)
+
+
+def test_train_then_save_and_load(tmp_path):
+    X, y, Xt, _ = _digits()
+    model = nn.MLP([64, 16, 10], generator=np.random.default_rng(0))
+    fit(model, (X, y), "mse", optim.SGD(model.parameters(), lr=1.0), epochs=1, progress=False)
+    back = nn.load(nn.save(model, tmp_path / "digits.npz"))
+    np.testing.assert_array_equal(back.predict(Xt), model.predict(Xt))

@@ -1,0 +1,45 @@
+"""Loss modules: thin wrappers around `tg.functional.mse` and `cross_entropy` (callable like any module)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..functional import cross_entropy, mse
+from ..tensor import Tensor
+from .module import Module
+
+__all__ = ["CrossEntropyLoss", "MSELoss"]
+
+
+class MSELoss(Module):
+    """Squared error. reduction="chapter" (default): C = 1/N Σ_i ‖y_i − ŷ_i‖² (axis 0 = samples);
+    "mean": PyTorch's mean over all elements; "sum"; "none": the per-sample C_i."""
+
+    def __init__(self, reduction: str = "chapter") -> None:
+        super().__init__()
+        if reduction not in ("chapter", "mean", "sum", "none"):
+            raise ValueError(f"MSELoss: unknown reduction {reduction!r}; choose chapter, mean, sum or none")
+        self.reduction = reduction
+
+    def forward(self, prediction: Any, target: Any) -> Tensor:
+        return mse(prediction, target, reduction=self.reduction)
+
+    def extra_repr(self) -> str:
+        return f"reduction={self.reduction!r}"
+
+
+class CrossEntropyLoss(Module):
+    """Softmax cross-entropy from logits: −1/N Σ_i log softmax(z_i)[y_i]; targets are integer labels (N,)
+    or probability rows (N, K). reduction: "mean" (default), "sum" or "none"."""
+
+    def __init__(self, reduction: str = "mean") -> None:
+        super().__init__()
+        if reduction not in ("mean", "sum", "none"):
+            raise ValueError(f"CrossEntropyLoss: unknown reduction {reduction!r}; choose mean, sum or none")
+        self.reduction = reduction
+
+    def forward(self, logits: Any, target: Any) -> Tensor:
+        return cross_entropy(logits, target, reduction=self.reduction)
+
+    def extra_repr(self) -> str:
+        return f"reduction={self.reduction!r}"

@@ -1,0 +1,376 @@
+"""A training loop: `fit(model, (X, y), loss, optimizer, epochs)` -> `History`, and `evaluate`.
+
+Each epoch visits the training set once in seeded, shuffled minibatches; for each batch:
+    optimizer.zero_grad();  C = loss(model(X_b), Y_b);  C.backward();  optimizer.step()
+then the validation set, if given, is evaluated without recording a graph.
+
+Targets: `y` may be integer labels (N,), one-hot rows (N, K), or any array of the output's shape. With the
+mean-squared-error loss ("mse", the chapter's C = 1/N Σ‖y − ŷ‖²) integer labels become one-hot rows of the
+output's width; with cross-entropy ("ce") they are used as they are (the model outputs logits).
+Classification (accuracies are reported) is detected from integer labels or one-hot rows; pass
+`classification=` to override.
+
+Ctrl-C stops training cleanly: the current batch finishes (its update is applied), and `fit` returns the
+History so far with `interrupted=True`; the model keeps its trained weights. A KeyboardInterrupt raised by
+a callback or by the model is handled the same way (that batch is then abandoned).
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .nn.losses import CrossEntropyLoss, MSELoss
+from .nn.metrics import to_labels
+from .nn.module import Module
+from .optim import Optimizer
+from .tensor import Tensor, no_grad
+
+__all__ = ["Callback", "History", "StopTraining", "evaluate", "fit"]
+
+LossLike = str | Callable[[Tensor, Tensor], Tensor]
+_LOSS_NAMES = {"mse": "mse", "chapter": "mse", "ce": "ce", "cross_entropy": "ce", "crossentropy": "ce"}
+
+
+class StopTraining(Exception):
+    """Raise from a callback to end training after the current epoch or batch (e.g. early stopping)."""
+
+
+class Callback:
+    """Override what you need. `fit` calls `on_batch_end(batch_index, loss_value)` after each optimizer step
+    and `on_epoch_end(epoch, history)` after each epoch (history already holds that epoch). A plain
+    function given as a callback is called as `fn(epoch, history)` at the end of each epoch."""
+
+    def on_batch_end(self, batch: int, loss: float) -> None:
+        pass
+
+    def on_epoch_end(self, epoch: int, history: History) -> None:
+        pass
+
+
+@dataclass
+class History:
+    """Per-epoch records of `fit`. train_loss / train_accuracy are means over the epoch's batches, measured
+    as they were trained; val_* are measured after the epoch (NaN without validation data)."""
+
+    epoch: list[int] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)
+    train_accuracy: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_accuracy: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    interrupted: bool = False
+    stopped_early: bool = False
+    classification: bool = True
+
+    def __len__(self) -> int:
+        return len(self.epoch)
+
+    def as_dict(self) -> dict[str, list[float]]:
+        return {k: list(getattr(self, k)) for k in ("epoch", "train_loss", "train_accuracy", "val_loss",
+                                                     "val_accuracy", "seconds")}
+
+    def __repr__(self) -> str:
+        if not self.epoch:
+            return f"History(no epochs{', interrupted' if self.interrupted else ''})"
+        last = len(self.epoch) - 1
+        parts = [f"{len(self)} epochs", f"train_loss {self.train_loss[0]:.4g} -> {self.train_loss[last]:.4g}"]
+        if self.classification:
+            parts.append(f"train_accuracy {self.train_accuracy[last]:.4f}")
+        if not math.isnan(self.val_loss[last]):
+            parts.append(f"val_loss {self.val_loss[last]:.4g}")
+            if self.classification:
+                parts.append(f"val_accuracy {self.val_accuracy[last]:.4f}")
+        parts.append(f"{sum(self.seconds):.1f} s")
+        if self.interrupted:
+            parts.append("interrupted")
+        return "History(" + ", ".join(parts) + ")"
+
+    def plot(self, title: str | None = None) -> Any:
+        """A matplotlib Figure: loss per epoch (and accuracy per epoch for classification), train and val.
+
+        Built with `matplotlib.figure.Figure`, not pyplot: nothing global is touched; in a notebook the figure
+        displays itself, elsewhere call `fig.savefig(path)`."""
+        from matplotlib.figure import Figure
+
+        has_val = any(not math.isnan(v) for v in self.val_loss)
+        panels = 2 if self.classification else 1
+        fig = Figure(figsize=(5 * panels, 3.6), layout="constrained")
+        axes = fig.subplots(1, panels, squeeze=False)[0]
+        ax = axes[0]
+        ax.plot(self.epoch, self.train_loss, "o-", label="train")
+        if has_val:
+            ax.plot(self.epoch, self.val_loss, "s--", label="validation")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("loss")
+        ax.set_title("loss")
+        ax.legend()
+        if self.classification:
+            ax = axes[1]
+            ax.plot(self.epoch, self.train_accuracy, "o-", label="train")
+            if has_val:
+                ax.plot(self.epoch, self.val_accuracy, "s--", label="validation")
+            ax.set_xlabel("epoch")
+            ax.set_ylabel("accuracy")
+            ax.set_title("accuracy")
+            ax.legend()
+        if title:
+            fig.suptitle(title)
+        return fig
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _model_dtype(model: Module) -> np.dtype:
+    for p in model.parameters():
+        return p.dtype
+    return np.dtype(np.float64)
+
+
+def _split(data: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
+    if not isinstance(data, (tuple, list)) or len(data) != 2:
+        raise TypeError(f"{what} must be a pair (X, y) of arrays, got {type(data).__name__}")
+    X, y = (np.asarray(a.data if isinstance(a, Tensor) else a) for a in data)
+    if len(X) != len(y):
+        raise ValueError(f"{what}: X has {len(X)} samples but y has {len(y)}")
+    if len(X) == 0:
+        raise ValueError(f"{what} is empty")
+    return X, y
+
+
+def _is_classification(y: np.ndarray) -> bool:
+    if y.ndim == 1:
+        return y.dtype.kind in "iub"
+    if y.ndim == 2:
+        if y.shape[1] == 1:
+            return bool(np.isin(y, (0, 1)).all())
+        return bool(np.isin(y, (0, 1)).all() and (y.sum(axis=1) == 1).all())
+    return False
+
+
+def _resolve_loss(loss: LossLike) -> tuple[Callable[[Tensor, Tensor], Tensor], str | None]:
+    if isinstance(loss, str):
+        key = _LOSS_NAMES.get(loss.lower())
+        if key is None:
+            raise ValueError(f"unknown loss {loss!r}; use 'mse' (the chapter's), 'ce' (cross-entropy) or a function")
+        return (MSELoss() if key == "mse" else CrossEntropyLoss()), key
+    if isinstance(loss, MSELoss):
+        return loss, "mse"
+    if isinstance(loss, CrossEntropyLoss):
+        return loss, "ce"
+    if callable(loss):
+        return loss, None
+    raise TypeError(f"loss must be a name ('mse', 'ce') or a function (output, target) -> scalar Tensor, got {loss!r}")
+
+
+def _target(y: np.ndarray, out: Tensor, kind: str | None) -> Tensor:
+    """The target tensor for a batch: labels become one-hot rows for MSE (and for unknown losses when the
+    output has one column per class)."""
+    if y.ndim == 1 and y.dtype.kind in "iu" and kind != "ce" and out.ndim == 2 and out.shape[1] > 1:
+        if y.size and (y.min() < 0 or y.max() >= out.shape[1]):
+            raise ValueError(f"labels must lie in 0..{out.shape[1] - 1} for a model with {out.shape[1]} outputs, "
+                             f"found {y.min()}..{y.max()}")
+        onehot = np.zeros(out.shape, dtype=out.dtype)
+        onehot[np.arange(len(y)), y] = 1
+        return Tensor._wrap(onehot)
+    if kind == "ce" and y.dtype.kind in "iu":
+        return Tensor._wrap(y)
+    if y.dtype.kind == "f" and y.dtype != out.dtype:
+        y = y.astype(out.dtype)
+    elif y.dtype.kind in "iub":
+        y = y.astype(out.dtype)
+        if y.ndim == 1 and out.ndim == 2 and out.shape[1] == 1:
+            y = y[:, None]
+    return Tensor._wrap(y)
+
+
+def _correct(out: np.ndarray, y: np.ndarray) -> int:
+    return int(np.sum(to_labels(out, "outputs") == to_labels(y, "labels")))
+
+
+def _batches(X: np.ndarray, y: np.ndarray, batch_size: int, rng: np.random.Generator | None) -> Iterable[tuple[np.ndarray, np.ndarray]]:
+    from .data.batches import iterate_minibatches
+
+    return iterate_minibatches(X, y, batch_size, shuffle=rng is not None, seed=rng)
+
+
+class _SigintGuard:
+    """While active, the first Ctrl-C only sets a flag (checked after each batch); a second one interrupts
+    at once. Only in the main thread (signal handlers can be installed nowhere else)."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: Any = None
+        self._active = False
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self) -> _SigintGuard:
+        if threading.current_thread() is threading.main_thread():
+            try:
+                self._previous = signal.signal(signal.SIGINT, self._handler)
+                self._active = True
+            except (ValueError, OSError):  # e.g. an embedded interpreter without signals
+                self._active = False
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._active:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# evaluate and fit
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def evaluate(
+    model: Module, X: Any, y: Any, loss: LossLike | None = "mse", batch_size: int = 1024,
+    classification: bool | None = None,
+) -> dict[str, float]:
+    """{"loss": mean loss per sample, "accuracy": fraction correct} of `model` on (X, y), without a graph.
+
+    The model is put in eval mode for the duration and restored after. loss=None skips the loss; accuracy
+    is NaN when the targets are not classes. The loss is averaged per sample over batches, which equals the
+    full-set loss for the "chapter"/"mean" reductions.
+    """
+    X, y = _split((X, y), "evaluate data")
+    fn, kind = _resolve_loss(loss) if loss is not None else (None, None)
+    is_cls = _is_classification(y) if classification is None else classification
+    dtype = _model_dtype(model)
+    was_training = model.training
+    model.eval()
+    total_loss, correct = 0.0, 0
+    try:
+        with no_grad():
+            for start in range(0, len(X), batch_size):
+                xb, yb = X[start:start + batch_size], y[start:start + batch_size]
+                out = model(Tensor._wrap(np.asarray(xb, dtype=dtype)))
+                if fn is not None:
+                    total_loss += float(fn(out, _target(yb, out, kind)).item()) * len(xb)
+                if is_cls:
+                    correct += _correct(out.data, yb)
+    finally:
+        model.train(was_training)
+    return {"loss": total_loss / len(X) if fn is not None else float("nan"),
+            "accuracy": correct / len(X) if is_cls else float("nan")}
+
+
+def fit(
+    model: Module,
+    train: tuple[Any, Any],
+    loss: LossLike,
+    optimizer: Optimizer,
+    epochs: int,
+    val: tuple[Any, Any] | None = None,
+    batch_size: int = 32,
+    seed: int | np.random.Generator | None = 0,
+    shuffle: bool = True,
+    progress: bool = True,
+    callbacks: Sequence[Callback | Callable[[int, History], Any]] = (),
+    classification: bool | None = None,
+    scheduler: Any = None,
+) -> History:
+    """Train `model` on `train` = (X, y) for `epochs` epochs of minibatch gradient descent; returns a History.
+
+    loss: "mse" (the chapter's cost), "ce" (cross-entropy on logits) or a function (output, target) -> scalar.
+    seed: the minibatch order (one generator for the whole run: each epoch has a new permutation).
+    scheduler: an optional learning-rate schedule, stepped after each epoch.
+    progress: a tqdm progress bar (tqdm.auto: a widget in notebooks).
+    """
+    X, y = _split(train, "train")
+    val_data = _split(val, "val") if val is not None else None
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"optimizer must be a tinygrad_edu.optim Optimizer, got {type(optimizer).__name__}")
+    if int(epochs) < 0:
+        raise ValueError(f"epochs must be >= 0, got {epochs}")
+    fn, kind = _resolve_loss(loss)
+    is_cls = _is_classification(y) if classification is None else bool(classification)
+    dtype = _model_dtype(model)
+    rng = np.random.default_rng(seed) if shuffle else None
+    n_batches = math.ceil(len(X) / batch_size)
+    history = History(classification=is_cls)
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=int(epochs) * n_batches, unit="batch", leave=True)
+
+    guard = _SigintGuard()
+    try:
+        with guard:
+            for epoch in range(1, int(epochs) + 1):
+                model.train()
+                start = time.perf_counter()
+                total_loss, correct, seen = 0.0, 0, 0
+                if bar is not None:
+                    bar.set_description(f"epoch {epoch}/{epochs}")
+                for b, (xb, yb) in enumerate(_batches(X, y, batch_size, rng)):
+                    optimizer.zero_grad()
+                    out = model(Tensor._wrap(np.asarray(xb, dtype=dtype)))
+                    cost = fn(out, _target(yb, out, kind))
+                    if cost.size != 1:
+                        raise ValueError(f"the loss must be a scalar, got shape {cost.shape}")
+                    cost.backward()
+                    optimizer.step()
+                    value = float(cost.item())
+                    total_loss += value * len(xb)
+                    seen += len(xb)
+                    if is_cls:
+                        correct += _correct(out.data, yb)
+                    if bar is not None:
+                        bar.update(1)
+                        if b % 10 == 0:
+                            bar.set_postfix(loss=f"{total_loss / seen:.4g}", refresh=False)
+                    for cb in callbacks:
+                        if hasattr(cb, "on_batch_end"):
+                            cb.on_batch_end(b, value)
+                    if guard.requested:
+                        raise KeyboardInterrupt
+                if scheduler is not None:
+                    scheduler.step()
+                if val_data is not None:
+                    v = evaluate(model, *val_data, loss=fn, classification=is_cls, batch_size=max(batch_size, 1024))
+                else:
+                    v = {"loss": float("nan"), "accuracy": float("nan")}
+                history.epoch.append(epoch)
+                history.train_loss.append(total_loss / seen)
+                history.train_accuracy.append(correct / seen if is_cls else float("nan"))
+                history.val_loss.append(v["loss"])
+                history.val_accuracy.append(v["accuracy"])
+                history.seconds.append(time.perf_counter() - start)
+                if bar is not None:
+                    post = {"loss": f"{history.train_loss[-1]:.4g}"}
+                    if is_cls:
+                        post["acc"] = f"{history.train_accuracy[-1]:.3f}"
+                    if val_data is not None and is_cls:
+                        post["val_acc"] = f"{v['accuracy']:.3f}"
+                    bar.set_postfix(post)
+                for cb in callbacks:
+                    if hasattr(cb, "on_epoch_end"):
+                        cb.on_epoch_end(epoch, history)
+                    elif callable(cb):
+                        cb(epoch, history)
+    except KeyboardInterrupt:
+        history.interrupted = True
+    except StopTraining:
+        history.stopped_early = True
+    finally:
+        if bar is not None:
+            bar.close()
+        model.train()
+    return history
