@@ -1,6 +1,7 @@
 """The `tinygrad-edu` command line.
 
     tinygrad-edu demo        a short tour of the engine: an expression, its gradient, a tiny network learning XOR
+    tinygrad-edu graph       draw the loss graph of an MLP on a batch of the 8x8 digits (tinygrad_edu/viz)
 """
 
 from __future__ import annotations
@@ -61,7 +62,41 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--lr", type=float, default=2.0, help="learning rate λ (default 2.0)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     demo.set_defaults(run=_demo)
+    _add_graph_command(commands)
     return parser
+
+
+def _graph(args: argparse.Namespace) -> int:
+    from .viz.commands import run_graph  # the code lives in the viz package
+
+    return run_graph(args)
+
+
+def _add_graph_command(commands: argparse._SubParsersAction) -> None:
+    graph = commands.add_parser("graph", help="draw the loss graph of an MLP on a batch of the 8x8 digits")
+    graph.add_argument("--out", default="graph.svg", metavar="FILE",
+                       help="the picture: .svg, .png, .pdf (need graphviz's dot) or .dot (default graph.svg)")
+    graph.add_argument("--hidden", dest="hidden_sizes", type=int, nargs="*", default=[16], metavar="N",
+                       help="hidden layer sizes (default 16; give none for a 64-10 network)")
+    graph.add_argument("--activation", choices=("sigmoid", "relu", "tanh"), default="sigmoid",
+                       help="hidden activation (default sigmoid)")
+    graph.add_argument("--loss", choices=("mse", "ce"), default="mse",
+                       help="mse: the chapter's C = 1/B sum ||y - a^L||^2 (sigmoid outputs); ce: softmax cross-entropy")
+    graph.add_argument("--view", choices=("chapter", "forward", "backward"), default="chapter",
+                       help="chapter: a^l, W^l, z^l, delta^l, C (default); forward: every operation; "
+                            "backward: what backward() walks")
+    graph.add_argument("--batch", type=int, default=8, help="samples in the batch (default 8)")
+    graph.add_argument("--seed", type=int, default=0, help="random seed of the weights (default 0)")
+    graph.add_argument("--depth", type=int, default=None, help="draw clusters for the first DEPTH scope levels only")
+    graph.add_argument("--collapse", action="store_true", help="draw each layer as one box (forward/backward views)")
+    graph.add_argument("--text", action="store_true", help="also print the graph as text, one line per operation")
+
+    def one_line_error(message: str) -> None:  # bad arguments: one line on stderr, exit 2
+        print(f"tinygrad-edu graph: error: {message}", file=sys.stderr)
+        sys.exit(2)
+
+    graph.error = one_line_error  # type: ignore[method-assign]
+    graph.set_defaults(run=_graph)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -573,8 +573,11 @@ class Tensor:
         """A copy cast to `dtype`; differentiable between float dtypes (the gradient is cast back)."""
         return ops.Cast.apply(self, dtype=np.dtype(dtype))
 
-    def draw(self, **kwargs: Any) -> Any:  # pragma: no cover - the drawing module arrives with the viz issue
-        raise NotImplementedError("graph drawing is not part of this version yet")
+    def draw(self, **kwargs: Any) -> Any:
+        """Draw the graph that computed this tensor: `tinygrad_edu.viz.draw_graph(self, **kwargs)`."""
+        from .viz.graph import draw_graph
+
+        return draw_graph(self, **kwargs)
 
 
 def _operand(value: Any) -> Any:

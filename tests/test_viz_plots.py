@@ -1,0 +1,140 @@
+"""The chapter's plots, checked through their artists' data (Agg backend, no pyplot state)."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+import tinygrad_edu as tg
+from tinygrad_edu import viz
+from tinygrad_edu.viz.plots import ELONGATED_BOWL_MINIMUM, elongated_bowl, image_side
+
+
+def test_no_pyplot_state():
+    import matplotlib.pyplot as plt
+
+    before = plt.get_fignums()
+    fig = viz.activation_functions(("sigmoid",))
+    assert isinstance(fig, Figure) and plt.get_fignums() == before
+
+
+def test_image_side():
+    assert image_side(64) == 8 and image_side(784) == 28
+    with pytest.raises(ValueError, match="perfect square.*bias"):
+        image_side(785)
+    with pytest.raises(ValueError, match="64 for the 8×8 digits"):
+        viz.show_image(np.zeros(50))
+
+
+def test_show_image_and_grid():
+    rng = np.random.default_rng(0)
+    X = rng.random((12, 64))
+    fig = viz.show_image(X[3], label=7)
+    np.testing.assert_array_equal(fig.axes[0].images[0].get_array(), X[3].reshape(8, 8))
+    assert fig.axes[0].get_title() == "label 7"
+    grid = viz.image_grid(X, labels=np.arange(12), predictions=np.r_[np.arange(11), 0], ncols=5)
+    shown = [ax for ax in grid.axes if ax.images]
+    assert len(shown) == 12
+    np.testing.assert_array_equal(shown[11].images[0].get_array(), X[11].reshape(8, 8))
+    assert shown[11].get_title() == "11 → 0" and shown[11].title.get_color() == "#c0392b"
+
+
+def test_weight_images_equal_the_reshaped_rows():
+    W = np.random.default_rng(1).normal(size=(10, 784))
+    fig = viz.weight_images(W, rows=[0, 9])
+    panels = [ax for ax in fig.axes if ax.images]
+    assert [ax.get_title() for ax in panels] == ["class 0", "class 9"]
+    np.testing.assert_array_equal(panels[1].images[0].get_array(), W[9].reshape(28, 28))
+    lo, hi = panels[0].images[0].get_clim()
+    assert lo == -hi == -np.abs(W[[0, 9]]).max()
+    # the chapter's W with the bias absorbed as a last column: the bias is dropped
+    Wb = np.random.default_rng(2).normal(size=(3, 65))
+    img = [ax for ax in viz.weight_images(tg.tensor(Wb), rows=[2], what="hidden unit").axes if ax.images][0]
+    np.testing.assert_array_equal(img.images[0].get_array(), Wb[2, :64].reshape(8, 8))
+    with pytest.raises(ValueError, match="out of range"):
+        viz.weight_images(W, rows=[10])
+
+
+def test_activation_derivatives_come_from_the_engine():
+    x = np.linspace(-3, 3, 61)
+    fig = viz.activation_functions(x=x)
+    assert [ax.get_title() for ax in fig.axes] == ["heaviside", "sigmoid", "relu", "tanh"]
+    s = 1 / (1 + np.exp(-x))
+    expected = {"heaviside": np.zeros_like(x), "sigmoid": s * (1 - s), "relu": (x > 0).astype(float),
+                "tanh": 1 - np.tanh(x) ** 2}
+    for ax in fig.axes:
+        f, df = ax.lines[0], ax.lines[1]
+        np.testing.assert_allclose(df.get_ydata(), expected[ax.get_title()], atol=1e-12)
+        np.testing.assert_array_equal(f.get_xdata(), x)
+
+
+def test_training_curves_from_lists_and_history():
+    class History:
+        loss = [1.0, 0.5, 0.25]
+        val_loss = [1.1, 0.6, 0.4]
+        acc = [0.5, 0.7, 0.9]
+
+    fig = viz.training_curves(History())
+    assert len(fig.axes) == 2
+    np.testing.assert_array_equal(fig.axes[0].lines[1].get_ydata(), [1.1, 0.6, 0.4])
+    np.testing.assert_array_equal(fig.axes[1].lines[0].get_xdata(), [1, 2, 3])
+    assert len(viz.training_curves(loss=[3, 2, 1]).axes) == 1
+    with pytest.raises(ValueError, match="needs a loss"):
+        viz.training_curves({"accuracy": [0.1]})
+
+
+def test_confusion_matrix_cells_sum_to_the_samples():
+    rng = np.random.default_rng(3)
+    t, p = rng.integers(0, 10, 200), rng.integers(0, 10, 200)
+    counts = viz.confusion_counts(t, p)
+    assert counts.sum() == 200 and counts[t[0], p[0]] >= 1
+    fig = viz.confusion_matrix(t, p)
+    shown = fig.axes[0].images[0].get_array()
+    assert shown.sum() == 200
+    np.testing.assert_array_equal(shown, counts)
+    assert str(counts[4, 2]) == fig.axes[0].texts[4 * 10 + 2].get_text()
+    with pytest.raises(ValueError, match="integer class labels"):
+        viz.confusion_counts([0.5], [1.0])
+
+
+def test_misclassified():
+    X = np.random.default_rng(4).random((6, 64))
+    fig = viz.misclassified(X, [0, 1, 2, 3, 4, 5], [0, 1, 9, 3, 4, 8])
+    panels = [ax for ax in fig.axes if ax.images]
+    assert [ax.get_title() for ax in panels] == ["2 → 9", "5 → 8"]
+    np.testing.assert_array_equal(panels[1].images[0].get_array(), X[5].reshape(8, 8))
+    assert "no misclassified" in viz.misclassified(X, [1] * 6, [1] * 6).axes[0].texts[0].get_text()
+
+
+def test_gradient_descent_path_start_and_minimum():
+    lrs = (0.05, 0.2, 0.3)
+    fig = viz.gradient_descent(w0=(-1.0, 2.0), learning_rates=lrs, steps=15)
+    assert len(fig.axes) == 3
+    for ax, lr in zip(fig.axes, lrs):
+        lines = {line.get_gid(): line for line in ax.lines}
+        path = viz.descend(elongated_bowl, (-1.0, 2.0), lr, 15)
+        np.testing.assert_allclose(np.c_[lines["path"].get_xdata(), lines["path"].get_ydata()], path)
+        assert (lines["start"].get_xdata()[0], lines["start"].get_ydata()[0]) == (-1.0, 2.0)
+        assert lines["start"].get_color() == "red" and lines["start"].get_marker() == "o"
+        assert (lines["minimum"].get_xdata()[0], lines["minimum"].get_ydata()[0]) == ELONGATED_BOWL_MINIMUM
+        assert lines["minimum"].get_color() == "red" and lines["minimum"].get_marker() == "x"
+    assert "diverges" in fig.axes[2].get_title()  # λ = 0.3 > 2/8
+
+
+def test_descend_uses_autograd_gradients():
+    path = viz.descend(lambda w: (w * w).sum(), (1.0, -2.0), 0.25, 3)  # w ← w − λ·2w = w/2
+    np.testing.assert_allclose(path, [[1, -2], [0.5, -1], [0.25, -0.5], [0.125, -0.25]])
+
+
+def test_gradient_descent_finds_the_minimum_of_another_cost():
+    def cost(w):
+        return (w[0] - 0.3) ** 2 + 2 * (w[1] + 0.2) ** 2
+
+    fig = viz.gradient_descent(cost, w0=(1.0, 1.0), learning_rates=(0.1,), steps=5)
+    m = {line.get_gid(): line for line in fig.axes[0].lines}["minimum"]
+    np.testing.assert_allclose([m.get_xdata()[0], m.get_ydata()[0]], [0.3, -0.2], atol=1e-3)

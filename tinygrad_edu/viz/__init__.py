@@ -1,0 +1,40 @@
+"""Seeing what the engine does: computation graphs (graphviz), neuron diagrams, and the chapter's plots.
+
+    from tinygrad_edu import viz
+    with viz.trace():                    # keep values and intermediate gradients for the drawing
+        loss = tg.mse(model(x), y)
+    loss.backward()
+    viz.draw_graph(loss, view="chapter", params=dict(model.named_parameters()))
+
+graph.py    draw_graph / graph_text: forward, backward and chapter views of a computation graph
+trace.py    trace(): record a forward pass (values, constants, intermediate gradients)
+network.py  network_diagram: neurons and links of an MLP from its layer sizes
+plots.py    matplotlib figures: digits, weights as images, activations, curves, confusion matrix, descent
+drawing.py  the Drawing object (a graphviz.Digraph that works without `dot`), label escaping, summaries
+
+Importing this package imports graphviz's Python package (pure Python); matplotlib loads when a plot is made.
+"""
+
+from .drawing import DotNotFoundError, Drawing, dot_available, summarize
+from .graph import build_model, draw_graph, graph_text
+from .network import network_diagram
+from .plots import (
+    activation_functions,
+    confusion_counts,
+    confusion_matrix,
+    descend,
+    gradient_descent,
+    image_grid,
+    misclassified,
+    show_image,
+    training_curves,
+    weight_images,
+)
+from .trace import Trace, trace
+
+__all__ = [
+    "DotNotFoundError", "Drawing", "Trace", "activation_functions", "build_model", "confusion_counts",
+    "confusion_matrix", "descend", "dot_available", "draw_graph", "gradient_descent", "graph_text",
+    "image_grid", "misclassified", "network_diagram", "show_image", "summarize", "trace", "training_curves",
+    "weight_images",
+]

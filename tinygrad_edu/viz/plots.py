@@ -1,0 +1,412 @@
+"""The chapter's plots, as matplotlib Figures.
+
+Every function builds a `matplotlib.figure.Figure` directly (never pyplot), and returns it: nothing is kept
+in pyplot's global state, so a notebook shows each figure once (as the cell's value), a loop that makes
+hundreds of figures leaks none, and everything works with the non-interactive Agg backend
+(`fig.savefig("x.png")`). matplotlib is imported when a function is first called.
+
+Images are flat vectors of p pixels (a row of X, a row of W): the side √p is inferred (8 for sklearn's digits,
+28 for MNIST), and a p that is not a square is refused with an explanation. The chapter's convention: 0 is
+white, 1 is black (colour map "gray_r").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from math import isqrt
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+from ..tensor import Tensor
+
+
+def _figure(nrows: int = 1, ncols: int = 1, figsize: tuple[float, float] | None = None) -> tuple[Figure, np.ndarray]:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    return fig, axes
+
+
+def _array(x: Any, what: str) -> np.ndarray:
+    a = x.data if isinstance(x, Tensor) else np.asarray(x)
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"{what} must be numbers, got an array of dtype {a.dtype}")
+    return a
+
+
+def image_side(p: int) -> int:
+    """The side of a square image of p pixels: 8 for 64, 28 for 784; a clear error for anything else."""
+    side = isqrt(p) if p > 0 else 0
+    if side * side != p or p == 0:
+        hint = ""
+        if p > 1 and isqrt(p - 1) ** 2 == p - 1:
+            hint = f" ({p} = {isqrt(p - 1)}² + 1: if the last entry is a bias, drop it, e.g. W[:, :-1])"
+        raise ValueError(
+            f"cannot show {p} values as a square image: p must be a perfect square, 64 for the 8×8 digits or "
+            f"784 for 28×28 MNIST{hint}"
+        )
+    return side
+
+
+def _as_images(images: Any, what: str = "images") -> np.ndarray:
+    """(n, p) or (n, side, side) or a single (p,) / (side, side) → (n, side, side)."""
+    a = _array(images, what).astype(np.float64, copy=False)
+    if a.ndim == 1:
+        a = a[None]
+    if a.ndim == 2 and a.shape[0] == a.shape[1] and isqrt(a.shape[1]) ** 2 != a.shape[1]:
+        a = a[None]  # one square image given as a matrix
+    if a.ndim == 2:
+        side = image_side(a.shape[1])
+        return a.reshape(a.shape[0], side, side)
+    if a.ndim == 3 and a.shape[1] == a.shape[2]:
+        return a
+    raise ValueError(f"{what} must be flat vectors (n, p) or square images (n, side, side), got shape {a.shape}")
+
+
+def _image(ax: Axes, img: np.ndarray, title: str | None, cmap: str, vmin: float | None = None,
+           vmax: float | None = None, title_color: str = "black") -> Any:
+    im = ax.imshow(img, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title is not None:
+        ax.set_title(title, fontsize=9, color=title_color)
+    return im
+
+
+def show_image(image: Any, label: Any = None, cmap: str = "gray_r", size: float = 3.0) -> Figure:
+    """One image (a flat vector of p = side² pixels, or a side × side array), titled with its label."""
+    img = _as_images(image, "image")
+    if img.shape[0] != 1:
+        raise ValueError(f"show_image draws one image, got {img.shape[0]}: use image_grid for several")
+    fig, axes = _figure(figsize=(size, size))
+    _image(axes[0, 0], img[0], None if label is None else f"label {label}", cmap)
+    return fig
+
+
+def image_grid(images: Any, labels: Any = None, predictions: Any = None, ncols: int = 10,
+               max_images: int = 100, cmap: str = "gray_r", size: float = 1.1) -> Figure:
+    """A grid of images, titled with their labels, or "label → prediction" (red when they differ)."""
+    imgs = _as_images(images)[:max_images]
+    n = imgs.shape[0]
+    if n == 0:
+        raise ValueError("image_grid needs at least one image")
+    labels = None if labels is None else np.asarray(_array(labels, "labels")).ravel()
+    predictions = None if predictions is None else np.asarray(_array(predictions, "predictions")).ravel()
+    for what, v in (("labels", labels), ("predictions", predictions)):
+        if v is not None and len(v) < n:
+            raise ValueError(f"{what} has {len(v)} entries for {n} images")
+    ncols = max(1, min(ncols, n))
+    nrows = -(-n // ncols)
+    fig, axes = _figure(nrows, ncols, figsize=(size * ncols, (size + 0.25) * nrows))
+    for i, ax in enumerate(axes.ravel()):
+        if i >= n:
+            ax.set_axis_off()
+            continue
+        title, colour = None, "black"
+        if labels is not None and predictions is not None:
+            title = f"{labels[i]} → {predictions[i]}"
+            colour = "black" if labels[i] == predictions[i] else "#c0392b"
+        elif labels is not None:
+            title = str(labels[i])
+        _image(ax, imgs[i], title, cmap, title_color=colour)
+    return fig
+
+
+def misclassified(images: Any, y_true: Any, y_pred: Any, max_images: int = 20, ncols: int = 10) -> Figure:
+    """The images whose prediction is wrong, titled "true → predicted" (a figure saying so if there is none)."""
+    t = np.asarray(_array(y_true, "y_true")).ravel()
+    p = np.asarray(_array(y_pred, "y_pred")).ravel()
+    imgs = _as_images(images)
+    if not (len(t) == len(p) == imgs.shape[0]):
+        raise ValueError(f"got {imgs.shape[0]} images, {len(t)} labels and {len(p)} predictions: they must match")
+    wrong = np.flatnonzero(t != p)
+    if wrong.size == 0:
+        fig, axes = _figure(figsize=(4, 1))
+        axes[0, 0].set_axis_off()
+        axes[0, 0].text(0.5, 0.5, f"no misclassified example among {len(t)}", ha="center", va="center")
+        return fig
+    fig = image_grid(imgs[wrong], t[wrong], p[wrong], ncols=ncols, max_images=max_images)
+    fig.suptitle(f"{wrong.size} of {len(t)} misclassified (true → predicted)"
+                 + (f", first {max_images} shown" if wrong.size > max_images else ""), fontsize=10)
+    return fig
+
+
+def weight_images(weights: Any, rows: Sequence[int] | None = None, what: str = "class",
+                  titles: Sequence[str] | None = None, cmap: str = "RdBu_r", ncols: int = 10,
+                  size: float = 1.6, drop_bias: str | bool = "auto") -> Figure:
+    """Rows of a weight matrix as images: the weights a class (or a hidden unit) gives each pixel.
+
+    `weights` is (units, p) as in PyTorch's `Linear.weight` or scikit-learn's `coef_` (the perceptron's
+    weights for "0" and "9": `weight_images(clf.coef_, rows=[0, 9])`). Red is positive, blue negative, on a
+    scale symmetric around 0 shared by all panels. drop_bias="auto" drops a last column when p = side² + 1
+    (the chapter's W^l with the bias absorbed); True always drops it, False never.
+    """
+    W = np.asarray(_array(weights, "weights"), dtype=np.float64)
+    if W.ndim == 1:
+        W = W[None]
+    if W.ndim != 2:
+        raise ValueError(f"weights must be a (units, p) matrix, got shape {W.shape}")
+    p = W.shape[1]
+    if drop_bias is True or (drop_bias == "auto" and isqrt(p) ** 2 != p and isqrt(p - 1) ** 2 == p - 1):
+        W = W[:, :-1]
+    rows = list(range(min(W.shape[0], 20))) if rows is None else [int(r) for r in rows]
+    for r in rows:
+        if not 0 <= r < W.shape[0]:
+            raise ValueError(f"row {r} is out of range: the weights have {W.shape[0]} rows ({what}es 0..{W.shape[0] - 1})")
+    if titles is not None and len(titles) != len(rows):
+        raise ValueError(f"got {len(titles)} titles for {len(rows)} rows")
+    imgs = _as_images(W[rows], "weights")
+    vmax = float(np.abs(imgs).max()) or 1.0
+    ncols = max(1, min(ncols, len(rows)))
+    nrows = -(-len(rows) // ncols)
+    fig, axes = _figure(nrows, ncols, figsize=(size * ncols + 0.8, (size + 0.3) * nrows))
+    im = None
+    for i, ax in enumerate(axes.ravel()):
+        if i >= len(rows):
+            ax.set_axis_off()
+            continue
+        title = titles[i] if titles is not None else f"{what} {rows[i]}"
+        im = _image(ax, imgs[i], title, cmap, -vmax, vmax)
+    fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.8, label="weight")
+    return fig
+
+
+def activation_functions(names: Sequence[str] = ("heaviside", "sigmoid", "relu", "tanh"),
+                         x: Any = None) -> Figure:
+    """Each activation σ and its derivative σ' computed by the engine (autograd through σ at every x).
+
+    The engine's conventions show: heaviside' is 0 everywhere (its true derivative is a Dirac at 0, useless
+    to gradient descent: the chapter's reason to move to the sigmoid), relu'(0) = 0.
+    """
+    from .. import functional as F
+
+    xs = np.linspace(-5, 5, 1001) if x is None else np.asarray(_array(x, "x"), dtype=np.float64).ravel()
+    unknown = [n for n in names if n not in ("heaviside", "sigmoid", "relu", "tanh", "identity")]
+    if unknown:
+        raise ValueError(f"unknown activation {unknown[0]!r}: choose among heaviside, sigmoid, relu, tanh, identity")
+    fig, axes = _figure(1, len(names), figsize=(3.2 * len(names), 3.0))
+    for ax, name in zip(axes[0], names):
+        t = Tensor(xs, requires_grad=True)
+        y = getattr(F, name)(t)
+        y.sum().backward()  # d(Σ σ(x_i))/dx_i = σ'(x_i): each x_i only affects its own term
+        ax.plot(xs, y.data, color="#1f77b4", lw=2, label=f"{name}(x)")
+        ax.plot(xs, t.grad.data, color="#d62728", lw=1.5, ls="--", label=f"{name}'(x) (autograd)")
+        ax.axhline(0, color="#999999", lw=0.5)
+        ax.axvline(0, color="#999999", lw=0.5)
+        ax.set_title(name)
+        ax.set_xlabel("x")
+        ax.legend(fontsize=7, loc="upper left")
+    return fig
+
+
+_CURVE_KEYS = {
+    "loss": ("loss", "train_loss"),
+    "val_loss": ("val_loss", "test_loss", "valid_loss"),
+    "accuracy": ("accuracy", "acc", "train_accuracy", "train_acc"),
+    "val_accuracy": ("val_accuracy", "val_acc", "test_accuracy", "test_acc", "valid_accuracy"),
+}
+
+
+def _history_get(history: Any, keys: Sequence[str]) -> Any:
+    if hasattr(history, "history") and isinstance(history.history, Mapping):  # Keras' History
+        history = history.history
+    for k in keys:
+        if isinstance(history, Mapping) and k in history:
+            return history[k]
+        if not isinstance(history, Mapping) and getattr(history, k, None) is not None:
+            return getattr(history, k)
+    return None
+
+
+def training_curves(history: Any = None, *, loss: Sequence[float] | None = None,
+                    val_loss: Sequence[float] | None = None, accuracy: Sequence[float] | None = None,
+                    val_accuracy: Sequence[float] | None = None, log_loss: bool = False) -> Figure:
+    """Loss (and accuracy, if given) per epoch: from lists, or from a History-like object with per-epoch lists
+    (attributes or keys loss / val_loss / accuracy / val_accuracy; `acc`, `test_loss`... also accepted)."""
+    curves = dict(loss=loss, val_loss=val_loss, accuracy=accuracy, val_accuracy=val_accuracy)
+    if history is not None:
+        for name, keys in _CURVE_KEYS.items():
+            if curves[name] is None:
+                curves[name] = _history_get(history, keys)
+    values = {k: np.asarray(v, dtype=np.float64).ravel() for k, v in curves.items() if v is not None and len(v)}
+    if "loss" not in values and "val_loss" not in values:
+        raise ValueError("training_curves needs a loss: pass loss=[...] or a history with a 'loss' list")
+    panels = [("loss", "val_loss")] + ([("accuracy", "val_accuracy")] if {"accuracy", "val_accuracy"} & set(values) else [])
+    fig, axes = _figure(1, len(panels), figsize=(4.5 * len(panels), 3.2))
+    for ax, (train, val) in zip(axes[0], panels):
+        for key, style in ((train, "-"), (val, "--")):
+            if key in values:
+                v = values[key]
+                ax.plot(np.arange(1, len(v) + 1), v, style, marker="o", ms=3,
+                        label=("validation" if key.startswith("val") else "training"))
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(train)
+        if train == "loss" and log_loss:
+            ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    return fig
+
+
+def confusion_counts(y_true: Any, y_pred: Any, n_classes: int | None = None) -> np.ndarray:
+    """counts[i, j] = number of samples of true class i predicted as j (rows sum to the class sizes)."""
+    t = np.asarray(_array(y_true, "y_true")).ravel()
+    p = np.asarray(_array(y_pred, "y_pred")).ravel()
+    if t.shape != p.shape:
+        raise ValueError(f"y_true has {t.size} labels but y_pred has {p.size}")
+    if t.size and (t.dtype.kind == "f" or p.dtype.kind == "f"):
+        if not (np.all(t == np.round(t)) and np.all(p == np.round(p))):
+            raise ValueError("confusion matrix needs integer class labels (take argmax of the outputs first)")
+    t, p = t.astype(np.int64), p.astype(np.int64)
+    if t.size and min(t.min(), p.min()) < 0:
+        raise ValueError("class labels must be non-negative integers")
+    k = n_classes if n_classes is not None else (int(max(t.max(), p.max())) + 1 if t.size else 0)
+    if t.size and max(t.max(), p.max()) >= k:
+        raise ValueError(f"a label is ≥ n_classes={k}")
+    return np.bincount(t * k + p, minlength=k * k).reshape(k, k)
+
+
+def confusion_matrix(y_true: Any, y_pred: Any, n_classes: int | None = None, normalize: bool = False,
+                     class_names: Sequence[str] | None = None) -> Figure:
+    """The confusion matrix as an image: rows are true classes, columns predictions, counts written in the
+    cells (normalize=True: each row divided by its class size, so the diagonal is the per-class recall)."""
+    counts = confusion_counts(y_true, y_pred, n_classes)
+    k = counts.shape[0]
+    shown = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1) if normalize else counts
+    fig, axes = _figure(figsize=(0.45 * k + 2.2, 0.45 * k + 1.6))
+    ax = axes[0, 0]
+    im = ax.imshow(shown, cmap="Blues", interpolation="nearest")
+    names = list(class_names) if class_names is not None else [str(i) for i in range(k)]
+    ax.set_xticks(range(k), names, fontsize=8)
+    ax.set_yticks(range(k), names, fontsize=8)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    accuracy = np.trace(counts) / max(counts.sum(), 1)
+    ax.set_title(f"{counts.sum()} samples, accuracy {accuracy:.1%}", fontsize=10)
+    if k <= 20:
+        threshold = shown.max() / 2 if shown.size else 0
+        for i in range(k):
+            for j in range(k):
+                text = f"{shown[i, j]:.2f}" if normalize else str(counts[i, j])
+                ax.text(j, i, text, ha="center", va="center", fontsize=7,
+                        color="white" if shown[i, j] > threshold else "black")
+    fig.colorbar(im, ax=ax, shrink=0.8)
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Gradient descent on a 2-D cost, with the engine
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def elongated_bowl(w: Tensor) -> Tensor:
+    """The default 2-D cost: C(w) = ½ (u² + 8 v²) in coordinates (u, v) rotated by 30° around w* = (1, 0.5).
+
+    Its Hessian has eigenvalues 1 and 8, so gradient descent converges for λ < 2/8 = 0.25, zig-zags as λ
+    approaches it, and crawls along the flat direction when λ is small: the chapter's "too small? too big?"
+    """
+    c, s = np.cos(np.pi / 6), np.sin(np.pi / 6)
+    dx, dy = w[0] - 1.0, w[1] - 0.5
+    u = c * dx + s * dy
+    v = -s * dx + c * dy
+    return 0.5 * (u * u + 8.0 * v * v)
+
+
+ELONGATED_BOWL_MINIMUM = (1.0, 0.5)
+
+
+def descend(cost: Callable[[Tensor], Tensor], w0: Sequence[float], lr: float, steps: int) -> np.ndarray:
+    """Gradient descent w ← w − λ dC/dw (eq. 103), the gradient by autograd; returns the iterates w^(0..steps)
+    as rows (fewer if they stop being finite: the descent diverged)."""
+    if not lr > 0:
+        raise ValueError(f"the learning rate λ must be positive, got {lr}")
+    if not isinstance(steps, int) or steps < 0:
+        raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
+    from ..autograd import grad
+    from ..tensor import no_grad
+
+    w = Tensor(np.asarray(w0, dtype=np.float64), requires_grad=True)
+    path = [w.data.copy()]
+    for _ in range(steps):
+        c = cost(w)
+        if c.size != 1:
+            raise ValueError(f"the cost must return a scalar, got shape {c.shape}")
+        (g,) = grad(c, w)
+        with no_grad():
+            w -= lr * g
+        if not np.all(np.isfinite(w.data)):
+            break
+        path.append(w.data.copy())
+    return np.array(path)
+
+
+def _minimum(cost: Callable[[Tensor], Tensor], xs: np.ndarray, ys: np.ndarray, grid: np.ndarray,
+             lr: float) -> np.ndarray:
+    i, j = np.unravel_index(np.nanargmin(grid), grid.shape)
+    start = np.array([xs[j], ys[i]])
+    path = descend(cost, start, lr, 500)  # refine the grid's best point
+    end = path[-1]
+    return end if float(cost(Tensor(end)).item()) <= grid[i, j] else start
+
+
+def gradient_descent(cost: Callable[[Tensor], Tensor] | None = None, w0: Sequence[float] = (-1.2, 2.0),
+                     learning_rates: Sequence[float] = (0.02, 0.12, 0.235), steps: int = 30,
+                     minimum: Sequence[float] | None = None, xlim: tuple[float, float] | None = None,
+                     ylim: tuple[float, float] | None = None, levels: int = 25) -> Figure:
+    """Gradient descent on the contours of a 2-D cost C(w), one panel per learning rate λ.
+
+    The path of the iterates w^(k) (white), the start w^(0) (red dot) and the minimum where dC/dw = 0 (red
+    cross); C is minimal in the yellow area. `cost` maps a Tensor of shape (2,) to a scalar Tensor (default:
+    `elongated_bowl`); `minimum` defaults to the best grid point refined by descent.
+    """
+    from matplotlib.lines import Line2D
+
+    if cost is None:
+        cost = elongated_bowl
+        minimum = ELONGATED_BOWL_MINIMUM if minimum is None else minimum
+    if not learning_rates:
+        raise ValueError("give at least one learning rate")
+    start = np.asarray(w0, dtype=np.float64)
+    if start.shape != (2,):
+        raise ValueError(f"w0 must be a point of the plane (2 numbers), got shape {start.shape}")
+    paths = [descend(cost, start, float(lr), steps) for lr in learning_rates]
+    centre = np.asarray(minimum, dtype=np.float64) if minimum is not None else start
+    span = max(np.abs(start - centre).max() * 1.5, 0.5)
+    xlim = xlim or (centre[0] - span, centre[0] + span)
+    ylim = ylim or (centre[1] - span, centre[1] + span)
+    xs = np.linspace(*xlim, 161)
+    ys = np.linspace(*ylim, 161)
+    X, Y = np.meshgrid(xs, ys)
+    try:  # one vectorised evaluation when the cost broadcasts (it indexes w[0], w[1])
+        grid = np.asarray(cost(Tensor(np.stack([X, Y]))).data, dtype=np.float64)
+        if grid.shape != X.shape:
+            raise ValueError
+    except Exception:
+        grid = np.array([[float(cost(Tensor(np.array([x, y]))).item()) for x in xs] for y in ys])
+    if minimum is None:
+        centre = _minimum(cost, xs, ys, grid, float(min(learning_rates)))
+    fig, axes = _figure(1, len(learning_rates), figsize=(3.6 * len(learning_rates), 3.6))
+    for ax, lr, path in zip(axes[0], learning_rates, paths):
+        ax.contourf(X, Y, grid, levels=levels, cmap="viridis_r")
+        ax.contour(X, Y, grid, levels=levels, colors="k", linewidths=0.3, alpha=0.4)
+        ax.plot(path[:, 0], path[:, 1], "-o", color="white", lw=1.2, ms=3, label="path", gid="path")
+        ax.plot([start[0]], [start[1]], "o", color="red", ms=8, label="start w(0)", gid="start")
+        ax.plot([centre[0]], [centre[1]], "x", color="red", ms=11, mew=2.5, label="minimum", gid="minimum")
+        first, last = (float(cost(Tensor(p)).item()) for p in (path[0], path[-1]))
+        diverged = len(path) < steps + 1 or not last < first  # the cost grew: λ is too big
+        ax.set_title(f"λ = {lr:g}: " + ("diverges" if diverged else f"{steps} steps"), fontsize=10)
+        ax.set_xlim(xlim)
+        ax.set_ylim(ylim)
+        ax.set_xlabel("$w_1$")
+        ax.set_ylabel("$w_2$")
+        ax.set_aspect("equal")
+    handles = [Line2D([], [], color="red", marker="o", ls="", label="start $w^{(0)}$"),
+               Line2D([], [], color="red", marker="x", mew=2, ls="", label="minimum, dC/dw = 0")]
+    fig.legend(handles=handles, loc="outside lower center", ncols=2, fontsize=8)
+    return fig
