@@ -24,17 +24,17 @@ from .tensor import Tensor, set_grad_enabled
 def topological_order(roots: Sequence[Context]) -> list[Context]:
     """All nodes reachable from `roots`, each before the nodes that produced its inputs."""
     order: list[Context] = []
-    visited: set[int] = set()
+    visited: set[Context] = set()  # nodes hash by identity
     for root in roots:
-        if id(root) in visited:
+        if root in visited:
             continue
-        visited.add(id(root))
+        visited.add(root)
         stack = [(root, iter(root.edges))]
         while stack:
             node, edges = stack[-1]
             for edge in edges:
-                if isinstance(edge, Context) and id(edge) not in visited:
-                    visited.add(id(edge))
+                if isinstance(edge, Context) and edge not in visited:
+                    visited.add(edge)
                     stack.append((edge, iter(edge.edges)))
                     break
             else:  # all inputs done: the node goes after them (post-order)
@@ -64,9 +64,13 @@ def run_backward(
     retain_graph: bool | None,
     create_graph: bool,
     inputs: Sequence[Tensor] | None = None,
+    stored: set[int] | None = None,
 ) -> dict[Any, Tensor]:
     """The engine. Returns the gradient of every leaf reached (keyed by the leaf Tensor) and, for `inputs`
-    that are intermediate tensors, their gradient keyed by their node."""
+    that are intermediate tensors, their gradient keyed by their node. `stored` collects the ids of the
+    arrays put into a `.grad` (of retained intermediates), so that no two `.grad` share one array."""
+    if stored is None:
+        stored = set()
     if retain_graph is None:
         retain_graph = create_graph
     if grad_outputs is None:
@@ -85,6 +89,8 @@ def run_backward(
                 f"was not computed from any tensor with requires_grad=True (or it was computed under no_grad())"
             )
         seed = _seed_gradient(out, g)
+        if g is not None:  # the caller's own array: a `.grad` must not end up sharing it
+            stored.add(id(seed.data))
         target = out.grad_fn if out.grad_fn is not None else out
         grads = node_grads if out.grad_fn is not None else leaf_grads
         grads[target] = grads[target] + seed if target in grads else seed  # type: ignore[index]
@@ -96,15 +102,16 @@ def run_backward(
             grad = node_grads.pop(node, None)
             if grad is None:  # no gradient reached this node (all paths to it carried None)
                 continue
-            for hook in node.hooks:
-                replaced = hook(grad)
-                if replaced is not None:
-                    grad = replaced
-            if inputs is None:
-                for ref in node.retained:
+            if node._hooks:  # the private fields: reading the public lists would create them
+                for hook in node._hooks:
+                    replaced = hook(grad)
+                    if replaced is not None:
+                        grad = replaced
+            if node._retained and inputs is None:
+                for ref in node._retained:
                     tensor = ref()
                     if tensor is not None:
-                        _accumulate(tensor, grad, create_graph)
+                        _accumulate(tensor, grad, create_graph, stored)
             if node in wanted:
                 captured[node] = grad
             input_grads = node.function.backward(node, grad)
@@ -127,14 +134,19 @@ def run_backward(
     return captured
 
 
-def _accumulate(tensor: Tensor, grad: Tensor, create_graph: bool) -> None:
-    """Add `grad` to `tensor.grad`, never writing into an array that something else may share."""
+def _accumulate(tensor: Tensor, grad: Tensor, create_graph: bool, stored: set[int]) -> None:
+    """Add `grad` to `tensor.grad`, never keeping an array that something else may share or write to.
+
+    Backward formulas pass gradients through unchanged where they can (y = a + b gives both a and b the
+    very array g), so the first gradient is copied if it is a view, read-only, or already another `.grad`
+    in this backward call (ids in `stored`)."""
     if not create_graph:
         grad = grad.detach()
     if tensor.grad is None:
         data = grad.data
-        if not data.flags.writeable or not data.flags.owndata:  # a broadcast view or a slice of another array
+        if data.base is not None or not data.flags.writeable or id(data) in stored:
             grad = Tensor._wrap(data.copy(), grad.grad_fn)
+        stored.add(id(grad.data))
         tensor._grad = grad
     else:
         new = tensor.grad + grad  # a new array: an earlier gradient may be referenced elsewhere
@@ -148,18 +160,14 @@ def backward(
     create_graph: bool = False,
 ) -> None:
     """Accumulate d(outputs)/d(leaf) into `.grad` of every leaf that requires grad (see Tensor.backward)."""
-    leaf_grads = run_backward(outputs, grad_outputs, retain_graph, create_graph)
-    seen: set[int] = set()
+    stored: set[int] = set()  # two leaves can receive the very same array (y = a + b): each gets its own
+    leaf_grads = run_backward(outputs, grad_outputs, retain_graph, create_graph, stored=stored)
     for leaf, grad in leaf_grads.items():
         for hook in leaf._hooks or ():
             replaced = hook(grad)
             if replaced is not None:
                 grad = replaced
-        # Two leaves can receive the very same array (y = a + b): give each its own before storing.
-        if id(grad.data) in seen:
-            grad = Tensor._wrap(grad.data.copy(), grad.grad_fn)
-        seen.add(id(grad.data))
-        _accumulate(leaf, grad, create_graph)
+        _accumulate(leaf, grad, create_graph, stored)
 
 
 def grad(

@@ -55,24 +55,54 @@ class Context:
       hooks             functions called with the output's gradient (`Tensor.register_hook`)
     """
 
+    # Slots: a graph has one Context per operation, so they are made often and should be small. `__dict__`
+    # stays for what each Function's forward keeps on ctx (ctx.shapes, ctx.axis, ...).
+    __slots__ = (
+        "function", "needs_input_grad", "edges", "input_shapes", "input_dtypes", "scope", "released",
+        "shape", "dtype", "_hooks", "_retained", "_args", "_saved", "_output_data", "_output_ref",
+        "__dict__", "__weakref__",
+    )
+
     def __init__(self, function: type[Function], args: tuple, needs_input_grad: tuple[bool, ...]) -> None:
         self.function = function
         self.needs_input_grad = needs_input_grad
-        self.edges: tuple[Any, ...] = tuple(
-            (a.grad_fn if a.grad_fn is not None else a) if need else None for a, need in zip(args, needs_input_grad)
-        )
-        self.input_shapes: tuple[Any, ...] = tuple(a.data.shape if isinstance(a, Tensor) else None for a in args)
-        self.input_dtypes: tuple[Any, ...] = tuple(a.data.dtype if isinstance(a, Tensor) else None for a in args)
+        edges, shapes, dtypes = [], [], []  # one pass over the inputs
+        for a, need in zip(args, needs_input_grad):
+            if isinstance(a, Tensor):
+                edges.append((a if a.grad_fn is None else a.grad_fn) if need else None)
+                shapes.append(a.data.shape)
+                dtypes.append(a.data.dtype)
+            else:
+                edges.append(None)
+                shapes.append(None)
+                dtypes.append(None)
+        self.edges: tuple[Any, ...] = tuple(edges)
+        self.input_shapes: tuple[Any, ...] = tuple(shapes)
+        self.input_dtypes: tuple[Any, ...] = tuple(dtypes)
         self.scope = _state.scope
-        self.hooks: list = []
-        self.retained: list[weakref.ref] = []
         self.released = False
+        self._hooks: list | None = None  # created on first use: most nodes never get a hook
+        self._retained: list[weakref.ref] | None = None
         self._args: tuple | None = args  # only during forward, to recognise saved inputs
         self._saved: tuple | None = None
         self._output_data: np.ndarray | None = None
         self._output_ref: weakref.ref | None = None
         self.shape: tuple[int, ...] = ()
         self.dtype: np.dtype | None = None
+
+    @property
+    def hooks(self) -> list:
+        """Functions called with the output's gradient during backward (`Tensor.register_hook`)."""
+        if self._hooks is None:
+            self._hooks = []
+        return self._hooks
+
+    @property
+    def retained(self) -> list[weakref.ref]:
+        """Weak references to the outputs whose `.grad` is kept (`Tensor.retain_grad`)."""
+        if self._retained is None:
+            self._retained = []
+        return self._retained
 
     def name(self) -> str:
         """'MulBackward' for a node made by `Mul`, as PyTorch names its nodes."""
@@ -137,10 +167,13 @@ class Context:
         `returned` is what forward returned: for 0-d results numpy gives a scalar, which the output Tensor
         holds as a new 0-d array, so both are recognised."""
         data = output.data
-        if self._saved is not None:
-            self._saved = tuple(_OUTPUT if v is data or v is returned else v for v in self._saved)
-            if any(v is _OUTPUT for v in self._saved):
-                self._output_data = data
+        saved = self._saved
+        if saved is not None:
+            for v in saved:
+                if v is data or v is returned:
+                    self._saved = tuple(_OUTPUT if v is data or v is returned else v for v in saved)
+                    self._output_data = data
+                    break
         self._args = None
         self._output_ref = weakref.ref(output)
         self.shape, self.dtype = data.shape, data.dtype
@@ -157,8 +190,9 @@ class Context:
         return self._output_ref() if self._output_ref is not None else None
 
     def retain_grad_of(self, tensor: Tensor) -> None:
-        if not any(r() is tensor for r in self.retained):
-            self.retained.append(weakref.ref(tensor))
+        retained = self.retained
+        if not any(r() is tensor for r in retained):
+            retained.append(weakref.ref(tensor))
 
 
 def _raise_modified(tensor: Tensor, now: int, expected: int, node: Context) -> None:
@@ -195,12 +229,17 @@ class Function:
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Tensor:
         """Run forward on the inputs' arrays and, if any input requires grad, record a node in the graph."""
-        grad_enabled = _state.grad_enabled
         arrays = [a.data if isinstance(a, Tensor) else a for a in args]
-        needs = tuple(grad_enabled and isinstance(a, Tensor) and a._requires_grad for a in args)
-        if not any(needs):
-            # The fast path: no node, nothing saved (this is also how backward runs without create_graph).
-            return Tensor._wrap(cls.forward(_NoGraphContext(), *arrays, **kwargs))
+        if _state.grad_enabled:
+            needs = tuple([isinstance(a, Tensor) and a._requires_grad for a in args])
+            if True in needs:
+                return cls._record(args, arrays, needs, kwargs)
+        # The fast path: no node, nothing saved (this is also how backward runs without create_graph).
+        return Tensor._wrap(cls.forward(_NoGraphContext(), *arrays, **kwargs))
+
+    @classmethod
+    def _record(cls, args: tuple, arrays: list, needs: tuple[bool, ...], kwargs: dict) -> Tensor:
+        """apply when some input requires grad: run forward with a new graph node and attach it to the output."""
         ctx = Context(cls, args, needs)
         returned = cls.forward(ctx, *arrays, **kwargs)
         out = Tensor._wrap(returned)
@@ -216,15 +255,16 @@ def as_grad(value: Any, ctx: Context, index: int) -> Tensor:
     """Check one gradient returned by `ctx.function.backward` and make it a Tensor of the input's dtype."""
     if not isinstance(value, Tensor):
         value = Tensor._wrap(np.asarray(value))
+    data = value.data
     shape = ctx.input_shapes[index]
-    if value.shape != shape:
+    if data.shape != shape:
         raise RuntimeError(
             f"{ctx.function.__name__}.backward returned a gradient of shape {value.shape} for input {index}, "
             f"which has shape {shape}: a gradient always has the shape of its input "
             f"(reduce a broadcast gradient with sum_to)"
         )
     dtype = ctx.input_dtypes[index]
-    if value.dtype != dtype:
+    if data.dtype is not dtype and data.dtype != dtype:  # `is` first: the same dtype object, almost always
         _check_can_require_grad(dtype, f"input {index} of {ctx.function.__name__}")
         value = value.astype(dtype)
     return value

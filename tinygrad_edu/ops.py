@@ -214,7 +214,8 @@ class MatMul(Function):
 
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        a, b = np.asarray(a), np.asarray(b)
+        if not isinstance(a, np.ndarray) or not isinstance(b, np.ndarray):  # a Python number: give it an ndim
+            a, b = np.asarray(a), np.asarray(b)
         if a.ndim == 0 or b.ndim == 0:
             raise ValueError(f"matmul needs operands with at least one axis, got shapes {a.shape} and {b.shape}; "
                              f"use * to multiply by a scalar")
@@ -333,7 +334,33 @@ class Sigmoid(Function):
     @staticmethod
     def backward(ctx: Context, g: Tensor) -> Tensor:
         (y,) = ctx.saved_tensors
-        return g * (y * (1 - y))
+        return SigmoidBackward.apply(g, y)
+
+
+class SigmoidBackward(Function):
+    """dC/dx = g · y(1 − y), Sigmoid's backward as one operation (one pass of numpy instead of three ops).
+
+    Its own backward (needed for second derivatives) is written with Tensor operations:
+    d/dg = y(1 − y) and d/dy = g(1 − 2y)."""
+
+    @staticmethod
+    def forward(ctx: Context, g: np.ndarray, y: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(g, y)
+        return _times_into(y * (1 - y), g)
+
+    @staticmethod
+    def backward(ctx: Context, gg: Tensor) -> tuple:
+        g, y = ctx.saved_tensors
+        dg = gg * (y * (1 - y)) if ctx.needs_input_grad[0] else None
+        dy = gg * g * (1 - 2 * y) if ctx.needs_input_grad[1] else None
+        return dg, dy
+
+
+def _times_into(slope: Any, g: np.ndarray) -> Any:
+    """slope · g, written into `slope` (a temporary of the caller's) when it has the result's shape and dtype."""
+    if isinstance(slope, np.ndarray) and slope.shape == g.shape and slope.dtype == np.result_type(slope, g):
+        return np.multiply(slope, g, out=slope)
+    return slope * g
 
 
 class Tanh(Function):
@@ -348,7 +375,23 @@ class Tanh(Function):
     @staticmethod
     def backward(ctx: Context, g: Tensor) -> Tensor:
         (y,) = ctx.saved_tensors
-        return g * (1 - y * y)
+        return TanhBackward.apply(g, y)
+
+
+class TanhBackward(Function):
+    """dC/dx = g · (1 − y²), Tanh's backward as one operation. Its own backward: d/dg = 1 − y², d/dy = −2gy."""
+
+    @staticmethod
+    def forward(ctx: Context, g: np.ndarray, y: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(g, y)
+        return _times_into(1 - y * y, g)
+
+    @staticmethod
+    def backward(ctx: Context, gg: Tensor) -> tuple:
+        g, y = ctx.saved_tensors
+        dg = gg * (1 - y * y) if ctx.needs_input_grad[0] else None
+        dy = gg * g * (-2 * y) if ctx.needs_input_grad[1] else None
+        return dg, dy
 
 
 class ReLU(Function):
@@ -490,11 +533,15 @@ class Sum(Function):
     def forward(ctx: Context, x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray:
         axes = normalize_axes(axis, x.ndim)
         ctx.x_shape, ctx.kept_shape = x.shape, _kept_shape(x.shape, axes)
-        return np.sum(x, axis=axes, keepdims=keepdims)
+        return x.sum(axis=axes, keepdims=keepdims)
 
     @staticmethod
     def backward(ctx: Context, g: Tensor) -> Tensor:
-        return g.reshape(ctx.kept_shape).broadcast_to(ctx.x_shape)
+        # Put the summed axes back (length 1) so that g lines up with x, unless it already does: with
+        # keepdims, or for a total sum (a 0-d g broadcasts to any shape).
+        if g.ndim and g.shape != ctx.kept_shape:
+            g = g.reshape(ctx.kept_shape)
+        return g.broadcast_to(ctx.x_shape)
 
 
 class Max(Function):
@@ -552,13 +599,14 @@ class Transpose(Function):
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, axes: tuple[int, ...] | None = None) -> np.ndarray:
-        y = np.transpose(x, axes)
-        ctx.inverse = None if axes is None else tuple(np.argsort([a % x.ndim for a in axes]))
-        return y
+        ctx.axes = axes  # the inverse permutation is worked out in backward, if it is ever needed
+        return x.transpose(axes)
 
     @staticmethod
     def backward(ctx: Context, g: Tensor) -> Tensor:
-        return Transpose.apply(g, axes=ctx.inverse)
+        axes = ctx.axes
+        inverse = None if axes is None else tuple(np.argsort([a % g.ndim for a in axes]))
+        return Transpose.apply(g, axes=inverse)
 
 
 def _is_basic_index(index: Any) -> bool:

@@ -1,0 +1,86 @@
+"""The benchmark workloads written with the engine, the way a student writes them before there is an nn module:
+parameters are leaf tensors with requires_grad, the forward pass is Tensor arithmetic, `loss.backward()`
+computes every gradient, and SGD updates the parameters in place under `no_grad()`.
+
+Each function computes exactly what its twin in numpy_floor.py computes (same shapes, dtypes, initial values,
+loss and update) and returns the seconds spent training, setup excluded.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+import tinygrad_edu as tg
+from numpy_floor import CHAIN_ADD, CHAIN_MUL, chain_input, tiny_data
+
+
+def leaves(arrays: Sequence[np.ndarray]) -> list[tg.Tensor]:
+    """The parameters as leaf tensors that require grad (copies of numpy_floor.init_params' arrays)."""
+    return [tg.tensor(a, requires_grad=True) for a in arrays]
+
+
+def _sgd(params: Sequence[tg.Tensor], lr: float) -> None:
+    """p ← p − lr ∂C/∂p in place, then clear the gradient (PyTorch's zero_grad(set_to_none=True))."""
+    with tg.no_grad():
+        for p in params:
+            p -= lr * p.grad
+            p.grad = None
+
+
+def mnist_sigmoid_epoch(
+    X: tg.Tensor, Y: tg.Tensor, params: list[tg.Tensor], batch: int = 128, lr: float = 0.1
+) -> float:
+    """Workload 1 (see numpy_floor.mnist_sigmoid_epoch). X and Y are tensors: each batch is a view of them."""
+    W1, b1, W2, b2 = params
+    start = time.perf_counter()
+    for i in range(0, len(X), batch):
+        x, y = X[i : i + batch], Y[i : i + batch]
+        a1 = (x @ W1 + b1).sigmoid()
+        a2 = (a1 @ W2 + b2).sigmoid()
+        tg.mse(a2, y, reduction="chapter").backward()
+        _sgd(params, lr)
+    return time.perf_counter() - start
+
+
+def mnist_relu_ce_epoch(
+    X: tg.Tensor, labels: tg.Tensor, params: list[tg.Tensor], batch: int = 32, lr: float = 0.05
+) -> float:
+    """Workload 2 (see numpy_floor.mnist_relu_ce_epoch); `labels` are the integer classes."""
+    W1, b1, W2, b2 = params
+    start = time.perf_counter()
+    for i in range(0, len(X), batch):
+        x, y = X[i : i + batch], labels[i : i + batch]
+        logits = (x @ W1 + b1).relu() @ W2 + b2
+        tg.cross_entropy(logits, y).backward()
+        _sgd(params, lr)
+    return time.perf_counter() - start
+
+
+def tiny_mlp_steps(params: list[tg.Tensor], steps: int = 2000, lr: float = 0.01) -> float:
+    """Workload 3 (see numpy_floor.tiny_mlp_steps): seconds per step."""
+    X, y = (tg.tensor(a) for a in tiny_data())
+    W, b = params[0::2], params[1::2]
+    start = time.perf_counter()
+    for _ in range(steps):
+        a = X
+        for layer in range(3):
+            z = a @ W[layer] + b[layer]
+            a = z.relu() if layer < 2 else z
+        tg.mse(a, y, reduction="mean").backward()
+        _sgd(params, lr)
+    return (time.perf_counter() - start) / steps
+
+
+def elementwise_chain(n: int) -> float:
+    """Workload 4 (see numpy_floor.elementwise_chain): forward and backward through n operations."""
+    x = tg.tensor(chain_input(), requires_grad=True)
+    start = time.perf_counter()
+    y = x
+    for i in range(n):
+        kind = i % 3
+        y = y * CHAIN_MUL if kind == 0 else y + CHAIN_ADD if kind == 1 else y.tanh()
+    y.sum().backward()
+    return time.perf_counter() - start

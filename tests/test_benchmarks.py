@@ -1,0 +1,55 @@
+"""benchmarks/run.py --quick runs end to end: it prints the ratio table and writes its results files.
+
+Timings are never asserted (they drift by tens of percent on shared machines); only the plumbing is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_quick_benchmark_prints_ratios_and_writes_results(tmp_path: Path) -> None:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--no-torch", "--repeats", "1",
+         "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=300, env=env, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "Ratios of medians" in out
+    rows = [line.split() for line in out.splitlines()]
+    for workload in ("1", "3", "6"):
+        assert [workload, "engine", "/", "numpy"] in [row[:4] for row in rows], out
+    assert "TODO" in out  # workload 5 waits for the training CLI
+
+    results = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
+    machine = results["machine"]
+    for key in ("cores", "numpy", "git_commit", "date", "blas_build"):
+        assert key in machine
+    by_id = {w["id"]: w for w in results["workloads"]}
+    assert sorted(by_id) == [1, 2, 3, 4, 5, 6]
+    assert "todo" in by_id[5]
+    for wid in (1, 2, 3, 4, 6):
+        ratios = {r["ratio"]: r["value"] for r in by_id[wid]["ratios"]}
+        assert ratios and all(value >= 0 for value in ratios.values()), by_id[wid]  # resident sizes can be 0
+    assert {"engine", "numpy"} <= set(by_id[1]["medians"])
+
+    report = (tmp_path / "RESULTS.md").read_text(encoding="utf-8")
+    assert "| workload | ratio | value | target | status |" in report
+    # A second run replaces the generated section and keeps text written around it.
+    (tmp_path / "RESULTS.md").write_text(report + "\nHand-written notes.\n", encoding="utf-8")
+    again = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--no-torch", "--repeats", "1",
+         "--only", "3", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=300, env=env, check=False,
+    )
+    assert again.returncode == 0, again.stderr
+    report = (tmp_path / "RESULTS.md").read_text(encoding="utf-8")
+    assert report.count("generated results begin") == 1 and "Hand-written notes." in report
