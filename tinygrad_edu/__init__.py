@@ -58,3 +58,24 @@ __all__ = [
     "no_grad", "ones", "ones_like", "rand", "rand_like", "randn", "randn_like", "relu", "set_grad_enabled",
     "sigmoid", "softmax", "stack", "sum_to", "tanh", "tensor", "where", "zeros", "zeros_like",
 ]
+
+# Layers, optimizers, training, data and drawings load on first use, so `import tinygrad_edu` stays light.
+_LAZY = {
+    "nn": ("tinygrad_edu.nn", None), "optim": ("tinygrad_edu.optim", None), "data": ("tinygrad_edu.data", None),
+    "viz": ("tinygrad_edu.viz", None), "backprop": ("tinygrad_edu.backprop", None),
+    "fit": ("tinygrad_edu.train", "fit"), "evaluate": ("tinygrad_edu.train", "evaluate"),
+    "History": ("tinygrad_edu.train", "History"),
+    "save": ("tinygrad_edu.nn.serialization", "save"), "load": ("tinygrad_edu.nn.serialization", "load"),
+}
+
+
+def __getattr__(name: str):  # PEP 562: module attributes computed on access
+    if name not in _LAZY:
+        raise AttributeError(f"module 'tinygrad_edu' has no attribute {name!r}")
+    import importlib
+
+    module_name, attribute = _LAZY[name]
+    module = importlib.import_module(module_name)
+    value = module if attribute is None else getattr(module, attribute)
+    globals()[name] = value
+    return value
