@@ -13,7 +13,7 @@ from conftest import require
 import tinygrad_edu as tg
 from tinygrad_edu import nn
 
-MNIST = Path("/work/shared/data/mnist")
+MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"  # ../shared seen from the project
 
 
 class Net(nn.Module):
@@ -312,7 +312,7 @@ def _read_idx(name: str, offset: int) -> np.ndarray:
 def test_perceptron_on_mnist_matches_scikit_learn():
     """A documented subset (the first 10 000 training images, pixels /255) keeps this test at ~10 s; on all
     60 000 (measured once) our 5-epoch perceptron reaches 0.893 (median of seeds 0-2) and scikit-learn's 0.885."""
-    require((MNIST / "train-images-idx3-ubyte.gz").exists(), "MNIST files in /work/shared/data/mnist")
+    require((MNIST / "train-images-idx3-ubyte.gz").exists(), f"MNIST files in {MNIST}")
     require(importlib.util.find_spec("sklearn") is not None, "scikit-learn")
     from sklearn.linear_model import Perceptron as SkPerceptron
 
