@@ -11,11 +11,21 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = sorted((ROOT / "examples").glob("*.py"))
+SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist"  # the chapter's files, when this checkout has them
+
+
+def example_env() -> dict[str, str]:
+    """The environment of an example run: no screen, the package from this checkout, and the MNIST files
+    (found through $TINYGRAD_EDU_DATA, as a user would point to theirs) when they are beside the project."""
+    env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONPATH": str(ROOT)}
+    if SHARED_MNIST.is_dir() and "TINYGRAD_EDU_DATA" not in os.environ:
+        env["TINYGRAD_EDU_DATA"] = str(SHARED_MNIST)
+    return env
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
 def test_example_runs_in_quick_mode(script):
-    env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONPATH": str(ROOT)}
+    env = example_env()
     result = subprocess.run([sys.executable, str(script), "--quick"], capture_output=True, text=True, env=env,
                             timeout=300, cwd=ROOT)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]

@@ -5,8 +5,8 @@
    answers the chapter's dimension questions;
 3. a student's δ-function with a classic mistake (Σ' forgotten in the recursion), caught and named.
 
-    python examples/backpropagation.py           # full
-    python examples/backpropagation.py --quick   # what CI runs
+    python examples/06_backpropagation.py           # full
+    python examples/06_backpropagation.py --quick   # what CI runs
 """
 
 from __future__ import annotations
