@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tinygrad_edu import nn, optim
-from tinygrad_edu.train import Callback, History, StopTraining, evaluate, fit
+from tinygrad_edu.train import BestModel, Callback, History, StopTraining, evaluate, fit
 
 XOR_X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 XOR_Y = np.array([0, 1, 1, 0])
@@ -157,3 +157,28 @@ def test_train_then_save_and_load(tmp_path):
     fit(model, (X, y), "mse", optim.SGD(model.parameters(), lr=1.0), epochs=1, progress=False)
     back = nn.load(nn.save(model, tmp_path / "digits.npz"))
     np.testing.assert_array_equal(back.predict(Xt), model.predict(Xt))
+
+
+def test_best_model_keeps_the_weights_of_the_best_validation_epoch():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, 3))
+    y = (X[:, 0] > 0).astype(np.int64)
+    model = nn.MLP([3, 4, 2], activation="tanh", output_activation="identity", generator=rng)
+    snapshots = []
+
+    class Snapshot(Callback):
+        def on_epoch_end(self, epoch, history):
+            snapshots.append(model.state_dict())
+
+    best = BestModel(model)
+    # a step far too large: validation accuracy goes up and down, so the best epoch is rarely the last
+    h = fit(model, (X, y), "ce", optim.SGD(model.parameters(), lr=5.0), epochs=8, val=(X[:32], y[:32]),
+            batch_size=8, progress=False, callbacks=[Snapshot(), best])
+    expected = 1 + int(np.argmax(h.val_accuracy))  # argmax: the first of ties, as BestModel keeps the earlier
+    assert best.restore() == expected and best.value == max(h.val_accuracy)
+    for name, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, snapshots[expected - 1][name])
+    assert len(h.train_seconds) == 8 and all(0 < t <= s for t, s in zip(h.train_seconds, h.seconds))
+    with pytest.raises(ValueError, match="validation data"):
+        fit(model, (X, y), "ce", optim.SGD(model.parameters(), lr=0.1), epochs=1, progress=False,
+            callbacks=[BestModel(model)])

@@ -222,9 +222,12 @@ def test_cli_graph(tmp_path, capsys, monkeypatch):
                  "--activation", "tanh", "--text"]) == 0
     assert "SoftmaxBackward" not in capsys.readouterr().out  # listing printed; ce is built from primitives
     assert main(["graph", "--out", str(tmp_path / "x.jpeg")]) == 2
-    assert main(["graph", "--out", str(tmp_path / "c.dot"), "--hidden", "0"]) == 2
-    err = capsys.readouterr().err
-    assert len([l for l in err.splitlines() if l]) == 2
+    assert len([l for l in capsys.readouterr().err.splitlines() if l]) == 1
+    with pytest.raises(SystemExit) as exit_info:
+        main(["graph", "--out", str(tmp_path / "c.dot"), "--hidden", "0"])
+    assert exit_info.value.code == 2
+    assert len([l for l in capsys.readouterr().err.splitlines() if l]) == 1
+    assert main(["graph", "--out", str(tmp_path / "d.dot"), "--hidden", "none"]) == 0
     with pytest.raises(SystemExit) as exit_info:
         main(["graph", "--view", "sideways"])
     assert exit_info.value.code == 2

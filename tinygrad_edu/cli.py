@@ -1,7 +1,14 @@
-"""The `tinygrad-edu` command line.
+"""The `tinygrad-edu` command line (also `python -m tinygrad_edu`).
 
+    tinygrad-edu train       train an MLP on MNIST or the embedded 8x8 digits; writes model, metrics, plots
+    tinygrad-edu evaluate    accuracy and confusion matrix of a saved model
+    tinygrad-edu check       the chapter's δ-equations against autograd, layer by layer
     tinygrad-edu demo        a short tour of the engine: an expression, its gradient, a tiny network learning XOR
     tinygrad-edu graph       draw the loss graph of an MLP on a batch of the 8x8 digits (tinygrad_edu/viz)
+
+Bad input (an unknown option, a malformed size, missing or corrupt files, a model file that is not ours) gives
+one line on stderr and exit code 2, never a traceback. The work itself lives in `experiment.py` (training),
+`backprop/` (check) and `viz/commands.py` (graph); this file only parses arguments.
 """
 
 from __future__ import annotations
@@ -9,6 +16,222 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+
+
+class UsageError(Exception):
+    """Bad input found after parsing (a value out of range, a file that is not what it should be)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad argument gives one line on stderr (what is wrong and where to read more), exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    """--hidden 300 or --hidden 300,100."""
+    try:
+        sizes = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected sizes like 300 or 300,100, got {text!r}") from None
+    if any(n < 1 for n in sizes):
+        raise argparse.ArgumentTypeError(f"hidden layer sizes must be positive, got {text!r}")
+    return sizes
+
+
+def _sizes_or_none(text: str) -> tuple[int, ...]:
+    """Like _sizes, and 'none' (or '') for no hidden layer."""
+    return () if text.strip().lower() in ("", "none") else _sizes(text)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# train
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _add_data_arguments(parser: argparse.ArgumentParser, default_dataset: str | None) -> None:
+    parser.add_argument("--dataset", choices=("mnist", "digits"), default=default_dataset,
+                        help="mnist (the chapter's 28x28 digits, IDX files) or digits (scikit-learn's 8x8, embedded, "
+                             "no files needed)" + (f"; default {default_dataset}" if default_dataset else ""))
+    parser.add_argument("--data-dir", metavar="DIR",
+                        help="the directory of the IDX files (only this one is searched); without --dataset, any "
+                             "directory of files in MNIST's format (Fashion-MNIST, ...). Default search: "
+                             "$TINYGRAD_EDU_DATA, ./data/mnist, the user cache")
+    parser.add_argument("--download", action="store_true",
+                        help="fetch missing MNIST files (two mirrors, checksums verified)")
+
+
+def _add_train_command(commands: argparse._SubParsersAction) -> None:
+    train = commands.add_parser(
+        "train", help="train an MLP on MNIST or the embedded digits; write the model, metrics.json and plots",
+        description="Train an MLP (the chapter's 784-300-10 sigmoid network with its MSE by default). Unset "
+                    "optimizer, lr, batch size and epochs take the recommended values for the activation and "
+                    "loss (see tinygrad_edu/experiment.py and the README).")
+    _add_data_arguments(train, None)
+    train.add_argument("--hidden", type=_sizes, default=(300,), metavar="N[,N...]",
+                       help="hidden layer sizes, e.g. 300 or 300,100 (default 300)")
+    train.add_argument("--activation", choices=("sigmoid", "relu", "tanh"), default="sigmoid",
+                       help="hidden activation (default sigmoid)")
+    train.add_argument("--output-activation", choices=("sigmoid", "relu", "tanh", "identity", "softmax"),
+                       help="default: sigmoid with mse (the chapter), identity (logits) with ce")
+    train.add_argument("--loss", choices=("mse", "ce"), default="mse",
+                       help="mse: the chapter's C = 1/B sum ||y - a||^2; ce: softmax cross-entropy (default mse)")
+    train.add_argument("--optimizer", choices=("sgd", "momentum", "adam"),
+                       help="default: sgd for mse, momentum (0.9, cosine-decayed step) for ce")
+    train.add_argument("--lr", type=_positive_float, help="learning rate λ (default: by activation and loss)")
+    train.add_argument("--batch-size", type=_positive, help="minibatch size (default: 16 for mse, 8 for sigmoid + mse on digits, 64 for ce)")
+    train.add_argument("--epochs", type=_positive, help="passes over the training set (default 10; 30 on digits)")
+    train.add_argument("--seed", type=int, default=0, help="seeds the weights and the minibatch order (default 0)")
+    train.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="default float32")
+    train.add_argument("--train-limit", type=_positive, metavar="N", help="train on the first N training images")
+    train.add_argument("--test-limit", type=_positive, metavar="N", help="test on the first N test images")
+    train.add_argument("--val-size", type=_non_negative, metavar="N",
+                       help="validation images, the last N of the training file, used to choose the epoch "
+                            "(default: a sixth, 10 000 for MNIST; 0: keep the last epoch)")
+    train.add_argument("--out", metavar="DIR",
+                       help="where model.npz, metrics.json and the plots go (default runs/DATASET-...-seedN)")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.set_defaults(run=_train)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from .experiment import TrainConfig, default_out_dir, run, write_outputs
+
+    config = TrainConfig(
+        dataset=args.dataset, data_dir=args.data_dir, download=args.download, hidden=args.hidden,
+        activation=args.activation, output_activation=args.output_activation, loss=args.loss,
+        optimizer=args.optimizer, lr=args.lr, batch_size=args.batch_size, epochs=args.epochs, seed=args.seed,
+        dtype=args.dtype, train_limit=args.train_limit, test_limit=args.test_limit, val_size=args.val_size,
+    )
+    out = Path(args.out) if args.out else default_out_dir(config)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} exists and is not a directory")
+    result = run(config, progress=not args.no_progress)
+    paths = write_outputs(result, out)
+    print(f"wrote {', '.join(p.name for p in paths.values())} to {out}/")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# evaluate
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _add_evaluate_command(commands: argparse._SubParsersAction) -> None:
+    evaluate = commands.add_parser("evaluate", help="accuracy and confusion matrix of a saved model",
+                                   description="Evaluate a model saved by `tinygrad-edu train` on a test set.")
+    evaluate.add_argument("--model", required=True, metavar="PATH", help="a model.npz written by train")
+    _add_data_arguments(evaluate, None)
+    evaluate.add_argument("--test-limit", type=_positive, metavar="N", help="the first N test images only")
+    evaluate.set_defaults(run=_evaluate)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .experiment import TrainConfig, format_confusion, load_data
+    from .nn import MLP, confusion_matrix
+    from .nn.serialization import load
+
+    model = load(args.model)
+    if not isinstance(model, MLP):
+        raise UsageError(f"{args.model} holds a {type(model).__name__}; evaluate reads the MLPs written by train")
+    n_inputs = model.sizes[0]
+    dataset = args.dataset or (None if args.data_dir else ("digits" if n_inputs == 64 else "mnist"))
+    config = TrainConfig(dataset=dataset, data_dir=args.data_dir, download=args.download, val_size=0,
+                         test_limit=args.test_limit, dtype=model.dtype.name).resolved()
+    ds, notes = load_data(config)
+    for note in notes:
+        print(f"note: {note}")
+    if ds.n_features != n_inputs:
+        raise UsageError(f"the model takes {n_inputs} inputs but {ds.name} images have {ds.n_features} pixels")
+    pred = model.predict(ds.X_test)
+    if int(ds.y_test.max()) >= model.sizes[-1]:
+        raise UsageError(f"{ds.name} has labels up to {int(ds.y_test.max())} but the model has {model.sizes[-1]} outputs")
+    accuracy = float(np.mean(pred == ds.y_test))
+    print(f"{args.model}: {'-'.join(map(str, model.sizes))} {model.activation} network on {len(ds.X_test)} "
+          f"{ds.name} test images: accuracy {accuracy:.4f} (error {100 * (1 - accuracy):.2f} %)")
+    print("confusion matrix (rows: true class, columns: predicted):")
+    print(format_confusion(confusion_matrix(pred, ds.y_test, num_classes=model.sizes[-1])))
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# check
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _add_check_command(commands: argparse._SubParsersAction) -> None:
+    check = commands.add_parser(
+        "check", help="the chapter's δ-equations against autograd, layer by layer (exit 1 if they disagree)",
+        description="Compute ∂C/∂W^l with the chapter's δ-equations (plain numpy) and with autograd, in float64, "
+                    "on one batch, and print the per-layer table. Default: the chapter's network (300 sigmoid "
+                    "hidden units, sigmoid outputs, MSE) on a batch of the embedded 8x8 digits.")
+    check.add_argument("--hidden", type=_sizes, default=(300,), metavar="N[,N...]", help="hidden sizes (default 300)")
+    check.add_argument("--activation", choices=("sigmoid", "relu", "tanh"), default="sigmoid")
+    check.add_argument("--loss", choices=("mse", "ce"), default="mse")
+    check.add_argument("--batch-size", type=_positive, default=32, help="samples in the batch (default 32)")
+    check.add_argument("--seed", type=int, default=0, help="seeds the weights and the batch (default 0)")
+    _add_data_arguments(check, "digits")
+    check.set_defaults(run=_check)
+
+
+def _check(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .backprop.check import check
+    from .experiment import TrainConfig, build_model, load_data
+
+    config = TrainConfig(dataset=args.dataset, data_dir=args.data_dir, download=args.download, hidden=args.hidden,
+                         activation=args.activation, loss=args.loss, seed=args.seed, dtype="float64",
+                         val_size=0).resolved()
+    ds, _ = load_data(config, progress=False)
+    rng = np.random.default_rng(args.seed)
+    rows = rng.choice(len(ds.X_train), size=min(args.batch_size, len(ds.X_train)), replace=False)
+    model = build_model(config, ds.n_features, ds.n_classes)
+    report = check(model, ds.X_train[rows], ds.y_train[rows], loss=args.loss)
+    print(f"{ds.name}, network {'-'.join(map(str, model.sizes))}, seed {args.seed}")
+    print(report)
+    return 0 if report.ok else 1
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# demo and graph
+# ---------------------------------------------------------------------------------------------------------------
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -53,19 +276,6 @@ def _demo(args: argparse.Namespace) -> int:
     return 0 if loss.item() < 0.05 else 1
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tinygrad-edu", description="A teaching-grade autograd engine on numpy.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    demo = commands.add_parser("demo", help="a short tour of the engine (no data needed)")
-    demo.add_argument("--hidden", type=int, default=4, help="hidden units of the XOR network (default 4)")
-    demo.add_argument("--steps", type=int, default=3000, help="gradient-descent steps (default 3000)")
-    demo.add_argument("--lr", type=float, default=2.0, help="learning rate λ (default 2.0)")
-    demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    demo.set_defaults(run=_demo)
-    _add_graph_command(commands)
-    return parser
-
-
 def _graph(args: argparse.Namespace) -> int:
     from .viz.commands import run_graph  # the code lives in the viz package
 
@@ -76,8 +286,8 @@ def _add_graph_command(commands: argparse._SubParsersAction) -> None:
     graph = commands.add_parser("graph", help="draw the loss graph of an MLP on a batch of the 8x8 digits")
     graph.add_argument("--out", default="graph.svg", metavar="FILE",
                        help="the picture: .svg, .png, .pdf (need graphviz's dot) or .dot (default graph.svg)")
-    graph.add_argument("--hidden", dest="hidden_sizes", type=int, nargs="*", default=[16], metavar="N",
-                       help="hidden layer sizes (default 16; give none for a 64-10 network)")
+    graph.add_argument("--hidden", dest="hidden_sizes", type=_sizes_or_none, default=(16,), metavar="N[,N...]",
+                       help="hidden layer sizes, e.g. 16 or 30,20 (default 16; 'none' for a 64-10 network)")
     graph.add_argument("--activation", choices=("sigmoid", "relu", "tanh"), default="sigmoid",
                        help="hidden activation (default sigmoid)")
     graph.add_argument("--loss", choices=("mse", "ce"), default="mse",
@@ -85,24 +295,60 @@ def _add_graph_command(commands: argparse._SubParsersAction) -> None:
     graph.add_argument("--view", choices=("chapter", "forward", "backward"), default="chapter",
                        help="chapter: a^l, W^l, z^l, delta^l, C (default); forward: every operation; "
                             "backward: what backward() walks")
-    graph.add_argument("--batch", type=int, default=8, help="samples in the batch (default 8)")
+    graph.add_argument("--batch", type=_positive, default=8, help="samples in the batch (default 8)")
     graph.add_argument("--seed", type=int, default=0, help="random seed of the weights (default 0)")
-    graph.add_argument("--depth", type=int, default=None, help="draw clusters for the first DEPTH scope levels only")
+    graph.add_argument("--depth", type=_positive, default=None, help="draw clusters for the first DEPTH scope levels only")
     graph.add_argument("--collapse", action="store_true", help="draw each layer as one box (forward/backward views)")
     graph.add_argument("--text", action="store_true", help="also print the graph as text, one line per operation")
-
-    def one_line_error(message: str) -> None:  # bad arguments: one line on stderr, exit 2
-        print(f"tinygrad-edu graph: error: {message}", file=sys.stderr)
-        sys.exit(2)
-
-    graph.error = one_line_error  # type: ignore[method-assign]
     graph.set_defaults(run=_graph)
 
 
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="tinygrad-edu", description="A teaching-grade autograd engine on numpy.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_train_command(commands)
+    _add_evaluate_command(commands)
+    _add_check_command(commands)
+    demo = commands.add_parser("demo", help="a short tour of the engine (no data needed)")
+    demo.add_argument("--hidden", type=_positive, default=4, help="hidden units of the XOR network (default 4)")
+    demo.add_argument("--steps", type=_positive, default=3000, help="gradient-descent steps (default 3000)")
+    demo.add_argument("--lr", type=_positive_float, default=2.0, help="learning rate λ (default 2.0)")
+    demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    demo.set_defaults(run=_demo)
+    _add_graph_command(commands)
+    return parser
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Errors that mean bad input, not a bug: reported in one line. Imported here, when a command failed."""
+    from .data import DownloadError, IDXError, MNISTNotFoundError
+    from .experiment import ConfigError
+    from .nn.serialization import ModelFileError
+
+    return (UsageError, ConfigError, IDXError, MNISTNotFoundError, DownloadError, ModelFileError, OSError)
+
+
+def _one_line(error: BaseException) -> str:
+    from .data import MNISTNotFoundError
+
+    if isinstance(error, MNISTNotFoundError):  # its full message is a paragraph; the essentials fit a line
+        from .data.mnist import ENV_VAR
+
+        return ("MNIST files not found (searched --data-dir, $" + ENV_VAR + ", ./data/mnist and the user cache): put "
+                "the four IDX files in one of them, add --download, or use --dataset digits (no files needed)")
+    return " ".join(str(error).split()) or type(error).__name__
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    for name in ("hidden", "steps"):
-        if getattr(args, name, 1) <= 0:
-            print(f"tinygrad-edu: error: --{name} must be a positive integer", file=sys.stderr)
-            return 2
-    return args.run(args)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        print(f"{parser.prog} {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:
+        if not isinstance(error, _user_errors()):
+            raise  # a bug: the traceback is what a maintainer needs
+        print(f"{parser.prog} {args.command}: error: {_one_line(error)}", file=sys.stderr)
+        return 2

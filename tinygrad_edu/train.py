@@ -33,7 +33,7 @@ from .nn.module import Module
 from .optim import Optimizer
 from .tensor import Tensor, no_grad
 
-__all__ = ["Callback", "History", "StopTraining", "evaluate", "fit"]
+__all__ = ["BestModel", "Callback", "History", "StopTraining", "evaluate", "fit"]
 
 LossLike = str | Callable[[Tensor, Tensor], Tensor]
 _LOSS_NAMES = {"mse": "mse", "chapter": "mse", "ce": "ce", "cross_entropy": "ce", "crossentropy": "ce"}
@@ -55,6 +55,40 @@ class Callback:
         pass
 
 
+class BestModel(Callback):
+    """Model selection on the validation set: remembers the weights of the epoch with the best
+    `monitor` ("val_accuracy", higher is better, or "val_loss", lower is better); `restore()` puts them
+    back into the model. The test set is then evaluated once, on the selected model.
+
+        best = BestModel(model)
+        fit(model, train, "ce", opt, epochs=20, val=val, callbacks=[best])
+        best.restore()          # best.epoch, best.value say which epoch was chosen
+    """
+
+    def __init__(self, model: Module, monitor: str = "val_accuracy") -> None:
+        if monitor not in ("val_accuracy", "val_loss"):
+            raise ValueError(f"monitor must be 'val_accuracy' or 'val_loss', got {monitor!r}")
+        self.model, self.monitor = model, monitor
+        self.epoch: int | None = None
+        self.value = float("nan")
+        self.state: dict[str, np.ndarray] | None = None
+
+    def on_epoch_end(self, epoch: int, history: History) -> None:
+        value = getattr(history, self.monitor)[-1]
+        if math.isnan(value):
+            raise ValueError(f"BestModel monitors {self.monitor}, which needs validation data: pass val= to fit")
+        better = value > self.value if self.monitor == "val_accuracy" else value < self.value
+        if self.epoch is None or better:  # ties keep the earlier epoch
+            self.epoch, self.value = epoch, value
+            self.state = self.model.state_dict()  # a snapshot (copies)
+
+    def restore(self) -> int | None:
+        """Load the best epoch's weights into the model; returns that epoch (None if no epoch was seen)."""
+        if self.state is not None:
+            self.model.load_state_dict(self.state)
+        return self.epoch
+
+
 @dataclass
 class History:
     """Per-epoch records of `fit`. train_loss / train_accuracy are means over the epoch's batches, measured
@@ -65,7 +99,8 @@ class History:
     train_accuracy: list[float] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
     val_accuracy: list[float] = field(default_factory=list)
-    seconds: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)  # the whole epoch, validation included
+    train_seconds: list[float] = field(default_factory=list)  # the updates only (forward, backward, step)
     interrupted: bool = False
     stopped_early: bool = False
     classification: bool = True
@@ -75,7 +110,7 @@ class History:
 
     def as_dict(self) -> dict[str, list[float]]:
         return {k: list(getattr(self, k)) for k in ("epoch", "train_loss", "train_accuracy", "val_loss",
-                                                     "val_accuracy", "seconds")}
+                                                     "val_accuracy", "seconds", "train_seconds")}
 
     def __repr__(self) -> str:
         if not self.epoch:
@@ -94,36 +129,11 @@ class History:
         return "History(" + ", ".join(parts) + ")"
 
     def plot(self, title: str | None = None) -> Any:
-        """A matplotlib Figure: loss per epoch (and accuracy per epoch for classification), train and val.
+        """A matplotlib Figure: loss per epoch (and accuracy for classification), training and validation;
+        the same picture as `tinygrad_edu.viz.plots.training_curves(history)`."""
+        from .viz.plots import training_curves
 
-        Built with `matplotlib.figure.Figure`, not pyplot: nothing global is touched; in a notebook the figure
-        displays itself, elsewhere call `fig.savefig(path)`."""
-        from matplotlib.figure import Figure
-
-        has_val = any(not math.isnan(v) for v in self.val_loss)
-        panels = 2 if self.classification else 1
-        fig = Figure(figsize=(5 * panels, 3.6), layout="constrained")
-        axes = fig.subplots(1, panels, squeeze=False)[0]
-        ax = axes[0]
-        ax.plot(self.epoch, self.train_loss, "o-", label="train")
-        if has_val:
-            ax.plot(self.epoch, self.val_loss, "s--", label="validation")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("loss")
-        ax.set_title("loss")
-        ax.legend()
-        if self.classification:
-            ax = axes[1]
-            ax.plot(self.epoch, self.train_accuracy, "o-", label="train")
-            if has_val:
-                ax.plot(self.epoch, self.val_accuracy, "s--", label="validation")
-            ax.set_xlabel("epoch")
-            ax.set_ylabel("accuracy")
-            ax.set_title("accuracy")
-            ax.legend()
-        if title:
-            fig.suptitle(title)
-        return fig
+        return training_curves(self, title=title)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -341,6 +351,7 @@ def fit(
                             cb.on_batch_end(b, value)
                     if guard.requested:
                         raise KeyboardInterrupt
+                updates_done = time.perf_counter()
                 if scheduler is not None:
                     scheduler.step()
                 if val_data is not None:
@@ -353,6 +364,7 @@ def fit(
                 history.val_loss.append(v["loss"])
                 history.val_accuracy.append(v["accuracy"])
                 history.seconds.append(time.perf_counter() - start)
+                history.train_seconds.append(updates_done - start)
                 if bar is not None:
                     post = {"loss": f"{history.train_loss[-1]:.4g}"}
                     if is_cls:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from ._atomic import atomic_writer
+from .._atomic import atomic_writer
 
 __all__ = ["DEFAULT_MIRRORS", "MNIST_FILES", "DownloadError", "FileSpec", "download_file", "download_files"]
 

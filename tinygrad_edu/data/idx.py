@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._atomic import atomic_writer
+from .._atomic import atomic_writer
 
 __all__ = ["IDX_TYPES", "IDXError", "parse_idx", "read_idx", "write_idx"]
 

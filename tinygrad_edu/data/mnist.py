@@ -54,11 +54,14 @@ def default_cache_dir() -> Path:
     return base / "tinygrad_edu" / "mnist"
 
 
-def search_dirs(data_dir: str | os.PathLike[str] | None = None) -> list[tuple[Path, str]]:
-    """The directories searched for the files, in order, each with a label saying why it is searched."""
+def search_dirs(data_dir: str | os.PathLike[str] | None = None, *, fallback: bool = True) -> list[tuple[Path, str]]:
+    """The directories searched for the files, in order, each with a label saying why it is searched.
+    fallback=False with a `data_dir`: that directory only (a user who names a directory means that one)."""
     dirs: list[tuple[Path, str]] = []
     if data_dir is not None:
         dirs.append((Path(data_dir), "data_dir argument"))
+        if not fallback:
+            return dirs
     if os.environ.get(ENV_VAR):
         dirs.append((Path(os.environ[ENV_VAR]), f"${ENV_VAR}"))
     dirs.append((Path.cwd() / "data" / "mnist", "./data/mnist"))
@@ -74,13 +77,14 @@ def _find(directory: Path, filename: str) -> Path | None:
     return None
 
 
-def locate_mnist(data_dir: str | os.PathLike[str] | None = None) -> dict[str, Path]:
+def locate_mnist(data_dir: str | os.PathLike[str] | None = None, *, fallback: bool = True) -> dict[str, Path]:
     """Paths of the four files (keys as in `MNIST_FILENAMES`) from the first directory holding all four.
 
-    Raises `MNISTNotFoundError` listing each directory searched and what it lacks.
+    Raises `MNISTNotFoundError` listing each directory searched and what it lacks. fallback=False: look in
+    `data_dir` only.
     """
     report = []
-    for directory, why in search_dirs(data_dir):
+    for directory, why in search_dirs(data_dir, fallback=fallback):
         found = {role: _find(directory, name) for role, name in MNIST_FILENAMES.items()}
         if all(found.values()):
             return {role: path for role, path in found.items() if path is not None}
@@ -175,6 +179,7 @@ def load_mnist(
     specs: Mapping[str, FileSpec] = MNIST_FILES,
     timeout: float = 10.0,
     progress: bool = True,
+    fallback: bool = True,
 ) -> Dataset:
     """Load MNIST (or any directory of files in its format) as a `Dataset`.
 
@@ -185,11 +190,12 @@ def load_mnist(
 
     With ``download=True`` missing files are fetched from `mirrors` (checked against `specs`) into
     `data_dir`, else ``$TINYGRAD_EDU_DATA``, else the user cache. Without it, nothing touches the network
-    and missing files raise `MNISTNotFoundError` saying where they were looked for.
+    and missing files raise `MNISTNotFoundError` saying where they were looked for. fallback=False: with a
+    `data_dir`, look there only (the command line's --data-dir).
     """
     dtype = _check_float(dtype)
     try:
-        paths = locate_mnist(data_dir)
+        paths = locate_mnist(data_dir, fallback=fallback)
     except MNISTNotFoundError:
         if not download:
             raise

@@ -14,16 +14,15 @@ The file is written atomically: to a temporary file in the same directory, then 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .._atomic import atomic_writer
 from .layers import ACTIVATIONS, MLP, Linear
 from .module import Module, Sequential, StateDictError
 from .perceptron import Perceptron
@@ -95,17 +94,8 @@ def save(model: Module, path: str | os.PathLike[str]) -> Path:
         "__config__": np.array(json.dumps(_config(model))),
     }
     arrays.update({_STATE + k: v for k, v in model.state_dict().items()})
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)  # readers see the old file or the complete new one, never half of it
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+    with atomic_writer(path) as f:  # readers see the old file or the complete new one, never half of it
+        np.savez(f, **arrays)
     return path
 
 

@@ -226,16 +226,25 @@ def _history_get(history: Any, keys: Sequence[str]) -> Any:
 
 def training_curves(history: Any = None, *, loss: Sequence[float] | None = None,
                     val_loss: Sequence[float] | None = None, accuracy: Sequence[float] | None = None,
-                    val_accuracy: Sequence[float] | None = None, log_loss: bool = False) -> Figure:
+                    val_accuracy: Sequence[float] | None = None, log_loss: bool = False,
+                    title: str | None = None) -> Figure:
     """Loss (and accuracy, if given) per epoch: from lists, or from a History-like object with per-epoch lists
-    (attributes or keys loss / val_loss / accuracy / val_accuracy; `acc`, `test_loss`... also accepted)."""
+    (attributes or keys loss / val_loss / accuracy / val_accuracy; `train_loss`, `acc`, `test_loss`... also
+    accepted; `tinygrad_edu.fit`'s History works, and so does Keras'). A curve that is all NaN (no validation
+    data, no accuracy for a regression) is left out. A History with no epoch yet gives an empty figure."""
     curves = dict(loss=loss, val_loss=val_loss, accuracy=accuracy, val_accuracy=val_accuracy)
     if history is not None:
         for name, keys in _CURVE_KEYS.items():
             if curves[name] is None:
                 curves[name] = _history_get(history, keys)
     values = {k: np.asarray(v, dtype=np.float64).ravel() for k, v in curves.items() if v is not None and len(v)}
+    values = {k: v for k, v in values.items() if not np.isnan(v).all()}
     if "loss" not in values and "val_loss" not in values:
+        if history is not None and any(v is not None and len(v) == 0 for v in curves.values()):
+            fig, axes = _figure(figsize=(4.5, 3.2))  # a History before its first epoch
+            axes[0, 0].text(0.5, 0.5, "no epoch trained yet", ha="center", va="center")
+            axes[0, 0].set_axis_off()
+            return fig
         raise ValueError("training_curves needs a loss: pass loss=[...] or a history with a 'loss' list")
     panels = [("loss", "val_loss")] + ([("accuracy", "val_accuracy")] if {"accuracy", "val_accuracy"} & set(values) else [])
     fig, axes = _figure(1, len(panels), figsize=(4.5 * len(panels), 3.2))
@@ -251,6 +260,8 @@ def training_curves(history: Any = None, *, loss: Sequence[float] | None = None,
             ax.set_yscale("log")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
     return fig
 
 

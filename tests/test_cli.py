@@ -1,0 +1,263 @@
+"""The `tinygrad-edu` command line: train / evaluate / check, the recommended settings, and bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import require
+
+from tinygrad_edu.cli import main
+from tinygrad_edu.data import write_idx
+from tinygrad_edu.experiment import DIGITS_RECIPES, RECIPES, ConfigError, TrainConfig, recommended
+from tinygrad_edu.nn.serialization import load
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+METRIC_FIELDS = ("dataset", "n_train", "n_val", "n_test", "architecture", "activation", "loss", "optimizer", "lr",
+                 "batch_size", "epochs", "seed", "dtype", "train_accuracy", "val_accuracy", "test_accuracy",
+                 "test_error", "train_seconds", "history")
+
+
+def run_cli(argv, capsys):
+    """(exit code, stdout, stderr) of `tinygrad-edu argv`, whether it returns or exits (argparse)."""
+    try:
+        code = main(argv)
+    except SystemExit as exit_:
+        code = exit_.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# --------------------------------------------------------------------------------------------------------------
+# train and evaluate on the embedded digits
+# --------------------------------------------------------------------------------------------------------------
+
+
+def test_train_writes_model_metrics_and_plots(tmp_path, capsys):
+    out = tmp_path / "run"
+    code, stdout, _ = run_cli(["train", "--dataset", "digits", "--hidden", "32", "--epochs", "4", "--train-limit",
+                               "800", "--out", str(out), "--no-progress"], capsys)
+    assert code == 0
+    for name in ("model.npz", "metrics.json", "curves.png", "weights.png", "misclassified.png",
+                 "confusion_matrix.png"):
+        assert (out / name).stat().st_size > 0, name
+    assert not list(out.glob(".*.part"))  # atomic writes leave no temporary file
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(METRIC_FIELDS) <= set(metrics)
+    assert metrics["dataset"] == "digits" and metrics["architecture"] == [64, 32, 10]
+    assert (metrics["n_train"], metrics["n_val"], metrics["n_test"]) == (800, 240, 360)
+    assert (metrics["optimizer"], metrics["lr"], metrics["batch_size"]) == ("sgd", 0.25, 8)  # digits' row
+    for key in ("train_accuracy", "val_accuracy", "test_accuracy", "test_error"):
+        assert 0 <= metrics[key] <= 1
+    assert metrics["test_error"] == pytest.approx(1 - metrics["test_accuracy"])
+    assert len(metrics["history"]) == 4 and metrics["history"][0]["epoch"] == 1
+    assert 0 < metrics["train_seconds"] <= sum(e["seconds"] for e in metrics["history"])
+    assert sum(map(sum, metrics["confusion_matrix"])) == 360
+    assert metrics["test_accuracy"] > 0.5  # 4 epochs of the recommended settings leave the plateau on digits
+    assert f"test accuracy {metrics['test_accuracy']:.4f}" in stdout and "epoch   4/4" in stdout
+
+    # the saved model is the selected one: evaluating it gives the reported test accuracy
+    model = load(out / "model.npz")
+    assert model.sizes == [64, 32, 10] and model.dtype == np.float32
+    code, stdout, _ = run_cli(["evaluate", "--model", str(out / "model.npz")], capsys)
+    assert code == 0
+    assert f"accuracy {metrics['test_accuracy']:.4f}" in stdout and "recall" in stdout
+
+
+def test_validation_chooses_the_epoch_and_zero_keeps_the_last(tmp_path, capsys):
+    args = ["train", "--dataset", "digits", "--hidden", "16", "--epochs", "3", "--no-progress", "--train-limit", "300"]
+    assert run_cli(args + ["--out", str(tmp_path / "a")], capsys)[0] == 0
+    metrics = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    val = [e["val_accuracy"] for e in metrics["history"]]
+    assert metrics["selected_epoch"] == 1 + int(np.argmax(val))
+    assert metrics["val_accuracy"] == pytest.approx(max(val))
+    assert run_cli(args + ["--val-size", "0", "--out", str(tmp_path / "b")], capsys)[0] == 0
+    metrics = json.loads((tmp_path / "b" / "metrics.json").read_text())
+    assert metrics["n_val"] == 0 and metrics["val_accuracy"] is None and metrics["selected_epoch"] == 3
+    assert metrics["history"][0]["val_accuracy"] is None
+
+
+def test_same_seed_same_run(tmp_path, capsys):
+    args = ["train", "--dataset", "digits", "--hidden", "8", "--epochs", "2", "--no-progress", "--loss", "ce",
+            "--activation", "relu", "--dtype", "float64"]
+    for name in ("a", "b"):
+        assert run_cli(args + ["--out", str(tmp_path / name)], capsys)[0] == 0
+    a, b = (json.loads((tmp_path / n / "metrics.json").read_text()) for n in ("a", "b"))
+    assert a["history"][-1]["train_loss"] == b["history"][-1]["train_loss"]
+    assert a["optimizer"] == "momentum" and a["history"][1]["lr"] < a["history"][0]["lr"]  # cosine decay
+
+
+def test_any_directory_of_idx_files_trains_like_mnist(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    data = tmp_path / "tiny-idx"
+    data.mkdir()
+    for prefix, n in (("train", 300), ("t10k", 60)):
+        labels = rng.integers(0, 3, n).astype(np.uint8)
+        images = np.zeros((n, 6, 6), np.uint8)
+        images[np.arange(n), labels, :] = 255  # class k lights up row k: learnable
+        write_idx(data / f"{prefix}-images-idx3-ubyte.gz", images)
+        write_idx(data / f"{prefix}-labels-idx1-ubyte.gz", labels)
+    code, stdout, _ = run_cli(["train", "--data-dir", str(data), "--hidden", "8", "--epochs", "5", "--no-progress",
+                               "--loss", "ce", "--out", str(tmp_path / "out")], capsys)
+    assert code == 0
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["dataset"] == "tiny-idx" and metrics["architecture"][0] == 36
+    assert metrics["n_train"] == 250 and metrics["n_val"] == 50 and metrics["test_accuracy"] > 0.9
+
+
+# --------------------------------------------------------------------------------------------------------------
+# the recommended settings
+# --------------------------------------------------------------------------------------------------------------
+
+
+def test_recommended_settings_depend_on_loss_and_activation():
+    chapter = TrainConfig().resolved()
+    assert (chapter.dataset, chapter.hidden, chapter.activation, chapter.output_activation, chapter.loss) == (
+        "mnist", (300,), "sigmoid", "sigmoid", "mse")
+    assert (chapter.optimizer, chapter.lr, chapter.batch_size, chapter.epochs, chapter.schedule) == (
+        "sgd", 0.5, 16, 10, "constant")
+    ce = TrainConfig(activation="relu", loss="ce").resolved()
+    assert (ce.optimizer, ce.output_activation, ce.batch_size, ce.schedule) == ("momentum", "identity", 64, "cosine")
+    digits = TrainConfig(dataset="digits").resolved()
+    assert (digits.epochs, digits.lr, digits.batch_size) == (30, 0.25, 8)  # the plateau lasts longer on digits
+    assert TrainConfig(dataset="digits", activation="relu", loss="ce").resolved().lr == RECIPES["relu", "ce"].lr
+    assert TrainConfig(data_dir="somewhere").resolved().dataset == "idx"
+    assert set(RECIPES) == {(a, l) for a in ("sigmoid", "relu", "tanh") for l in ("mse", "ce")}
+    assert set(DIGITS_RECIPES) <= set(RECIPES)
+    # another optimizer without --lr: Adam's usual step, or the same effective step λ / (1 − μ)
+    assert recommended("relu", "ce", "adam").lr == 1e-3
+    sgd = recommended("sigmoid", "mse")
+    assert recommended("sigmoid", "mse", "momentum").lr == pytest.approx(sgd.lr * 0.1)
+    assert recommended("relu", "ce", "sgd").lr == pytest.approx(RECIPES["relu", "ce"].lr * 10)
+    assert TrainConfig(lr=0.01, batch_size=7).resolved().lr == 0.01
+
+
+@pytest.mark.parametrize("settings, message", [
+    (dict(loss="ce", output_activation="sigmoid"), "must be identity"),
+    (dict(dataset="digits", download=True), "embedded"),
+    (dict(hidden=(10, 0)), "positive"),
+    (dict(activation="softplus"), "unknown activation"),
+    (dict(val_size=-1), "val-size"),
+])
+def test_settings_that_cannot_work_are_refused(settings, message):
+    with pytest.raises(ConfigError, match=message):
+        TrainConfig(**settings).resolved()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# bad input: one line on stderr, exit code 2, no traceback
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _corrupt_mnist(directory: Path) -> Path:
+    directory.mkdir()
+    write_idx(directory / "train-images-idx3-ubyte.gz", np.zeros((20, 28, 28), np.uint8))
+    write_idx(directory / "train-labels-idx1-ubyte.gz", np.zeros(20, np.uint8))
+    write_idx(directory / "t10k-images-idx3-ubyte", np.zeros((5, 28, 28), np.uint8))
+    raw = (directory / "t10k-images-idx3-ubyte").read_bytes()
+    (directory / "t10k-images-idx3-ubyte").write_bytes(raw[:-100])  # truncated
+    write_idx(directory / "t10k-labels-idx1-ubyte.gz", np.zeros(5, np.uint8))
+    return directory
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["train", "--dataset", "cifar"], "invalid choice"),
+    (["train", "--hidden", "300,x"], "300,x"),
+    (["train", "--hidden", "-5"], "positive"),
+    (["train", "--epochs", "0"], "positive integer"),
+    (["train", "--lr", "-1"], "positive number"),
+    (["train", "--batch-size", "many"], "many"),
+    (["train", "--dataset", "digits", "--loss", "ce", "--output-activation", "sigmoid"], "identity"),
+    (["train", "--dataset", "digits", "--val-size", "5000"], "val-size 5000"),
+    (["train", "--data-dir", "{tmp}/nothing-here"], "MNIST files not found"),
+    (["train", "--data-dir", "{corrupt}"], "t10k-images-idx3-ubyte"),
+    (["evaluate", "--model", "{tmp}/missing.npz"], "missing.npz"),
+    (["evaluate", "--model", "{notours}"], "not an .npz archive"),
+    (["evaluate"], "--model"),
+    (["check", "--hidden", "abc"], "abc"),
+    (["nonsense"], "invalid choice"),
+])
+def test_bad_input_is_one_line_and_exit_2(argv, expected, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # nothing is found in ./data/mnist, and runs/ would land here
+    monkeypatch.delenv("TINYGRAD_EDU_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    notours = tmp_path / "notours.npz"
+    notours.write_text("these are not weights")
+    corrupt = _corrupt_mnist(tmp_path / "corrupt") if "{corrupt}" in argv else None
+    argv = [a.format(tmp=tmp_path, corrupt=corrupt, notours=notours) for a in argv]
+    code, _, err = run_cli(argv, capsys)
+    assert code == 2
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert expected in lines[0] and "Traceback" not in err
+
+
+def test_corrupt_file_message_names_file_and_byte_offset(tmp_path, capsys):
+    code, _, err = run_cli(["train", "--data-dir", str(_corrupt_mnist(tmp_path / "c")), "--no-progress"], capsys)
+    assert code == 2 and "t10k-images-idx3-ubyte" in err and "byte" in err
+
+
+def test_a_process_with_bad_input_prints_no_traceback(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-m", "tinygrad_edu", "train", "--hidden", "3,,4"], capture_output=True,
+                            text=True, env=env, cwd=tmp_path, timeout=120)
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert result.stderr.startswith("tinygrad-edu train: error:")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# check
+# --------------------------------------------------------------------------------------------------------------
+
+
+def test_check_with_no_arguments_is_the_chapter_network_on_digits(capsys):
+    code, out, _ = run_cli(["check"], capsys)
+    assert code == 0
+    assert "64-300-10" in out and "AGREE" in out and "300×65" in out  # W^1 with the bias column
+
+
+def test_check_other_networks(capsys):
+    code, out, _ = run_cli(["check", "--hidden", "20,10", "--activation", "relu", "--loss", "ce", "--batch-size", "5",
+                            "--seed", "3"], capsys)
+    assert code == 0 and "64-20-10-10" in out and "AGREE" in out
+
+
+def test_check_exits_non_zero_when_the_equations_disagree(capsys, monkeypatch):
+    from tinygrad_edu.backprop import check as check_module
+
+    real = check_module.eq.backprop
+
+    def wrong_by_one_percent(*args, **kwargs):
+        result = real(*args, **kwargs)
+        result.grads[0] *= 1.01
+        return result
+
+    monkeypatch.setattr(check_module.eq, "backprop", wrong_by_one_percent)
+    code, out, _ = run_cli(["check", "--hidden", "10"], capsys)
+    assert code == 1 and "DISAGREE" in out
+
+
+# --------------------------------------------------------------------------------------------------------------
+# real MNIST (the chapter's files): a smoke run of the recommended relu + cross-entropy settings
+# --------------------------------------------------------------------------------------------------------------
+
+
+def test_real_mnist_smoke_run(tmp_path, capsys):
+    require(SHARED_MNIST.is_dir(), f"the MNIST files in {SHARED_MNIST}")
+    code, out, _ = run_cli(["train", "--data-dir", str(SHARED_MNIST), "--dataset", "mnist", "--hidden", "100",
+                            "--activation", "relu", "--loss", "ce", "--train-limit", "10000", "--epochs", "2",
+                            "--no-progress", "--out", str(tmp_path)], capsys)
+    assert code == 0, out
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert (metrics["n_train"], metrics["n_val"], metrics["n_test"]) == (10000, 10000, 10000)
+    assert metrics["architecture"] == [784, 100, 10]
+    assert metrics["test_accuracy"] >= 0.93
+    code, out, _ = run_cli(["evaluate", "--model", str(tmp_path / "model.npz"), "--data-dir", str(SHARED_MNIST)],
+                           capsys)
+    assert code == 0 and f"accuracy {metrics['test_accuracy']:.4f}" in out

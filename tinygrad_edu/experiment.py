@@ -1,0 +1,393 @@
+"""One training run of an MLP classifier, end to end: what `tinygrad-edu train` does.
+
+    config = TrainConfig(dataset="digits", hidden=(30,))       # unset fields take the recommended values
+    result = run(config)            # load data, train (model selection on validation), test once
+    result.metrics["test_error"]
+    write_outputs(result, "runs/digits")   # model.npz, metrics.json and the plots
+
+Data: the validation set is the last `val_size` images of the training set (default: a sixth, i.e. MNIST's
+last 10 000), used only to choose the epoch whose weights are kept; the test set is evaluated once, at the
+end, on that model. `train_limit` then keeps the first N remaining training images, `test_limit` the first N
+test images.
+
+Recommended settings (`RECIPES`, used for `optimizer`, `lr`, `batch_size` when they are not given). The
+chapter's sigmoid + MSE network learns with plain gradient descent, but the cost has a plateau: every output
+near 0.1, 90 % error, small gradients (σ' ≤ 1/4 at both layers). How long a run sits there is counted in
+steps, so it depends on the step and on the number of batches per epoch: on MNIST (3 125 batches of 16 per
+epoch) λ = 0.5 leaves it within the first epoch, on the 1 197 digits (75 batches) the same λ stays on it for
+10 epochs, and λ ≥ 1 saturates the sigmoids for good. Cross-entropy has no such plateau and is trained with
+momentum and a cosine-decayed step.
+
+    activation  loss  optimizer            lr     batch  schedule   measured (3 epochs of 10 000 MNIST images)
+    sigmoid     mse   sgd                  0.5    16     constant   0.5 > 0.05; 2.0 saturates
+    tanh        mse   sgd                  0.5    16     constant   0.5 > 0.1
+    relu        mse   sgd                  0.25   16     constant   0.5 > 0.1 (0.25 leaves a margin: relu is unbounded)
+    sigmoid     ce    momentum (μ = 0.9)   0.3    64     cosine     0.3 > 0.1
+    tanh        ce    momentum (μ = 0.9)   0.05   64     cosine     0.05 > 0.02
+    relu        ce    momentum (μ = 0.9)   0.1    64     cosine     0.1 > 0.05 > 0.02; Adam 0.001 below 0.05
+    on digits: sigmoid + mse takes λ = 0.25 with batch 8 (above 50 % validation accuracy by epoch 3, against
+    epoch 10-13 with the MNIST setting); the other rows learn from the first epoch as they are.
+
+Another optimizer than the recommended one, without `lr`: Adam takes 0.001; momentum takes a tenth of the
+plain-SGD step and SGD ten times the momentum step (the same effective step λ / (1 − μ)). Adam and momentum
+are cosine-decayed over the run, plain SGD (the chapter's rule) is not. Epochs: 10, or 30 on the small
+digits set.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import nn, optim
+from ._atomic import atomic_writer
+from .data import Dataset, load_digits, load_mnist
+from .train import BestModel, Callback, History, evaluate, fit
+
+__all__ = ["DIGITS_RECIPES", "RECIPES", "ConfigError", "Recipe", "RunResult", "TrainConfig", "load_data", "recommended", "run",
+           "write_outputs"]
+
+DATASETS = ("mnist", "digits")
+ACTIVATIONS = ("sigmoid", "relu", "tanh")
+OUTPUT_ACTIVATIONS = ("sigmoid", "relu", "tanh", "identity", "softmax")
+LOSSES = ("mse", "ce")
+OPTIMIZERS = ("sgd", "momentum", "adam")
+MOMENTUM = 0.9
+ADAM_LR = 1e-3
+
+
+class ConfigError(ValueError):
+    """A setting that cannot work (a bad size, a loss that does not fit the output, ...): the message says why."""
+
+
+@dataclass(frozen=True)
+class Recipe:
+    optimizer: str
+    lr: float
+    batch_size: int
+
+
+#: (hidden activation, loss) -> the recommended optimizer, step and batch size (see the module docstring).
+RECIPES: dict[tuple[str, str], Recipe] = {
+    ("sigmoid", "mse"): Recipe("sgd", 0.5, 16),
+    ("tanh", "mse"): Recipe("sgd", 0.5, 16),
+    ("relu", "mse"): Recipe("sgd", 0.25, 16),
+    ("sigmoid", "ce"): Recipe("momentum", 0.3, 64),
+    ("tanh", "ce"): Recipe("momentum", 0.05, 64),
+    ("relu", "ce"): Recipe("momentum", 0.1, 64),
+}
+#: Where the small digits set (75 batches of 16 per epoch) needs other settings than MNIST.
+DIGITS_RECIPES: dict[tuple[str, str], Recipe] = {
+    ("sigmoid", "mse"): Recipe("sgd", 0.25, 8),
+}
+
+
+def recommended(activation: str, loss: str, optimizer: str | None = None, dataset: str = "mnist") -> Recipe:
+    """The recommended settings for this activation, loss and dataset, for `optimizer` if one is imposed."""
+    if (activation, loss) not in RECIPES:
+        raise ConfigError(f"no recommended settings for activation {activation!r} with loss {loss!r}")
+    recipe = RECIPES[activation, loss]
+    if dataset == "digits":
+        recipe = DIGITS_RECIPES.get((activation, loss), recipe)
+    if optimizer is None or optimizer == recipe.optimizer:
+        return recipe
+    if optimizer not in OPTIMIZERS:
+        raise ConfigError(f"unknown optimizer {optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
+    if optimizer == "adam":
+        lr = ADAM_LR
+    elif optimizer == "momentum":  # same effective step lr / (1 - μ) as plain SGD with recipe.lr
+        lr = recipe.lr * (1 - MOMENTUM) if recipe.optimizer == "sgd" else recipe.lr
+    else:
+        lr = recipe.lr / (1 - MOMENTUM) if recipe.optimizer == "momentum" else recipe.lr
+    return Recipe(optimizer, round(lr, 6), recipe.batch_size)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a run; None means "the recommended value" (see `resolved`)."""
+
+    dataset: str | None = None  # "mnist", "digits"; None: "mnist", or IDX files in data_dir when it is given
+    data_dir: str | None = None
+    download: bool = False
+    hidden: tuple[int, ...] = (300,)
+    activation: str = "sigmoid"
+    output_activation: str | None = None  # None: sigmoid for mse (the chapter), identity (logits) for ce
+    loss: str = "mse"
+    optimizer: str | None = None
+    lr: float | None = None
+    batch_size: int | None = None
+    epochs: int | None = None
+    seed: int = 0
+    dtype: str = "float32"
+    train_limit: int | None = None
+    test_limit: int | None = None
+    val_size: int | None = None  # None: a sixth of the training set (MNIST: the last 10 000)
+
+    def resolved(self) -> TrainConfig:
+        """A copy with every None filled in, after checking that the settings fit together."""
+        c = self
+        dataset = c.dataset or ("idx" if c.data_dir is not None else "mnist")
+        if dataset not in DATASETS + ("idx",):
+            raise ConfigError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
+        if dataset == "digits" and (c.data_dir is not None or c.download):
+            raise ConfigError("the digits dataset is embedded (scikit-learn): --data-dir and --download do not apply")
+        for name, choices in (("activation", ACTIVATIONS), ("loss", LOSSES), ("dtype", ("float32", "float64"))):
+            if getattr(c, name) not in choices:
+                raise ConfigError(f"unknown {name} {getattr(c, name)!r}; choose one of {', '.join(choices)}")
+        if not c.hidden or any(int(n) < 1 for n in c.hidden):
+            raise ConfigError(f"hidden layer sizes must be positive integers, got {list(c.hidden)}")
+        output = c.output_activation or ("sigmoid" if c.loss == "mse" else "identity")
+        if output not in OUTPUT_ACTIVATIONS:
+            raise ConfigError(f"unknown output activation {output!r}; choose one of {', '.join(OUTPUT_ACTIVATIONS)}")
+        if c.loss == "ce" and output != "identity":
+            raise ConfigError(f"with --loss ce the network outputs logits (the softmax is part of the loss): "
+                              f"the output activation must be identity, not {output}")
+        recipe = recommended(c.activation, c.loss, c.optimizer, dataset)
+        for name in ("batch_size", "epochs", "train_limit", "test_limit"):
+            value = getattr(c, name)
+            if value is not None and value < 1:
+                raise ConfigError(f"{name.replace('_', '-')} must be a positive integer, got {value}")
+        if c.val_size is not None and c.val_size < 0:
+            raise ConfigError(f"val-size must be >= 0, got {c.val_size}")
+        lr = recipe.lr if c.lr is None else c.lr
+        if not (math.isfinite(lr) and lr > 0):
+            raise ConfigError(f"lr must be a positive number, got {lr}")
+        return replace(
+            c, dataset=dataset, hidden=tuple(int(n) for n in c.hidden), output_activation=output,
+            optimizer=recipe.optimizer, lr=lr, batch_size=c.batch_size or recipe.batch_size,
+            epochs=c.epochs or (30 if dataset == "digits" else 10),
+        )
+
+    @property
+    def schedule(self) -> str:
+        """"cosine" for momentum and Adam, "constant" for plain SGD (the chapter's λ)."""
+        return "constant" if self.optimizer == "sgd" else "cosine"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# data, model, optimizer
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def load_data(config: TrainConfig, progress: bool = True) -> tuple[Dataset, list[str]]:
+    """The dataset of a resolved config, split and limited; with notes on what was adjusted."""
+    dtype = np.dtype(config.dtype)
+    notes: list[str] = []
+    if config.dataset == "digits":
+        ds = load_digits(dtype=dtype)
+    else:
+        ds = load_mnist(config.data_dir, download=config.download, dtype=dtype, progress=progress,
+                        fallback=config.data_dir is None)
+        if config.dataset == "idx":
+            ds = replace(ds, name=Path(ds.source).name or "idx")
+    val_size = round(len(ds.X_train) / 6) if config.val_size is None else config.val_size
+    if val_size >= len(ds.X_train):
+        raise ConfigError(f"val-size {val_size} leaves no training images ({ds.name} has {len(ds.X_train)})")
+    if val_size:
+        ds = ds.split_validation(val_size)
+    limits = {"X_train": config.train_limit, "X_test": config.test_limit}
+    for part, limit in limits.items():
+        available = len(getattr(ds, part))
+        if limit is not None and limit > available:
+            notes.append(f"{part[2:]}-limit {limit} is more than the {available} {part[2:]} images: using all")
+        elif limit is not None:
+            y = "y" + part[1:]
+            ds = replace(ds, **{part: getattr(ds, part)[:limit], y: getattr(ds, y)[:limit]})
+    return ds, notes
+
+
+def build_model(config: TrainConfig, n_inputs: int, n_classes: int) -> nn.MLP:
+    return nn.MLP([n_inputs, *config.hidden, n_classes], activation=config.activation,
+                  output_activation=config.output_activation, dtype=config.dtype,
+                  generator=np.random.default_rng(config.seed))
+
+
+def build_optimizer(config: TrainConfig, model: nn.Module) -> tuple[optim.Optimizer, Any]:
+    """The optimizer and its learning-rate schedule (None for plain SGD)."""
+    params = model.parameters()
+    assert config.lr is not None and config.epochs is not None
+    if config.optimizer == "sgd":
+        return optim.SGD(params, lr=config.lr), None
+    opt = (optim.SGD(params, lr=config.lr, momentum=MOMENTUM) if config.optimizer == "momentum"
+           else optim.Adam(params, lr=config.lr))
+    return opt, optim.CosineAnnealingLR(opt, T_max=config.epochs)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the run
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class _EpochLog(Callback):
+    """Prints one line per epoch (through tqdm, so the progress bar stays intact) and records the step used."""
+
+    def __init__(self, optimizer: optim.Optimizer, epochs: int, log: Callable[[str], None] | None) -> None:
+        self.optimizer, self.epochs, self.log = optimizer, epochs, log
+        self.lrs: list[float] = []
+
+    def on_batch_end(self, batch: int, loss: float) -> None:
+        if batch == 0:
+            self.lrs.append(float(self.optimizer.lr))
+
+    def on_epoch_end(self, epoch: int, history: History) -> None:
+        if self.log is None:
+            return
+        line = (f"epoch {epoch:>3}/{self.epochs}  train loss {history.train_loss[-1]:.4f}  "
+                f"train acc {history.train_accuracy[-1]:.4f}")
+        if not math.isnan(history.val_accuracy[-1]):
+            line += f"  val acc {history.val_accuracy[-1]:.4f}"
+        self.log(line + f"  ({history.train_seconds[-1]:.1f} s)")
+
+
+@dataclass
+class RunResult:
+    config: TrainConfig
+    model: nn.MLP
+    history: History
+    dataset: Dataset
+    test_predictions: np.ndarray
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+def _json_number(x: float) -> float | None:
+    return None if x is None or math.isnan(x) else float(x)
+
+
+def run(config: TrainConfig, progress: bool = True, log: Callable[[str], None] | None = print) -> RunResult:
+    """Train and test as described in the module docstring; `log` receives the human-readable lines."""
+    config = config.resolved()
+    say = log or (lambda line: None)
+    ds, notes = load_data(config, progress=progress)
+    for note in notes:
+        say(f"note: {note}")
+    n_classes = max(int(ds.y_train.max()) + 1, len(ds.class_names))
+    model = build_model(config, ds.n_features, n_classes)
+    opt, scheduler = build_optimizer(config, model)
+    has_val = ds.X_val is not None
+    say(f"{ds.name}: {len(ds.X_train)} training, {len(ds.X_val) if has_val else 0} validation, "
+        f"{len(ds.X_test)} test images of {ds.n_features} pixels")
+    say(f"network {'-'.join(map(str, model.sizes))}, {config.activation} hidden, {config.output_activation} "
+        f"output, loss {config.loss}; {config.optimizer} lr {config.lr:g} ({config.schedule}), batch "
+        f"{config.batch_size}, {config.epochs} epochs, seed {config.seed}, {config.dtype}")
+
+    best = BestModel(model) if has_val else None
+    epoch_log = _EpochLog(opt, config.epochs, _tqdm_write if (log is print and progress) else log)
+    history = fit(model, (ds.X_train, ds.y_train), config.loss, opt, config.epochs,
+                  val=(ds.X_val, ds.y_val) if has_val else None, batch_size=config.batch_size, seed=config.seed,
+                  progress=progress, callbacks=[c for c in (epoch_log, best) if c is not None], scheduler=scheduler)
+    if history.interrupted:
+        say(f"interrupted by Ctrl-C after {len(history)} epochs: testing the model as it is")
+    best_epoch = best.restore() if best is not None else (len(history) or None)
+
+    train_eval = evaluate(model, ds.X_train, ds.y_train, loss=config.loss)
+    val_eval = evaluate(model, ds.X_val, ds.y_val, loss=config.loss) if has_val else None
+    test_pred = model.predict(ds.X_test)  # the test set, once, on the selected model
+    test_accuracy = float(np.mean(test_pred == ds.y_test))
+    confusion = nn.confusion_matrix(test_pred, ds.y_test, num_classes=n_classes)
+
+    epochs_log = [
+        {"epoch": e, "lr": lr, "train_loss": tl, "train_accuracy": ta, "val_loss": _json_number(vl),
+         "val_accuracy": _json_number(va), "train_seconds": ts, "seconds": s}
+        for e, lr, tl, ta, vl, va, ts, s in zip(history.epoch, epoch_log.lrs, history.train_loss,
+                                                history.train_accuracy, history.val_loss, history.val_accuracy,
+                                                history.train_seconds, history.seconds)
+    ]
+    metrics: dict[str, Any] = {
+        "dataset": ds.name if config.dataset == "idx" else config.dataset,
+        "data_source": ds.source,
+        "n_train": len(ds.X_train), "n_val": len(ds.X_val) if has_val else 0, "n_test": len(ds.X_test),
+        "architecture": list(model.sizes),
+        "activation": config.activation, "output_activation": config.output_activation, "loss": config.loss,
+        "optimizer": config.optimizer, "momentum": MOMENTUM if config.optimizer == "momentum" else None,
+        "lr": config.lr, "schedule": config.schedule, "batch_size": config.batch_size, "epochs": config.epochs,
+        "epochs_trained": len(history), "selected_epoch": best_epoch,
+        "seed": config.seed, "dtype": config.dtype,
+        "train_accuracy": train_eval["accuracy"],
+        "val_accuracy": val_eval["accuracy"] if val_eval else None,
+        "test_accuracy": test_accuracy, "test_error": 1.0 - test_accuracy,
+        "train_loss": train_eval["loss"],
+        "train_seconds": float(sum(history.train_seconds)),
+        "interrupted": history.interrupted,
+        "history": epochs_log,
+        "confusion_matrix": confusion.tolist(),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "versions": {"python": platform.python_version(), "numpy": np.__version__},
+    }
+    say(f"selected epoch {best_epoch}" + (f" (best validation accuracy {val_eval['accuracy']:.4f})" if val_eval else ""))
+    say(f"train accuracy {train_eval['accuracy']:.4f}; test accuracy {test_accuracy:.4f} "
+        f"(error {100 * (1 - test_accuracy):.2f} %); {metrics['train_seconds']:.1f} s of training")
+    say("confusion matrix (rows: true class, columns: predicted):\n" + format_confusion(confusion))
+    return RunResult(config, model, history, ds, test_pred, metrics)
+
+
+def _tqdm_write(line: str) -> None:
+    from tqdm.auto import tqdm
+
+    tqdm.write(line, file=sys.stdout)
+
+
+def format_confusion(confusion: np.ndarray) -> str:
+    """The confusion matrix as text, rows true classes and columns predictions, with each row's recall."""
+    k = confusion.shape[0]
+    width = max(4, len(str(confusion.max())) + 1)
+    lines = ["true\\pred" + "".join(f"{j:>{width}}" for j in range(k)) + "   recall"]
+    for i in range(k):
+        total = confusion[i].sum()
+        recall = f"{confusion[i, i] / total:8.3f}" if total else "       -"
+        lines.append(f"{i:>9}" + "".join(f"{c:>{width}}" for c in confusion[i]) + recall)
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# outputs
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def default_out_dir(config: TrainConfig) -> Path:
+    c = config.resolved()
+    return Path("runs") / f"{c.dataset}-{'-'.join(map(str, c.hidden))}-{c.activation}-{c.loss}-seed{c.seed}"
+
+
+def write_json(path: Path, data: Any) -> None:
+    with atomic_writer(path) as f:
+        f.write((json.dumps(data, indent=2) + "\n").encode())
+
+
+def _save_figure(fig: Any, path: Path) -> None:
+    with atomic_writer(path) as f:
+        fig.savefig(f, format=path.suffix[1:], dpi=110)
+
+
+def write_outputs(result: RunResult, out_dir: str | Path) -> dict[str, Path]:
+    """model.npz, metrics.json, and the plots: curves.png, weights.png (first layer), misclassified.png,
+    confusion_matrix.png. Each file is written atomically. Returns {what: path}."""
+    from .nn.serialization import save
+    from .viz import plots
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"model": save(result.model, out / "model.npz"), "metrics": out / "metrics.json"}
+    write_json(paths["metrics"], result.metrics)
+    ds, model = result.dataset, result.model
+    figures = {
+        "curves": lambda: plots.training_curves(result.history, title=f"{ds.name}, {'-'.join(map(str, model.sizes))}"),
+        "weights": lambda: plots.weight_images(model.linears[0].weight.data, rows=range(min(20, model.sizes[1])),
+                                               what="hidden unit"),
+        "misclassified": lambda: plots.misclassified(ds.X_test, ds.y_test, result.test_predictions),
+        "confusion_matrix": lambda: plots.confusion_matrix(ds.y_test, result.test_predictions,
+                                                           n_classes=model.sizes[-1]),
+    }
+    for name, make in figures.items():
+        paths[name] = out / f"{name}.png"
+        _save_figure(make(), paths[name])
+    return paths
+
