@@ -121,7 +121,7 @@ def test_recommended_settings_depend_on_loss_and_activation():
     assert (chapter.dataset, chapter.hidden, chapter.activation, chapter.output_activation, chapter.loss) == (
         "mnist", (300,), "sigmoid", "sigmoid", "mse")
     assert (chapter.optimizer, chapter.lr, chapter.batch_size, chapter.epochs, chapter.schedule) == (
-        "sgd", 0.5, 16, 10, "constant")
+        "sgd", 0.5, 8, 10, "constant")
     ce = TrainConfig(activation="relu", loss="ce").resolved()
     assert (ce.optimizer, ce.output_activation, ce.batch_size, ce.schedule) == ("momentum", "identity", 64, "cosine")
     digits = TrainConfig(dataset="digits").resolved()

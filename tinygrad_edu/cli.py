@@ -113,7 +113,8 @@ def _add_train_command(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--optimizer", choices=("sgd", "momentum", "adam"),
                        help="default: sgd for mse, momentum (0.9, cosine-decayed step) for ce")
     train.add_argument("--lr", type=_positive_float, help="learning rate λ (default: by activation and loss)")
-    train.add_argument("--batch-size", type=_positive, help="minibatch size (default: 16 for mse, 8 for sigmoid + mse on digits, 64 for ce)")
+    train.add_argument("--batch-size", type=_positive,
+                       help="minibatch size (default: 8 for sigmoid + mse, 16 for the other mse runs, 64 for ce)")
     train.add_argument("--epochs", type=_positive, help="passes over the training set (default 10; 30 on digits)")
     train.add_argument("--seed", type=int, default=0, help="seeds the weights and the minibatch order (default 0)")
     train.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="default float32")

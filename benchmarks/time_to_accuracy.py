@@ -1,0 +1,104 @@
+"""Workload 5: training time until 98 % validation accuracy on the real MNIST split, next to scikit-learn.
+
+    python benchmarks/time_to_accuracy.py --data-dir ../shared/data/mnist [--seed 0] [--hidden 300]
+
+Ours: `tinygrad-edu train`'s recommended settings for relu + cross-entropy (momentum 0.9, λ = 0.1 cosine-decayed
+over 20 epochs, batch 64, float32), stopped after the first epoch whose validation accuracy reaches 98 %.
+Theirs: scikit-learn's `MLPClassifier((100,))`, Adam, 20 epochs (its defaults otherwise), fitted on the same
+50 000 training images. Both sides count training only: no data loading, and our per-epoch validation pass
+is not counted (fit's History.train_seconds). The test set is evaluated once for each side, after training.
+Run by `benchmarks/run.py` as workload 5, or alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+import numpy as np  # noqa: E402
+
+TARGET = 0.98
+
+
+def ours(ds: Any, hidden: int, seed: int, epochs: int = 20, target: float = TARGET) -> dict[str, Any]:
+    from tinygrad_edu.experiment import TrainConfig, build_model, build_optimizer
+    from tinygrad_edu.train import Callback, StopTraining, fit
+
+    config = TrainConfig(dataset="mnist", hidden=(hidden,), activation="relu", loss="ce", epochs=epochs,
+                         seed=seed).resolved()
+    model = build_model(config, ds.X_train.shape[1], 10)
+    optimizer, scheduler = build_optimizer(config, model)
+
+    class StopAtTarget(Callback):
+        def on_epoch_end(self, epoch: int, history: Any) -> None:
+            if history.val_accuracy[-1] >= target:
+                raise StopTraining
+
+    history = fit(model, (ds.X_train, ds.y_train), config.loss, optimizer, config.epochs,
+                  val=(ds.X_val, ds.y_val), batch_size=config.batch_size, seed=seed, progress=False,
+                  callbacks=[StopAtTarget()], scheduler=scheduler)
+    reached = bool(history.val_accuracy) and history.val_accuracy[-1] >= target
+    return {
+        "settings": f"784-{hidden}-10 relu + cross-entropy, {config.optimizer} λ {config.lr:g} ({config.schedule} over "
+                    f"{config.epochs} epochs), batch {config.batch_size}, {config.dtype}",
+        "reached": reached, "epochs": len(history), "val_accuracy": history.val_accuracy[-1],
+        "train_seconds": float(sum(history.train_seconds)),
+        "test_accuracy": float(np.mean(model.predict(ds.X_test) == ds.y_test)),
+    }
+
+
+def scikit_learn(ds: Any, seed: int, epochs: int = 20) -> dict[str, Any]:
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    clf = MLPClassifier((100,), solver="adam", max_iter=epochs, random_state=seed)
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # 20 epochs is the budget, not convergence
+        clf.fit(ds.X_train, ds.y_train)
+    seconds = time.perf_counter() - start
+    return {"settings": f"MLPClassifier((100,)), adam, {clf.n_iter_} epochs, batch {min(200, len(ds.X_train))}",
+            "epochs": int(clf.n_iter_), "train_seconds": seconds,
+            "val_accuracy": float(clf.score(ds.X_val, ds.y_val)),
+            "test_accuracy": float(clf.score(ds.X_test, ds.y_test))}
+
+
+def measure(data_dir: str, seed: int = 0, hidden: int = 300) -> dict[str, Any]:
+    from tinygrad_edu.data import load_mnist
+
+    ds = load_mnist(data_dir, val_size=10_000, fallback=False, progress=False)
+    a = ours(ds, hidden, seed)
+    b = scikit_learn(ds, seed)
+    return {"target": TARGET, "seed": seed, "engine": a, "sklearn": b, "ratio": a["train_seconds"] / b["train_seconds"]}
+
+
+def describe(result: dict[str, Any]) -> str:
+    a, b = result["engine"], result["sklearn"]
+    reached = (f"reached {100 * result['target']:.0f} % validation accuracy after {a['epochs']} epochs"
+               if a["reached"] else f"did NOT reach {100 * result['target']:.0f} % in {a['epochs']} epochs "
+                                    f"(best {a['val_accuracy']:.4f})")
+    return (f"tinygrad_edu ({a['settings']}): {reached}, {a['train_seconds']:.1f} s of training, test accuracy "
+            f"{a['test_accuracy']:.4f}\nscikit-learn ({b['settings']}): {b['train_seconds']:.1f} s, validation "
+            f"{b['val_accuracy']:.4f}, test accuracy {b['test_accuracy']:.4f}\nratio engine / scikit-learn: "
+            f"{result['ratio']:.2f} (target <= 0.25)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--hidden", type=int, default=300)
+    args = parser.parse_args(argv)
+    print(describe(measure(args.data_dir, args.seed, args.hidden)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
