@@ -6,8 +6,9 @@
    already added its contribution: this is how re-used values (`x * x`, diamonds) get summed gradients.
 3. Call the node's `backward` and add each input's gradient to that input's node (or leaf).
 
-Without `create_graph` the backward formulas run under `no_grad()`: plain numpy work, nothing recorded.
-With it, they are recorded like any other computation, so the gradients can be differentiated again.
+Without `create_graph` the backward formulas run under `no_grad()`: plain numpy work, nothing recorded (and
+where an operation has `backward_arrays`, the formula runs on the arrays directly, see function.py). With it,
+they are recorded like any other computation, so the gradients can be differentiated again.
 """
 
 from __future__ import annotations
@@ -78,8 +79,8 @@ def run_backward(
     if len(grad_outputs) != len(outputs):
         raise ValueError(f"got {len(outputs)} outputs but {len(grad_outputs)} gradients")
 
-    node_grads: dict[Context, Tensor] = {}
-    leaf_grads: dict[Tensor, Tensor] = {}
+    # The gradient summed so far for each node (Context) and each leaf (Tensor) reached: both hash by identity.
+    grads: dict[Any, Tensor] = {}
     for out, g in zip(outputs, grad_outputs):
         if not isinstance(out, Tensor):
             raise TypeError(f"backward needs Tensors, got {type(out).__name__}")
@@ -92,14 +93,13 @@ def run_backward(
         if g is not None:  # the caller's own array: a `.grad` must not end up sharing it
             stored.add(id(seed.data))
         target = out.grad_fn if out.grad_fn is not None else out
-        grads = node_grads if out.grad_fn is not None else leaf_grads
-        grads[target] = grads[target] + seed if target in grads else seed  # type: ignore[index]
+        grads[target] = grads[target] + seed if target in grads else seed
 
     wanted = {t.grad_fn for t in inputs or () if t.grad_fn is not None}
     captured: dict[Any, Tensor] = {}
     with set_grad_enabled(create_graph):
         for node in topological_order([o.grad_fn for o in outputs if o.grad_fn is not None]):
-            grad = node_grads.pop(node, None)
+            grad = grads.pop(node, None)
             if grad is None:  # no gradient reached this node (all paths to it carried None)
                 continue
             if node._hooks:  # the private fields: reading the public lists would create them
@@ -114,23 +114,29 @@ def run_backward(
                         _accumulate(tensor, grad, create_graph, stored)
             if node in wanted:
                 captured[node] = grad
-            input_grads = node.function.backward(node, grad)
-            if not isinstance(input_grads, tuple):
+            function = node.function
+            if create_graph or function.backward_arrays is None:
+                input_grads = function.backward(node, grad)
+            else:  # nobody differentiates these gradients: the same formulas on the arrays (function.py)
+                input_grads = function.backward_arrays(node, grad.data)  # as_grad makes them Tensors
+            if type(input_grads) is not tuple:
                 input_grads = (input_grads,)
-            if len(input_grads) != len(node.edges):
+            edges = node.edges
+            if len(input_grads) != len(edges):
                 raise RuntimeError(
                     f"{node.function.__name__}.backward returned {len(input_grads)} gradients, but forward "
-                    f"had {len(node.edges)} positional inputs (return None for inputs without a gradient)"
+                    f"had {len(edges)} positional inputs (return None for inputs without a gradient)"
                 )
-            for index, (edge, g) in enumerate(zip(node.edges, input_grads)):
+            for index, edge in enumerate(edges):
+                g = input_grads[index]
                 if edge is None or g is None:
                     continue
                 g = as_grad(g, node, index)
-                grads = node_grads if isinstance(edge, Context) else leaf_grads
-                grads[edge] = grads[edge] + g if edge in grads else g  # type: ignore[index]
+                grads[edge] = grads[edge] + g if edge in grads else g
             if not retain_graph:
                 node.release()
-    captured.update(leaf_grads)
+    # Every node was visited and popped: what is left are the leaves' gradients.
+    captured.update(grads)
     return captured
 
 
@@ -140,7 +146,7 @@ def _accumulate(tensor: Tensor, grad: Tensor, create_graph: bool, stored: set[in
     Backward formulas pass gradients through unchanged where they can (y = a + b gives both a and b the
     very array g), so the first gradient is copied if it is a view, read-only, or already another `.grad`
     in this backward call (ids in `stored`)."""
-    if not create_graph:
+    if not create_graph and grad.grad_fn is not None:
         grad = grad.detach()
     if tensor.grad is None:
         data = grad.data

@@ -22,6 +22,13 @@ when `create_graph=True`, and second derivatives come for free. Keyword argument
 
 `ctx` is the graph node (a `Context`): the output's `grad_fn`. It keeps what backward needs and the edges
 to the inputs' nodes, and nothing else, so that memory is released as soon as the graph is.
+
+A speed-up, optional: `backward_arrays(ctx, grad)` is the same formula written on numpy arrays (saved values
+from `ctx.saved_arrays`, gradients returned as arrays). When nobody will differentiate the gradients
+(`create_graph=False`, every ordinary training step), autograd calls it instead of `backward`, which saves
+building a Tensor for every intermediate of every formula. `backward` stays the definition: create_graph
+uses it, and tests/test_fast_paths.py checks that the two agree for every op that has both. The busiest
+operations of ops.py have one; a Function without it is simply run through `backward`.
 """
 
 from __future__ import annotations
@@ -59,36 +66,36 @@ class Context:
     # stays for what each Function's forward keeps on ctx (ctx.shapes, ctx.axis, ...).
     __slots__ = (
         "function", "needs_input_grad", "edges", "input_shapes", "input_dtypes", "scope", "released",
-        "shape", "dtype", "_hooks", "_retained", "_args", "_saved", "_output_data", "_output_ref",
-        "__dict__", "__weakref__",
+        "shape", "dtype", "_args", "_saved", "_output_data", "_output_ref", "__dict__", "__weakref__",
     )
+    # Set on few nodes: class-level defaults rather than two more assignments in every node's __init__.
+    _hooks: list | None = None  # created on first use: most nodes never get a hook
+    _retained: list[weakref.ref] | None = None
 
-    def __init__(self, function: type[Function], args: tuple, needs_input_grad: tuple[bool, ...]) -> None:
+    def __init__(self, function: type[Function], args: tuple) -> None:
         self.function = function
-        self.needs_input_grad = needs_input_grad
-        edges, shapes, dtypes = [], [], []  # one pass over the inputs
-        for a, need in zip(args, needs_input_grad):
+        needs, edges, shapes, dtypes = [], [], [], []  # one pass over the inputs
+        for a in args:
             if isinstance(a, Tensor):
+                need = a._requires_grad
                 edges.append((a if a.grad_fn is None else a.grad_fn) if need else None)
                 shapes.append(a.data.shape)
                 dtypes.append(a.data.dtype)
             else:
+                need = False
                 edges.append(None)
                 shapes.append(None)
                 dtypes.append(None)
+            needs.append(need)
+        self.needs_input_grad: tuple[bool, ...] = tuple(needs)
         self.edges: tuple[Any, ...] = tuple(edges)
         self.input_shapes: tuple[Any, ...] = tuple(shapes)
         self.input_dtypes: tuple[Any, ...] = tuple(dtypes)
         self.scope = _state.scope
         self.released = False
-        self._hooks: list | None = None  # created on first use: most nodes never get a hook
-        self._retained: list[weakref.ref] | None = None
         self._args: tuple | None = args  # only during forward, to recognise saved inputs
         self._saved: tuple | None = None
-        self._output_data: np.ndarray | None = None
-        self._output_ref: weakref.ref | None = None
-        self.shape: tuple[int, ...] = ()
-        self.dtype: np.dtype | None = None
+        # shape, dtype, _output_data and _output_ref are set by _finish, once forward has made the output
 
     @property
     def hooks(self) -> list:
@@ -133,6 +140,16 @@ class Context:
 
     @property
     def saved_tensors(self) -> tuple[Any, ...]:
+        """The saved values as Tensors: forward's inputs and output connected to the graph, other arrays as
+        constants, anything else (scalars, shapes) as it was saved."""
+        return self._saved_values(tensors=True)
+
+    @property
+    def saved_arrays(self) -> tuple[Any, ...]:
+        """The saved values as plain numpy arrays (for `backward_arrays`), with the same checks."""
+        return self._saved_values(tensors=False)
+
+    def _saved_values(self, tensors: bool) -> tuple[Any, ...]:
         if self._saved is None:
             if self.released:
                 raise RuntimeError(
@@ -146,16 +163,17 @@ class Context:
         out = []
         for v in self._saved:
             if v is _OUTPUT:
-                alive = self._output_ref() if self._output_ref is not None else None
+                alive = self._output_ref()
                 if alive is not None and alive._version:
                     _raise_modified(alive, alive._version, 0, self)
-                out.append(Tensor._wrap(self._output_data, self))  # the output, as a node of this graph
+                # the output, as a node of this graph
+                out.append(Tensor._wrap(self._output_data, self) if tensors else self._output_data)
             elif isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], Tensor):
                 tensor, version = v
                 if tensor._version != version:
                     _raise_modified(tensor, tensor._version, version, self)
-                out.append(tensor)
-            elif isinstance(v, np.ndarray):
+                out.append(tensor if tensors else tensor.data)
+            elif tensors and isinstance(v, np.ndarray):
                 out.append(Tensor._wrap(v))
             else:
                 out.append(v)
@@ -168,6 +186,7 @@ class Context:
         holds as a new 0-d array, so both are recognised."""
         data = output.data
         saved = self._saved
+        self._output_data = None  # kept only when the output is among the saved values
         if saved is not None:
             for v in saved:
                 if v is data or v is returned:
@@ -187,7 +206,7 @@ class Context:
 
     def output(self) -> Tensor | None:
         """The output tensor if it is still alive (used by drawings), else None."""
-        return self._output_ref() if self._output_ref is not None else None
+        return self._output_ref()
 
     def retain_grad_of(self, tensor: Tensor) -> None:
         retained = self.retained
@@ -226,22 +245,25 @@ class Function:
         """Given dC/d(output) as a Tensor, return dC/d(input) per positional input, as Tensors (or None)."""
         raise NotImplementedError
 
+    # Optional: `backward_arrays(ctx, grad)`, backward's formula on numpy arrays (see the module docstring).
+    backward_arrays: Any = None
+
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Tensor:
         """Run forward on the inputs' arrays and, if any input requires grad, record a node in the graph."""
-        arrays = [a.data if isinstance(a, Tensor) else a for a in args]
         if _state.grad_enabled:
-            needs = tuple([isinstance(a, Tensor) and a._requires_grad for a in args])
-            if True in needs:
-                return cls._record(args, arrays, needs, kwargs)
+            for a in args:
+                if isinstance(a, Tensor) and a._requires_grad:
+                    return cls._record(args, kwargs)
         # The fast path: no node, nothing saved (this is also how backward runs without create_graph).
+        arrays = [a.data if isinstance(a, Tensor) else a for a in args]
         return Tensor._wrap(cls.forward(_NoGraphContext(), *arrays, **kwargs))
 
     @classmethod
-    def _record(cls, args: tuple, arrays: list, needs: tuple[bool, ...], kwargs: dict) -> Tensor:
+    def _record(cls, args: tuple, kwargs: dict) -> Tensor:
         """apply when some input requires grad: run forward with a new graph node and attach it to the output."""
-        ctx = Context(cls, args, needs)
-        returned = cls.forward(ctx, *arrays, **kwargs)
+        ctx = Context(cls, args)
+        returned = cls.forward(ctx, *[a.data if isinstance(a, Tensor) else a for a in args], **kwargs)
         out = Tensor._wrap(returned)
         if out.data.dtype.kind not in "fc":  # integer or bool results (argmax, comparisons) have no gradient
             return out
@@ -252,10 +274,13 @@ class Function:
 
 
 def as_grad(value: Any, ctx: Context, index: int) -> Tensor:
-    """Check one gradient returned by `ctx.function.backward` and make it a Tensor of the input's dtype."""
+    """Check one gradient returned by `ctx.function.backward` (or backward_arrays) and make it a Tensor of the
+    input's dtype."""
     if not isinstance(value, Tensor):
-        value = Tensor._wrap(np.asarray(value))
+        value = Tensor._wrap(value)
     data = value.data
+    if data.dtype is ctx.input_dtypes[index] and data.shape == ctx.input_shapes[index]:
+        return value  # the usual case, checked first
     shape = ctx.input_shapes[index]
     if data.shape != shape:
         raise RuntimeError(

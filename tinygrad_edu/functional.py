@@ -1,7 +1,8 @@
 """Composite functions and losses, built only from the primitives in ops.py (so they need no backward).
 
 Activations (sigmoid, relu, tanh, heaviside) are primitives for speed and numerical care; softmax,
-log_softmax and the losses are compositions whose gradients autograd derives by itself.
+log_softmax and cross_entropy are compositions whose gradients autograd derives by itself. The squared-error
+loss is one primitive (ops.SquaredErrorSum) except with reduction="none": it runs in every training step.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .ops import Heaviside, ReLU, Sigmoid, Tanh
+from .ops import Heaviside, ReLU, Sigmoid, SquaredErrorSum, Tanh
 from .tensor import Tensor
 
 
@@ -84,14 +85,13 @@ def mse(prediction: Any, target: Any, reduction: str = "chapter") -> Tensor:
             f"mse: prediction has shape {prediction.shape} but target has shape {target.shape}; they must be "
             f"equal (reshape one of them explicitly, e.g. target.reshape({', '.join(map(str, prediction.shape))}))"
         )
-    diff = prediction - target
-    squared = diff * diff
-    if reduction == "mean":
-        return squared.mean()
-    if reduction == "sum":
-        return squared.sum()
-    per_sample = squared.sum(axis=tuple(range(1, squared.ndim))) if squared.ndim > 1 else squared
-    return per_sample if reduction == "none" else per_sample.mean()
+    if reduction == "none":
+        diff = prediction - target
+        squared = diff * diff
+        return squared.sum(axis=tuple(range(1, squared.ndim))) if squared.ndim > 1 else squared
+    # The other reductions are one sum of squares times a constant: one fused operation (ops.SquaredErrorSum).
+    count = {"sum": 1, "mean": prediction.size, "chapter": prediction.shape[0] if prediction.ndim else 1}[reduction]
+    return SquaredErrorSum.apply(prediction, target, scale=1.0 / count if count else float("nan"))
 
 
 def cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Tensor:

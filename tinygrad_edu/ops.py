@@ -3,6 +3,10 @@
 Notation in the docstrings: y is the output, g = dC/dy the incoming gradient, and each backward returns
 dC/dx = g · dy/dx for every input x (the chain rule, one link at a time).
 
+The busiest operations also have `backward_arrays`: the same formula on numpy arrays, which autograd runs
+when the gradients will not be differentiated again (create_graph=False), to skip making a Tensor for every
+intermediate (see function.py). Read `backward`: it is the definition.
+
 Broadcasting. numpy lets `x + b` combine shapes (3, 4) and (4,): b is used as if repeated over the rows.
 Every use of a repeated value contributes to its gradient, so the backward of a broadcasting operation
 must add the contributions back up to the input's own shape. That one rule, "un-broadcast", is `sum_to`:
@@ -57,11 +61,28 @@ def sum_to(x: Tensor, shape: tuple[int, ...]) -> Tensor:
     return x if x.shape == tuple(shape) else SumTo.apply(x, shape=tuple(shape))
 
 
-def _unbroadcast(grad: Tensor | None, shape: tuple[int, ...] | None) -> Tensor | None:
-    """sum_to for a gradient that may be absent, to an input shape that may be a scalar's (None)."""
-    if grad is None or shape is None:
+def _unbroadcast(ctx: Context, index: int, grad: Any) -> Any:
+    """The gradient for input `index` of a broadcasting operation, summed back to that input's shape (sum_to);
+    None if that input needs none (a Python scalar, a constant, a tensor that does not require grad).
+    `grad` is a Tensor in backward and a numpy array in backward_arrays; the result is of the same kind."""
+    if grad is None or not ctx.needs_input_grad[index]:
         return None
-    return sum_to(grad, shape)
+    shape = ctx.input_shapes[index]
+    if grad.shape == shape:
+        return grad
+    return SumTo.apply(grad, shape=shape) if isinstance(grad, Tensor) else _sum_to_array(grad, shape)
+
+
+def _sum_to_array(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """sum_to on a numpy array (SumTo's forward)."""
+    y, lead = x, x.ndim - len(shape)
+    if lead > 0:  # the leading axes broadcasting added: summed away (a new array, not a reshaped view of one)
+        y = y.sum(axis=tuple(range(lead)))
+    if y.shape != shape and lead >= 0:  # axes stretched from length 1: summed, keeping them
+        y = y.sum(axis=tuple(i for i, n in enumerate(shape) if n == 1), keepdims=True)
+    if y.shape != shape:
+        raise ValueError(f"cannot sum a tensor of shape {x.shape} to shape {shape}: not a broadcast of it")
+    return y
 
 
 class SumTo(Function):
@@ -70,12 +91,7 @@ class SumTo(Function):
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         ctx.x_shape = x.shape
-        lead = x.ndim - len(shape)
-        if lead < 0 or any(n != 1 and n != m for n, m in zip(shape, x.shape[lead:])):
-            raise ValueError(f"cannot sum a tensor of shape {x.shape} to shape {shape}: not a broadcast of it")
-        axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
-        y = x.sum(axis=axes, keepdims=True)
-        return y.reshape(shape) if lead else y
+        return _sum_to_array(x, shape)
 
     @staticmethod
     def backward(ctx: Context, g: Tensor) -> Tensor:
@@ -100,22 +116,18 @@ class BroadcastTo(Function):
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def _shape(x: Any) -> tuple[int, ...] | None:
-    """The shape an input has for un-broadcasting, or None for a Python scalar (it gets no gradient)."""
-    return x.shape if isinstance(x, np.ndarray) else None
-
-
 class Add(Function):
     """y = a + b.   dy/da = 1, dy/db = 1."""
 
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> np.ndarray:
-        ctx.shapes = (_shape(a), _shape(b))
         return np.add(a, b)
 
     @staticmethod
     def backward(ctx: Context, g: Tensor) -> tuple:
-        return _unbroadcast(g, ctx.shapes[0]), _unbroadcast(g, ctx.shapes[1])
+        return _unbroadcast(ctx, 0, g), _unbroadcast(ctx, 1, g)
+
+    backward_arrays = backward  # the very same code works on arrays
 
 
 class Sub(Function):
@@ -123,13 +135,14 @@ class Sub(Function):
 
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> np.ndarray:
-        ctx.shapes = (_shape(a), _shape(b))
         return np.subtract(a, b)
 
     @staticmethod
     def backward(ctx: Context, g: Tensor) -> tuple:
         gb = -g if ctx.needs_input_grad[1] else None
-        return _unbroadcast(g, ctx.shapes[0]), _unbroadcast(gb, ctx.shapes[1])
+        return _unbroadcast(ctx, 0, g), _unbroadcast(ctx, 1, gb)
+
+    backward_arrays = backward  # the very same code works on arrays
 
 
 class Mul(Function):
@@ -138,7 +151,6 @@ class Mul(Function):
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> np.ndarray:
         ctx.save_for_backward(a, b)
-        ctx.shapes = (_shape(a), _shape(b))
         return np.multiply(a, b)
 
     @staticmethod
@@ -146,7 +158,14 @@ class Mul(Function):
         a, b = ctx.saved_tensors
         ga = g * b if ctx.needs_input_grad[0] else None
         gb = g * a if ctx.needs_input_grad[1] else None
-        return _unbroadcast(ga, ctx.shapes[0]), _unbroadcast(gb, ctx.shapes[1])
+        return _unbroadcast(ctx, 0, ga), _unbroadcast(ctx, 1, gb)
+
+    @staticmethod
+    def backward_arrays(ctx: Context, g: np.ndarray) -> tuple:
+        a, b = ctx.saved_arrays
+        ga = g * b if ctx.needs_input_grad[0] else None
+        gb = g * a if ctx.needs_input_grad[1] else None
+        return _unbroadcast(ctx, 0, ga), _unbroadcast(ctx, 1, gb)
 
 
 class Div(Function):
@@ -155,7 +174,6 @@ class Div(Function):
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> np.ndarray:
         ctx.save_for_backward(a, b)
-        ctx.shapes = (_shape(a), _shape(b))
         return np.true_divide(a, b)
 
     @staticmethod
@@ -163,7 +181,14 @@ class Div(Function):
         a, b = ctx.saved_tensors
         ga = g / b if ctx.needs_input_grad[0] else None
         gb = -g * a / (b * b) if ctx.needs_input_grad[1] else None
-        return _unbroadcast(ga, ctx.shapes[0]), _unbroadcast(gb, ctx.shapes[1])
+        return _unbroadcast(ctx, 0, ga), _unbroadcast(ctx, 1, gb)
+
+    @staticmethod
+    def backward_arrays(ctx: Context, g: np.ndarray) -> tuple:
+        a, b = ctx.saved_arrays
+        ga = g / b if ctx.needs_input_grad[0] else None
+        gb = -g * a / (b * b) if ctx.needs_input_grad[1] else None
+        return _unbroadcast(ctx, 0, ga), _unbroadcast(ctx, 1, gb)
 
 
 class Neg(Function):
@@ -177,6 +202,8 @@ class Neg(Function):
     def backward(ctx: Context, g: Tensor) -> Tensor:
         return -g
 
+    backward_arrays = backward  # the very same code works on arrays
+
 
 class Pow(Function):
     """y = a ** b.   dy/da = b a^(b-1);  dy/db = y log(a)  (taken as 0 where a = 0: lim a^b log a = 0)."""
@@ -185,7 +212,6 @@ class Pow(Function):
     def forward(ctx: Context, a: Any, b: Any) -> np.ndarray:
         y = np.power(a, b)
         ctx.save_for_backward(a, b, y)
-        ctx.shapes = (_shape(a), _shape(b))
         return y
 
     @staticmethod
@@ -198,7 +224,7 @@ class Pow(Function):
             zero = (a.data if isinstance(a, Tensor) else np.asarray(a)) == 0
             log_a = where(zero, 1.0, a).log()  # log(1) = 0 stands in where a = 0, then masked
             gb = g * y * where(zero, 0.0, log_a)
-        return _unbroadcast(ga, ctx.shapes[0]), _unbroadcast(gb, ctx.shapes[1])
+        return _unbroadcast(ctx, 0, ga), _unbroadcast(ctx, 1, gb)
 
 
 def _is_zero(b: Any) -> bool:
@@ -214,23 +240,19 @@ class MatMul(Function):
 
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        if not isinstance(a, np.ndarray) or not isinstance(b, np.ndarray):  # a Python number: give it an ndim
-            a, b = np.asarray(a), np.asarray(b)
-        if a.ndim == 0 or b.ndim == 0:
-            raise ValueError(f"matmul needs operands with at least one axis, got shapes {a.shape} and {b.shape}; "
-                             f"use * to multiply by a scalar")
-        if a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
-            raise ValueError(
-                f"matmul: shapes {a.shape} and {b.shape} do not fit: the last axis of the first "
-                f"({a.shape[-1]}) must equal the {'second-to-last' if b.ndim > 1 else 'only'} axis of the "
-                f"second ({b.shape[-2 if b.ndim > 1 else 0]})"
-            )
+        try:
+            y = np.matmul(a, b)
+        except ValueError as e:  # numpy checked the shapes: say which ones, in our words
+            raise ValueError(_matmul_mismatch(np.shape(a), np.shape(b), e)) from None
         ctx.save_for_backward(a, b)
-        return np.matmul(a, b)
+        return y
 
     @staticmethod
     def backward(ctx: Context, g: Tensor) -> tuple:
         a, b = ctx.saved_tensors
+        needs_a, needs_b = ctx.needs_input_grad
+        if a.ndim == 2 and b.ndim == 2:  # two matrices (every layer of an MLP): the formulas as they stand
+            return (g @ b.mT if needs_a else None), (a.mT @ g if needs_b else None)
         a2 = a if a.ndim > 1 else a.reshape(1, -1)
         b2 = b if b.ndim > 1 else b.reshape(-1, 1)
         g2 = g  # g with the axes numpy removed for 1-D operands put back (b's first: g may be 0-d)
@@ -239,17 +261,35 @@ class MatMul(Function):
         if a.ndim == 1:
             g2 = g2.expand_dims(-2)
         ga = gb = None
-        if ctx.needs_input_grad[0]:
+        if needs_a:
             ga = g2 @ b2.mT
             if a.ndim == 1:
                 ga = ga.squeeze(-2)
             ga = sum_to(ga, a.shape)
-        if ctx.needs_input_grad[1]:
+        if needs_b:
             gb = a2.mT @ g2
             if b.ndim == 1:
                 gb = gb.squeeze(-1)
             gb = sum_to(gb, b.shape)
         return ga, gb
+
+    @staticmethod
+    def backward_arrays(ctx: Context, g: np.ndarray) -> tuple:
+        a, b = ctx.saved_arrays
+        if a.ndim != 2 or b.ndim != 2:  # 1-D operands and batches: through backward, on Tensors
+            return MatMul.backward(ctx, Tensor._wrap(g))
+        needs_a, needs_b = ctx.needs_input_grad
+        return (g @ b.mT if needs_a else None), (a.mT @ g if needs_b else None)
+
+
+def _matmul_mismatch(a: tuple[int, ...], b: tuple[int, ...], error: Exception) -> str:
+    if len(a) == 0 or len(b) == 0:
+        return f"matmul needs operands with at least one axis, got shapes {a} and {b}; use * to multiply by a scalar"
+    inner = b[-2 if len(b) > 1 else 0]
+    if a[-1] != inner:
+        return (f"matmul: shapes {a} and {b} do not fit: the last axis of the first ({a[-1]}) must equal the "
+                f"{'second-to-last' if len(b) > 1 else 'only'} axis of the second ({inner})")
+    return f"matmul: shapes {a} and {b}: {error}"  # batch axes that do not broadcast
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -271,6 +311,11 @@ class Exp(Function):
         (y,) = ctx.saved_tensors
         return g * y
 
+    @staticmethod
+    def backward_arrays(ctx: Context, g: np.ndarray) -> np.ndarray:
+        (y,) = ctx.saved_arrays
+        return g * y
+
 
 class Log(Function):
     """y = log(x) (natural).   dy/dx = 1/x."""
@@ -283,6 +328,11 @@ class Log(Function):
     @staticmethod
     def backward(ctx: Context, g: Tensor) -> Tensor:
         (x,) = ctx.saved_tensors
+        return g / x
+
+    @staticmethod
+    def backward_arrays(ctx: Context, g: np.ndarray) -> np.ndarray:
+        (x,) = ctx.saved_arrays
         return g / x
 
 
@@ -336,6 +386,11 @@ class Sigmoid(Function):
         (y,) = ctx.saved_tensors
         return SigmoidBackward.apply(g, y)
 
+    @staticmethod
+    def backward_arrays(ctx: Context, g: np.ndarray) -> np.ndarray:
+        (y,) = ctx.saved_arrays
+        return _times_into(y * (1 - y), g)
+
 
 class SigmoidBackward(Function):
     """dC/dx = g · y(1 − y), Sigmoid's backward as one operation (one pass of numpy instead of three ops).
@@ -377,6 +432,11 @@ class Tanh(Function):
         (y,) = ctx.saved_tensors
         return TanhBackward.apply(g, y)
 
+    @staticmethod
+    def backward_arrays(ctx: Context, g: np.ndarray) -> np.ndarray:
+        (y,) = ctx.saved_arrays
+        return _times_into(1 - y * y, g)
+
 
 class TanhBackward(Function):
     """dC/dx = g · (1 − y²), Tanh's backward as one operation. Its own backward: d/dg = 1 − y², d/dy = −2gy."""
@@ -407,6 +467,11 @@ class ReLU(Function):
         (positive,) = ctx.saved_tensors
         return g * positive
 
+    @staticmethod
+    def backward_arrays(ctx: Context, g: np.ndarray) -> np.ndarray:
+        (positive,) = ctx.saved_arrays
+        return g * positive
+
 
 class Heaviside(Function):
     """The chapter's step (eq. 94): y = 1 if x > 0 else 0.   dy/dx = 0 (taken as 0 at x = 0 too).
@@ -429,7 +494,6 @@ class Maximum(Function):
 
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> np.ndarray:
-        ctx.shapes = (_shape(a), _shape(b))
         y = np.maximum(a, b)
         ctx.save_for_backward(_share_of_a(a, b, np.greater))
         return y
@@ -439,7 +503,7 @@ class Maximum(Function):
         (share,) = ctx.saved_tensors
         ga = g * share if ctx.needs_input_grad[0] else None
         gb = g * (1 - share) if ctx.needs_input_grad[1] else None
-        return _unbroadcast(ga, ctx.shapes[0]), _unbroadcast(gb, ctx.shapes[1])
+        return _unbroadcast(ctx, 0, ga), _unbroadcast(ctx, 1, gb)
 
 
 class Minimum(Maximum):
@@ -447,7 +511,6 @@ class Minimum(Maximum):
 
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> np.ndarray:
-        ctx.shapes = (_shape(a), _shape(b))
         y = np.minimum(a, b)
         ctx.save_for_backward(_share_of_a(a, b, np.less))
         return y
@@ -484,7 +547,6 @@ class Where(Function):
 
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any, condition: np.ndarray) -> np.ndarray:
-        ctx.shapes = (_shape(a), _shape(b))
         ctx.save_for_backward(condition)
         return np.where(condition, a, b)
 
@@ -493,7 +555,7 @@ class Where(Function):
         (condition,) = ctx.saved_tensors
         ga = where(condition.data, g, 0.0) if ctx.needs_input_grad[0] else None
         gb = where(condition.data, 0.0, g) if ctx.needs_input_grad[1] else None
-        return _unbroadcast(ga, ctx.shapes[0]), _unbroadcast(gb, ctx.shapes[1])
+        return _unbroadcast(ctx, 0, ga), _unbroadcast(ctx, 1, gb)
 
 
 def where(condition: Any, a: Any, b: Any) -> Tensor:
@@ -543,6 +605,10 @@ class Sum(Function):
             g = g.reshape(ctx.kept_shape)
         return g.broadcast_to(ctx.x_shape)
 
+    @staticmethod
+    def backward_arrays(ctx: Context, g: np.ndarray) -> np.ndarray:
+        return np.broadcast_to(g.reshape(ctx.kept_shape), ctx.x_shape)  # a read-only view, never written to
+
 
 class Max(Function):
     """y = max of x over `axis`. The gradient goes to the maximal elements, split equally between ties."""
@@ -571,6 +637,40 @@ class Min(Max):
     """y = min of x over `axis`. The gradient goes to the minimal elements, split equally between ties."""
 
     reduce = staticmethod(np.min)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The squared-error loss, fused
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class SquaredErrorSum(Function):
+    """y = scale · Σ (a − b)², summed over every element: the MSE losses (scale = 1/N, 1/size or 1).
+
+    dy/da = 2·scale·(a − b) and dy/db = −2·scale·(a − b). Written as `((a - b) * (a - b)).sum() * scale`
+    this is four operations forward and five backward, in the loss of every training step; fused, it is one
+    forward and three backward. Backward recomputes a − b from the saved inputs with Tensor operations, so
+    gradients of gradients still work (create_graph=True).
+    """
+
+    @staticmethod
+    def forward(ctx: Context, a: Any, b: Any, scale: float = 1.0) -> np.ndarray:
+        ctx.save_for_backward(a, b)
+        ctx.scale = scale
+        diff = np.subtract(a, b)
+        return (diff * diff).sum() * scale  # scale is a Python float: a float32 loss stays float32
+
+    @staticmethod
+    def backward(ctx: Context, g: Tensor) -> tuple:
+        a, b = ctx.saved_tensors
+        d = (a - b) * (g * (2 * ctx.scale))  # g is the loss's (0-d) gradient
+        return _unbroadcast(ctx, 0, d), _unbroadcast(ctx, 1, -d if ctx.needs_input_grad[1] else None)
+
+    @staticmethod
+    def backward_arrays(ctx: Context, g: np.ndarray) -> tuple:
+        a, b = ctx.saved_arrays
+        d = (a - b) * (g * (2 * ctx.scale))
+        return _unbroadcast(ctx, 0, d), _unbroadcast(ctx, 1, -d if ctx.needs_input_grad[1] else None)
 
 
 # ---------------------------------------------------------------------------------------------------------------

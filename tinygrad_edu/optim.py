@@ -104,7 +104,10 @@ class Optimizer:
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                self._update(p, p.grad.data, group, self.state.setdefault(id(p), {}))
+                state = self.state.get(id(p))
+                if state is None:  # (not setdefault(id(p), {}): that makes a new dict every step)
+                    state = self.state[id(p)] = {}
+                self._update(p, p.grad.data, group, state)
                 p._version += 1  # an in-place change: graphs that saved the old value must notice
 
     def _update(self, p: Tensor, grad: np.ndarray, group: dict[str, Any], state: dict[str, Any]) -> None:

@@ -342,7 +342,8 @@ class Tensor:
             )
 
     def _inplace(self, ufunc: np.ufunc, other: Any, what: str) -> Tensor:
-        self._check_inplace(what)
+        if self._requires_grad and _state.grad_enabled:  # (checked here first: optimizer loops come by often)
+            self._check_inplace(what)
         other = other.data if isinstance(other, Tensor) else other
         try:
             ufunc(self.data, other, out=self.data)
@@ -549,6 +550,8 @@ class Tensor:
     @property
     def mT(self) -> Tensor:
         """The last two axes swapped (a batch of transposed matrices)."""
+        if self.data.ndim == 2:  # a matrix: reversing its axes swaps them (and needs no permutation to invert)
+            return ops.Transpose.apply(self, axes=None)
         axes = list(range(self.ndim))
         axes[-1], axes[-2] = axes[-2], axes[-1]
         return ops.Transpose.apply(self, axes=tuple(axes))
