@@ -11,7 +11,8 @@ Workloads (the same computation on every side: shapes, dtype, initial values, lo
   2  the same with batch 32 and 784-800-10 relu + softmax cross-entropy
   3  one step of a tiny 2-16-16-1 relu MLP, batch 4, float64, MSE (mean): per-operation overhead
   4  forward + backward through chains of 10 000 and 100 000 elementwise operations (growth should be linear)
-  5  TODO: time to 98 % validation accuracy on real MNIST vs scikit-learn (needs the training CLI)
+  5  training seconds to 98 % validation accuracy on real MNIST with `tinygrad-edu train`'s settings, next to
+     scikit-learn's MLPClassifier((100,)) for 20 epochs (time_to_accuracy.py; skipped without the MNIST files)
   6  extra memory of one epoch of workload 1, each side in its own subprocess, the dataset excluded
 
 Timings on a shared machine drift by tens of percent between runs, so every side of a workload runs in this
@@ -383,11 +384,32 @@ def summarize(workload: Workload, times: dict[str, list[float]]) -> dict[str, An
             "medians": medians, "ratios": ratios, "note": workload.note}
 
 
-TODO_WORKLOAD_5 = {
-    "id": 5,
-    "title": "time to 98 % validation accuracy on real MNIST vs scikit-learn",
-    "todo": "needs the training CLI, which does not exist yet",
-}
+DEFAULT_MNIST = ROOT.parent / "shared" / "data" / "mnist"
+
+
+def time_to_accuracy(mnist_dir: Path, quick: bool) -> dict[str, Any]:
+    """Workload 5 as a summary like the others: one timed run per side (each takes minutes), the ratio of
+    training seconds, and the test accuracies in the note; skipped without the MNIST files."""
+    title = "training time to 98 % validation accuracy on real MNIST vs scikit-learn's MLPClassifier((100,))"
+    from tinygrad_edu.data import MNISTNotFoundError
+
+    import time_to_accuracy as tta
+
+    try:
+        result = tta.measure(str(mnist_dir), quick=quick)
+    except MNISTNotFoundError:
+        return {"id": 5, "title": title, "skipped": f"no MNIST files in {mnist_dir} (pass --mnist-dir)"}
+    a, b = result["engine"], result["sklearn"]
+    ratio: dict[str, Any] = {"ratio": "engine / scikit-learn (training seconds)", "value": result["ratio"]}
+    if not quick:
+        ratio.update(target_max=0.25, met=a["reached"] and result["ratio"] <= 0.25)
+    times = {"engine": [a["train_seconds"]], "scikit-learn": [b["train_seconds"]]}
+    note = (f"{'quick: 3 000 images, 90 % target, 3 sklearn epochs; ' if quick else ''}engine: {a['settings']}, "
+            f"{'reached' if a['reached'] else 'did NOT reach'} {100 * result['target']:.0f} % validation accuracy "
+            f"after {a['epochs']} epochs, test accuracy {a['test_accuracy']:.4f}; scikit-learn: {b['settings']}, "
+            f"validation {b['val_accuracy']:.4f}, test accuracy {b['test_accuracy']:.4f}")
+    return {"id": 5, "title": title, "unit": "s", "times": times,
+            "medians": {k: v[0] for k, v in times.items()}, "ratios": [ratio], "note": note, "detail": result}
 
 
 def print_workload(summary: dict[str, Any]) -> None:
@@ -402,8 +424,8 @@ def print_workload(summary: dict[str, Any]) -> None:
 def ratio_rows(summaries: list[dict[str, Any]]) -> list[tuple[str, str, str, str, str]]:
     rows = []
     for s in summaries:
-        if "todo" in s:
-            rows.append((str(s["id"]), "TODO: " + s["todo"], "-", "-", "-"))
+        if "skipped" in s:
+            rows.append((str(s["id"]), "skipped: " + s["skipped"], "-", "-", "-"))
             continue
         for r in s["ratios"]:
             target = f"<= {r['target_max']:g}" if "target_max" in r else ""
@@ -439,8 +461,8 @@ def markdown(results: dict[str, Any]) -> str:
         "|---|---|---|",
     ]
     for s in results["workloads"]:
-        if "todo" in s:
-            lines.append(f"| {s['id']} | {s['title']}: **TODO** ({s['todo']}) | |")
+        if "skipped" in s:
+            lines.append(f"| {s['id']} | {s['title']}: skipped ({s['skipped']}) | |")
             continue
         for name, median in s["medians"].items():
             lines.append(f"| {s['id']} | {name} | {_format(median, s['unit'])} |")
@@ -494,6 +516,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even if it is importable")
     parser.add_argument("--reference", type=Path, default=DEFAULT_REFERENCE,
                         help="the reference numpy_baselines.py (optional; default ../shared/bench/)")
+    parser.add_argument("--mnist-dir", type=Path, default=DEFAULT_MNIST,
+                        help="the MNIST files for workload 5 (default ../shared/data/mnist)")
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
     parser.add_argument("--samples", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -521,10 +545,12 @@ def main(argv: list[str] | None = None) -> int:
         print_workload(summaries[-1])
         sys.stdout.flush()
     if 5 in only:
-        # TODO(workload 5): time to 98 % validation accuracy on real MNIST, engine vs scikit-learn's
-        # MLPClassifier, once the training CLI exists (it will own the model, data loading and evaluation).
-        summaries.append(dict(TODO_WORKLOAD_5))
-        print(f"\n[5] {TODO_WORKLOAD_5['title']}: TODO ({TODO_WORKLOAD_5['todo']})")
+        summaries.append(time_to_accuracy(args.mnist_dir, args.quick))
+        if "skipped" in summaries[-1]:
+            print(f"\n[5] {summaries[-1]['title']}: skipped ({summaries[-1]['skipped']})")
+        else:
+            print_workload(summaries[-1])
+            print(f"    {summaries[-1]['note']}")
     if 6 in only:
         summaries.append(summarize(*measure_memory(sizes, reference_path, repeats=1)))
         print_workload(summaries[-1])

@@ -27,7 +27,7 @@ def test_quick_benchmark_prints_ratios_and_writes_results(tmp_path: Path) -> Non
     rows = [line.split() for line in out.splitlines()]
     for workload in ("1", "3", "6"):
         assert [workload, "engine", "/", "numpy"] in [row[:4] for row in rows], out
-    assert "TODO" in out  # workload 5 waits for the training CLI
+    assert "[5] training time to 98 %" in out
 
     results = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
     machine = results["machine"]
@@ -35,7 +35,8 @@ def test_quick_benchmark_prints_ratios_and_writes_results(tmp_path: Path) -> Non
         assert key in machine
     by_id = {w["id"]: w for w in results["workloads"]}
     assert sorted(by_id) == [1, 2, 3, 4, 5, 6]
-    assert "todo" in by_id[5]
+    # workload 5 needs the MNIST files: measured when ../shared has them (quick: the plumbing only)
+    assert "skipped" in by_id[5] or (by_id[5]["ratios"][0]["value"] > 0 and "engine" in by_id[5]["medians"])
     for wid in (1, 2, 3, 4, 6):
         ratios = {r["ratio"]: r["value"] for r in by_id[wid]["ratios"]}
         assert ratios and all(value >= 0 for value in ratios.values()), by_id[wid]  # resident sizes can be 0
