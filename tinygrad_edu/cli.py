@@ -329,14 +329,17 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     return (UsageError, ConfigError, IDXError, MNISTNotFoundError, DownloadError, ModelFileError, OSError)
 
 
-def _one_line(error: BaseException) -> str:
+def _one_line(error: BaseException, args: argparse.Namespace) -> str:
     from .data import MNISTNotFoundError
 
     if isinstance(error, MNISTNotFoundError):  # its full message is a paragraph; the essentials fit a line
-        from .data.mnist import ENV_VAR
+        from .data.mnist import search_dirs
 
-        return ("MNIST files not found (searched --data-dir, $" + ENV_VAR + ", ./data/mnist and the user cache): put "
-                "the four IDX files in one of them, add --download, or use --dataset digits (no files needed)")
+        data_dir = getattr(args, "data_dir", None)
+        where = ", ".join(str(d) for d, _ in search_dirs(data_dir, fallback=data_dir is None))
+        return (f"MNIST files not found (searched {where}): put the four IDX files there"
+                + (", add --download" if not getattr(args, "download", False) else "")
+                + ", or use --dataset digits (no files needed)")
     return " ".join(str(error).split()) or type(error).__name__
 
 
@@ -351,5 +354,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:
         if not isinstance(error, _user_errors()):
             raise  # a bug: the traceback is what a maintainer needs
-        print(f"{parser.prog} {args.command}: error: {_one_line(error)}", file=sys.stderr)
+        print(f"{parser.prog} {args.command}: error: {_one_line(error, args)}", file=sys.stderr)
         return 2
