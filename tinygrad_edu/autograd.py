@@ -13,7 +13,9 @@ they are recorded like any other computation, so the gradients can be differenti
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import gc
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -97,7 +99,7 @@ def run_backward(
 
     wanted = {t.grad_fn for t in inputs or () if t.grad_fn is not None}
     captured: dict[Any, Tensor] = {}
-    with set_grad_enabled(create_graph):
+    with set_grad_enabled(create_graph), _collector_paused():
         for node in topological_order([o.grad_fn for o in outputs if o.grad_fn is not None]):
             grad = grads.pop(node, None)
             if grad is None:  # no gradient reached this node (all paths to it carried None)
@@ -138,6 +140,21 @@ def run_backward(
     # Every node was visited and popped: what is left are the leaves' gradients.
     captured.update(grads)
     return captured
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused during the walk. Backward allocates many short-lived arrays
+    while the whole graph is alive, and every collection of the oldest generation would scan all its nodes
+    again: a 100 000-operation backward took 1.4 s instead of 0.85 s. The walk creates no reference cycles
+    of its own; the collector resumes (and catches up) as soon as it ends."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _accumulate(tensor: Tensor, grad: Tensor, create_graph: bool, stored: set[int]) -> None:
