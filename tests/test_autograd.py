@@ -267,3 +267,23 @@ def test_no_bookkeeping_without_grad():
         y = Cube.apply(x)
     assert y.grad_fn is None and not y.requires_grad
     assert (tg.tensor([1.0]) * 2).grad_fn is None  # no input requires grad: nothing recorded
+
+
+def test_backward_of_a_large_graph_pauses_the_collector_and_restores_it():
+    from tinygrad_edu import autograd
+
+    x = tg.tensor(np.ones(3), requires_grad=True)
+    y = x
+    for _ in range(autograd.LARGE_GRAPH + 10):
+        y = y * 1.0
+    seen = []
+    y.register_hook(lambda g: seen.append(gc.isenabled()))  # runs during the walk
+    y.sum().backward()
+    assert seen == [False] and gc.isenabled()
+    np.testing.assert_array_equal(x.grad.numpy(), np.ones(3))
+    gc.disable()  # a user who turned it off keeps it off
+    try:
+        (x * 2.0).sum().backward()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
