@@ -298,8 +298,8 @@ def assert_gradients_match(
     strategy that draws a tuple (like `broadcastable_tensors(2)`) supplies that many arguments. Without
     strategies this is one `check_gradients` call. With strategies it runs a hypothesis test (the active
     settings profile; `max_examples` and `settings` override it; no example database, no deadline): on
-    failure hypothesis shrinks the input, prints it as "Falsifying example", and raises AssertionError
-    with gradcheck's report. Other keyword arguments go to gradcheck (seed, num_directions, ...).
+    failure hypothesis shrinks the input, prints it ("Falsifying example", or "Failing test case" in newer
+    hypothesis), and raises AssertionError with gradcheck's report. Other keyword arguments go to gradcheck (seed, num_directions, ...).
 
     Call it from a plain test function, not from inside another @given test.
     """
