@@ -75,7 +75,8 @@ def test_validation_chooses_the_epoch_and_zero_keeps_the_last(tmp_path, capsys):
     assert run_cli(args + ["--out", str(tmp_path / "a")], capsys)[0] == 0
     metrics = json.loads((tmp_path / "a" / "metrics.json").read_text())
     val = [e["val_accuracy"] for e in metrics["history"]]
-    assert metrics["selected_epoch"] == 1 + int(np.argmax(val))
+    best = max(metrics["history"], key=lambda e: (e["val_accuracy"], -e["val_loss"], -e["epoch"]))
+    assert metrics["selected_epoch"] == best["epoch"]  # best accuracy, then lowest validation loss
     assert metrics["val_accuracy"] == pytest.approx(max(val))
     assert run_cli(args + ["--val-size", "0", "--out", str(tmp_path / "b")], capsys)[0] == 0
     metrics = json.loads((tmp_path / "b" / "metrics.json").read_text())

@@ -174,7 +174,8 @@ def test_best_model_keeps_the_weights_of_the_best_validation_epoch():
     # a step far too large: validation accuracy goes up and down, so the best epoch is rarely the last
     h = fit(model, (X, y), "ce", optim.SGD(model.parameters(), lr=5.0), epochs=8, val=(X[:32], y[:32]),
             batch_size=8, progress=False, callbacks=[Snapshot(), best])
-    expected = 1 + int(np.argmax(h.val_accuracy))  # argmax: the first of ties, as BestModel keeps the earlier
+    # the best accuracy; among equal accuracies the lowest validation loss
+    expected = 1 + max(range(len(h)), key=lambda i: (h.val_accuracy[i], -h.val_loss[i], -i))
     assert best.restore() == expected and best.value == max(h.val_accuracy)
     for name, value in model.state_dict().items():
         np.testing.assert_array_equal(value, snapshots[expected - 1][name])

@@ -58,7 +58,8 @@ class Callback:
 class BestModel(Callback):
     """Model selection on the validation set: remembers the weights of the epoch with the best
     `monitor` ("val_accuracy", higher is better, or "val_loss", lower is better); `restore()` puts them
-    back into the model. The test set is then evaluated once, on the selected model.
+    back into the model. The test set is then evaluated once, on the selected model. Between epochs with
+    the same validation accuracy (frequent on a small validation set) the lower validation loss wins.
 
         best = BestModel(model)
         fit(model, train, "ce", opt, epochs=20, val=val, callbacks=[best])
@@ -71,15 +72,17 @@ class BestModel(Callback):
         self.model, self.monitor = model, monitor
         self.epoch: int | None = None
         self.value = float("nan")
+        self._key: tuple[float, float] = (-math.inf, -math.inf)
         self.state: dict[str, np.ndarray] | None = None
 
     def on_epoch_end(self, epoch: int, history: History) -> None:
         value = getattr(history, self.monitor)[-1]
         if math.isnan(value):
             raise ValueError(f"BestModel monitors {self.monitor}, which needs validation data: pass val= to fit")
-        better = value > self.value if self.monitor == "val_accuracy" else value < self.value
-        if self.epoch is None or better:  # ties keep the earlier epoch
-            self.epoch, self.value = epoch, value
+        loss = history.val_loss[-1]
+        key = (value, -loss) if self.monitor == "val_accuracy" else (-value, -value)  # larger is better
+        if key > self._key:  # complete ties keep the earlier epoch
+            self.epoch, self.value, self._key = epoch, value, key
             self.state = self.model.state_dict()  # a snapshot (copies)
 
     def restore(self) -> int | None:
