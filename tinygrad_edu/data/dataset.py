@@ -18,13 +18,18 @@ VAL_FRACTION = 1 / 6
 
 
 def image_side(p: int) -> int:
-    """Side of the square image a vector of `p` pixels shows (784 -> 28, 64 -> 8)."""
+    """Side of the square image a vector of `p` pixels shows (784 -> 28, 64 -> 8); a clear error otherwise."""
     p = operator.index(p)
-    side = math.isqrt(p) if p >= 0 else -1
+    if p == 0:
+        raise ValueError("cannot show 0 features as a square image: an image needs at least one pixel")
+    side = math.isqrt(p) if p > 0 else -1
     if side * side != p:
+        hint = ""
+        if p > 1 and math.isqrt(p - 1) ** 2 == p - 1:
+            hint = f" ({p} = {math.isqrt(p - 1)}² + 1: if the last entry is a bias, drop it, e.g. W[:, :-1])"
         raise ValueError(
             f"cannot show {p} features as a square image: {p} is not a perfect square "
-            "(MNIST images have 784 = 28×28 pixels, scikit-learn digits 64 = 8×8)"
+            f"(MNIST images have 784 = 28×28 pixels, 64 for the 8×8 digits){hint}"
         )
     return side
 

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
+from ..data.dataset import image_side  # one definition for data and pictures
+from ..nn.metrics import confusion_matrix as count_confusions
 from ..tensor import Tensor
 
 
@@ -38,20 +40,6 @@ def _array(x: Any, what: str) -> np.ndarray:
     if a.dtype.kind not in "biuf":
         raise TypeError(f"{what} must be numbers, got an array of dtype {a.dtype}")
     return a
-
-
-def image_side(p: int) -> int:
-    """The side of a square image of p pixels: 8 for 64, 28 for 784; a clear error for anything else."""
-    side = isqrt(p) if p > 0 else 0
-    if side * side != p or p == 0:
-        hint = ""
-        if p > 1 and isqrt(p - 1) ** 2 == p - 1:
-            hint = f" ({p} = {isqrt(p - 1)}² + 1: if the last entry is a bias, drop it, e.g. W[:, :-1])"
-        raise ValueError(
-            f"cannot show {p} values as a square image: p must be a perfect square, 64 for the 8×8 digits or "
-            f"784 for 28×28 MNIST{hint}"
-        )
-    return side
 
 
 def _as_images(images: Any, what: str = "images") -> np.ndarray:
@@ -266,21 +254,14 @@ def training_curves(history: Any = None, *, loss: Sequence[float] | None = None,
 
 
 def confusion_counts(y_true: Any, y_pred: Any, n_classes: int | None = None) -> np.ndarray:
-    """counts[i, j] = number of samples of true class i predicted as j (rows sum to the class sizes)."""
+    """counts[i, j] = number of samples of true class i predicted as j (rows sum to the class sizes): the
+    labels flattened, then `nn.confusion_matrix`."""
     t = np.asarray(_array(y_true, "y_true")).ravel()
     p = np.asarray(_array(y_pred, "y_pred")).ravel()
-    if t.shape != p.shape:
-        raise ValueError(f"y_true has {t.size} labels but y_pred has {p.size}")
     if t.size and (t.dtype.kind == "f" or p.dtype.kind == "f"):
         if not (np.all(t == np.round(t)) and np.all(p == np.round(p))):
             raise ValueError("confusion matrix needs integer class labels (take argmax of the outputs first)")
-    t, p = t.astype(np.int64), p.astype(np.int64)
-    if t.size and min(t.min(), p.min()) < 0:
-        raise ValueError("class labels must be non-negative integers")
-    k = n_classes if n_classes is not None else (int(max(t.max(), p.max())) + 1 if t.size else 0)
-    if t.size and max(t.max(), p.max()) >= k:
-        raise ValueError(f"a label is ≥ n_classes={k}")
-    return np.bincount(t * k + p, minlength=k * k).reshape(k, k)
+    return count_confusions(p.astype(np.int64), t.astype(np.int64), n_classes)
 
 
 def confusion_matrix(y_true: Any, y_pred: Any, n_classes: int | None = None, normalize: bool = False,
