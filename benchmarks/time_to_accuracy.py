@@ -28,29 +28,24 @@ TARGET = 0.98
 
 
 def ours(ds: Any, hidden: int, seed: int, epochs: int = 20, target: float = TARGET) -> dict[str, Any]:
-    from tinygrad_edu.experiment import TrainConfig, build_model, build_optimizer
-    from tinygrad_edu.train import Callback, StopTraining, fit
-
-    config = TrainConfig(dataset="mnist", hidden=(hidden,), activation="relu", loss="ce", epochs=epochs,
-                         seed=seed).resolved()
-    model = build_model(config, ds.X_train.shape[1], 10)
-    optimizer, scheduler = build_optimizer(config, model)
+    """`tinygrad-edu train`'s run on the given split, stopped by a callback at the target."""
+    from tinygrad_edu import experiment
+    from tinygrad_edu.train import Callback, StopTraining
 
     class StopAtTarget(Callback):
         def on_epoch_end(self, epoch: int, history: Any) -> None:
             if history.val_accuracy[-1] >= target:
                 raise StopTraining
 
-    history = fit(model, (ds.X_train, ds.y_train), config.loss, optimizer, config.epochs,
-                  val=(ds.X_val, ds.y_val), batch_size=config.batch_size, seed=seed, progress=False,
-                  callbacks=[StopAtTarget()], scheduler=scheduler)
-    reached = bool(history.val_accuracy) and history.val_accuracy[-1] >= target
+    config = experiment.TrainConfig(dataset="mnist", hidden=(hidden,), activation="relu", loss="ce", epochs=epochs,
+                                    seed=seed).resolved()
+    result = experiment.train_and_test(config, ds, progress=False, log=None, callbacks=[StopAtTarget()])
+    history = result.history
     return {
         "settings": f"784-{hidden}-10 relu + cross-entropy, {config.optimizer} λ {config.lr:g} ({config.schedule} over "
                     f"{config.epochs} epochs), batch {config.batch_size}, {config.dtype}",
-        "reached": reached, "epochs": len(history), "val_accuracy": history.val_accuracy[-1],
-        "train_seconds": float(sum(history.train_seconds)),
-        "test_accuracy": float(np.mean(model.predict(ds.X_test) == ds.y_test)),
+        "reached": history.stopped_early, "epochs": len(history), "val_accuracy": history.val_accuracy[-1],
+        "train_seconds": result.metrics["train_seconds"], "test_accuracy": result.metrics["test_accuracy"],
     }
 
 

@@ -179,9 +179,9 @@ def _evaluate(args: argparse.Namespace) -> int:
         print(f"note: {note}")
     if ds.n_features != n_inputs:
         raise UsageError(f"the model takes {n_inputs} inputs but {ds.name} images have {ds.n_features} pixels")
-    pred = model.predict(ds.X_test)
     if int(ds.y_test.max()) >= model.sizes[-1]:
         raise UsageError(f"{ds.name} has labels up to {int(ds.y_test.max())} but the model has {model.sizes[-1]} outputs")
+    pred = model.predict(ds.X_test)
     accuracy = float(np.mean(pred == ds.y_test))
     print(f"{args.model}: {'-'.join(map(str, model.sizes))} {model.activation} network on {len(ds.X_test)} "
           f"{ds.name} test images: accuracy {accuracy:.4f} (error {100 * (1 - accuracy):.2f} %)")

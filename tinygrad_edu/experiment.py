@@ -46,7 +46,7 @@ import json
 import math
 import platform
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -57,10 +57,11 @@ import numpy as np
 from . import nn, optim
 from ._atomic import atomic_writer
 from .data import Dataset, load_digits, load_mnist
+from .data.dataset import VAL_FRACTION
 from .train import BestModel, Callback, History, evaluate, fit
 
-__all__ = ["DIGITS_RECIPES", "RECIPES", "ConfigError", "Recipe", "RunResult", "TrainConfig", "load_data", "recommended", "run",
-           "write_outputs"]
+__all__ = ["DIGITS_RECIPES", "RECIPES", "ConfigError", "Recipe", "RunResult", "TrainConfig", "load_data", "recommended",
+           "run", "train_and_test", "write_outputs"]
 
 DATASETS = ("mnist", "digits")
 ACTIVATIONS = ("sigmoid", "relu", "tanh")
@@ -195,19 +196,17 @@ def load_data(config: TrainConfig, progress: bool = True) -> tuple[Dataset, list
                         fallback=config.data_dir is None)
         if config.dataset == "idx":
             ds = replace(ds, name=Path(ds.source).name or "idx")
-    val_size = round(len(ds.X_train) / 6) if config.val_size is None else config.val_size
+    val_size = round(len(ds.X_train) * VAL_FRACTION) if config.val_size is None else config.val_size
     if val_size >= len(ds.X_train):
         raise ConfigError(f"val-size {val_size} leaves no training images ({ds.name} has {len(ds.X_train)})")
     if val_size:
         ds = ds.split_validation(val_size)
-    limits = {"X_train": config.train_limit, "X_test": config.test_limit}
-    for part, limit in limits.items():
-        available = len(getattr(ds, part))
-        if limit is not None and limit > available:
-            notes.append(f"{part[2:]}-limit {limit} is more than the {available} {part[2:]} images: using all")
+    for part, limit in (("train", config.train_limit), ("test", config.test_limit)):
+        X, y = getattr(ds, f"X_{part}"), getattr(ds, f"y_{part}")
+        if limit is not None and limit > len(X):
+            notes.append(f"{part}-limit {limit} is more than the {len(X)} {part} images: using all")
         elif limit is not None:
-            y = "y" + part[1:]
-            ds = replace(ds, **{part: getattr(ds, part)[:limit], y: getattr(ds, y)[:limit]})
+            ds = replace(ds, **{f"X_{part}": X[:limit], f"y_{part}": y[:limit]})
     return ds, notes
 
 
@@ -269,12 +268,22 @@ def _json_number(x: float) -> float | None:
 
 
 def run(config: TrainConfig, progress: bool = True, log: Callable[[str], None] | None = print) -> RunResult:
-    """Train and test as described in the module docstring; `log` receives the human-readable lines."""
+    """Load the data, train and test as described in the module docstring; `log` receives the lines a
+    person reads."""
     config = config.resolved()
-    say = log or (lambda line: None)
     ds, notes = load_data(config, progress=progress)
     for note in notes:
-        say(f"note: {note}")
+        if log is not None:
+            log(f"note: {note}")
+    return train_and_test(config, ds, progress, log)
+
+
+def train_and_test(config: TrainConfig, ds: Dataset, progress: bool = True,
+                   log: Callable[[str], None] | None = print, callbacks: Sequence[Callback] = ()) -> RunResult:
+    """`run` on a dataset already loaded and split. `callbacks` go to `fit` after the model selection's
+    (raise StopTraining there to stop early)."""
+    config = config.resolved()
+    say = log or (lambda line: None)
     n_classes = max(int(ds.y_train.max()) + 1, len(ds.class_names))
     model = build_model(config, ds.n_features, n_classes)
     opt, scheduler = build_optimizer(config, model)
@@ -289,13 +298,14 @@ def run(config: TrainConfig, progress: bool = True, log: Callable[[str], None] |
     epoch_log = _EpochLog(opt, config.epochs, _tqdm_write if (log is print and progress) else log)
     history = fit(model, (ds.X_train, ds.y_train), config.loss, opt, config.epochs,
                   val=(ds.X_val, ds.y_val) if has_val else None, batch_size=config.batch_size, seed=config.seed,
-                  progress=progress, callbacks=[c for c in (epoch_log, best) if c is not None], scheduler=scheduler)
+                  progress=progress, callbacks=[c for c in (epoch_log, best, *callbacks) if c is not None],
+                  scheduler=scheduler)
     if history.interrupted:
         say(f"interrupted by Ctrl-C after {len(history)} epochs: testing the model as it is")
     best_epoch = best.restore() if best is not None else (len(history) or None)
 
     train_eval = evaluate(model, ds.X_train, ds.y_train, loss=config.loss)
-    val_eval = evaluate(model, ds.X_val, ds.y_val, loss=config.loss) if has_val else None
+    val_accuracy = best.value if best is not None and best.epoch is not None else None  # measured by fit
     test_pred = model.predict(ds.X_test)  # the test set, once, on the selected model
     test_accuracy = float(np.mean(test_pred == ds.y_test))
     confusion = nn.confusion_matrix(test_pred, ds.y_test, num_classes=n_classes)
@@ -318,7 +328,7 @@ def run(config: TrainConfig, progress: bool = True, log: Callable[[str], None] |
         "epochs_trained": len(history), "selected_epoch": best_epoch,
         "seed": config.seed, "dtype": config.dtype,
         "train_accuracy": train_eval["accuracy"],
-        "val_accuracy": val_eval["accuracy"] if val_eval else None,
+        "val_accuracy": val_accuracy,
         "test_accuracy": test_accuracy, "test_error": 1.0 - test_accuracy,
         "train_loss": train_eval["loss"],
         "train_seconds": float(sum(history.train_seconds)),
@@ -328,7 +338,8 @@ def run(config: TrainConfig, progress: bool = True, log: Callable[[str], None] |
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "versions": {"python": platform.python_version(), "numpy": np.__version__},
     }
-    say(f"selected epoch {best_epoch}" + (f" (best validation accuracy {val_eval['accuracy']:.4f})" if val_eval else ""))
+    say(f"selected epoch {best_epoch}"
+        + (f" (best validation accuracy {val_accuracy:.4f})" if val_accuracy is not None else ""))
     say(f"train accuracy {train_eval['accuracy']:.4f}; test accuracy {test_accuracy:.4f} "
         f"(error {100 * (1 - test_accuracy):.2f} %); {metrics['train_seconds']:.1f} s of training")
     say("confusion matrix (rows: true class, columns: predicted):\n" + format_confusion(confusion))
