@@ -255,8 +255,13 @@ def test_save_load_round_trip(tmp_path):
 def test_load_refuses_foreign_files(tmp_path):
     text = tmp_path / "notes.npz"
     text.write_text("hello")
-    with pytest.raises(nn.ModelFileError, match="notes.npz.*not an .npz archive"):
+    with pytest.raises(nn.ModelFileError, match="notes.npz.*not an .npz archive.*starts with b'hello'"):
         nn.load(text)
+    whole = nn.save(nn.MLP([4, 3, 2]), tmp_path / "whole.npz").read_bytes()
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(nn.ModelFileError, match="truncated.npz.*truncated or damaged"):
+        nn.load(truncated)
     plain = tmp_path / "plain.npz"
     np.savez(plain, w=np.zeros(3))
     with pytest.raises(nn.ModelFileError, match="plain.npz.*not a tinygrad_edu model file"):

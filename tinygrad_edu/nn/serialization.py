@@ -104,12 +104,19 @@ def load(path: str | os.PathLike[str]) -> Module:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no model file at '{path}'")
+    if not zipfile.is_zipfile(path):  # np.load would call any other file "pickled data", which misleads
+        with open(path, "rb") as f:
+            head = f.read(8)
+        if head.startswith(b"\x93NUMPY"):
+            raise ModelFileError(path, "it holds a single .npy array, not a model archive written by save()")
+        if head.startswith(b"PK"):
+            raise ModelFileError(path, "it is not an .npz archive: it starts like a zip file but is truncated or damaged")
+        raise ModelFileError(path, f"it is not an .npz archive (a zip file, which starts with b'PK'; this one "
+                                   f"starts with {head!r})")
     try:
-        archive = np.load(path, allow_pickle=False)
+        archive = np.load(path, allow_pickle=False)  # a zip file: always an NpzFile
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
         raise ModelFileError(path, f"it is not an .npz archive ({type(e).__name__}: {e})") from None
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise ModelFileError(path, "it holds a single .npy array, not a model archive written by save()")
     with archive:
         try:
             entries = {key: archive[key] for key in archive.files}
