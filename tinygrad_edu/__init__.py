@@ -14,6 +14,7 @@ Importing this package imports only numpy; plotting, drawing and datasets load w
 
 from __future__ import annotations
 
+from . import tensor  # first: the engine's modules import each other, and tensor.py sets the order at its end
 from . import functional
 from .autograd import backward, grad
 from .creation import (

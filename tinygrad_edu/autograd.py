@@ -13,9 +13,8 @@ they are recorded like any other computation, so the gradients can be differenti
 
 from __future__ import annotations
 
-import contextlib
 import gc
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -54,7 +53,7 @@ def _seed_gradient(output: Tensor, gradient: Any) -> Tensor:
                 f"grad can be implicitly created only for scalar outputs, but {output._describe()} has "
                 f"{output.size} elements: pass gradient=... (dC/d(output), of shape {output.shape})"
             )
-        return Tensor._wrap(np.ones(output.shape, output.dtype))
+        return Tensor._wrap(np.array(1, output.dtype).reshape(output.shape))  # (np.ones is slower for 1 value)
     g = gradient if isinstance(gradient, Tensor) else Tensor._wrap(np.asarray(gradient, dtype=output.dtype))
     if g.shape != output.shape:
         raise RuntimeError(f"gradient has shape {g.shape}, but {output._describe()}: they must match")
@@ -71,7 +70,12 @@ def run_backward(
 ) -> dict[Any, Tensor]:
     """The engine. Returns the gradient of every leaf reached (keyed by the leaf Tensor) and, for `inputs`
     that are intermediate tensors, their gradient keyed by their node. `stored` collects the ids of the
-    arrays put into a `.grad` (of retained intermediates), so that no two `.grad` share one array."""
+    arrays put into a `.grad` (of retained intermediates), so that no two `.grad` share one array.
+
+    With create_graph the gradients are Tensors all the way, recorded in a new graph. Without it nobody will
+    differentiate them, so during the walk they are plain numpy arrays (`arrays`), and only the results are
+    made Tensors: this saves a Tensor per edge, the largest cost of a small graph's backward.
+    """
     if stored is None:
         stored = set()
     if retain_graph is None:
@@ -80,9 +84,10 @@ def run_backward(
         grad_outputs = [None] * len(outputs)
     if len(grad_outputs) != len(outputs):
         raise ValueError(f"got {len(outputs)} outputs but {len(grad_outputs)} gradients")
+    arrays = not create_graph
 
     # The gradient summed so far for each node (Context) and each leaf (Tensor) reached: both hash by identity.
-    grads: dict[Any, Tensor] = {}
+    grads: dict[Any, Any] = {}
     for out, g in zip(outputs, grad_outputs):
         if not isinstance(out, Tensor):
             raise TypeError(f"backward needs Tensors, got {type(out).__name__}")
@@ -94,73 +99,87 @@ def run_backward(
         seed = _seed_gradient(out, g)
         if g is not None:  # the caller's own array: a `.grad` must not end up sharing it
             stored.add(id(seed.data))
+        seed = seed.data if arrays else seed
         target = out.grad_fn if out.grad_fn is not None else out
         grads[target] = grads[target] + seed if target in grads else seed
 
     wanted = {t.grad_fn for t in inputs or () if t.grad_fn is not None}
-    captured: dict[Any, Tensor] = {}
+    captured: dict[Any, Any] = {}
     order = topological_order([o.grad_fn for o in outputs if o.grad_fn is not None])
-    with set_grad_enabled(create_graph), _collector_paused(len(order) > LARGE_GRAPH):
+    with set_grad_enabled(create_graph), _CollectorPaused(len(order) > LARGE_GRAPH):
         for node in order:
             grad = grads.pop(node, None)
             if grad is None:  # no gradient reached this node (all paths to it carried None)
                 continue
             if node._hooks:  # the private fields: reading the public lists would create them
-                for hook in node._hooks:
-                    replaced = hook(grad)
-                    if replaced is not None:
-                        grad = replaced
+                grad = _call_hooks(node._hooks, grad, arrays)
             if node._retained and inputs is None:
                 for ref in node._retained:
                     tensor = ref()
                     if tensor is not None:
-                        _accumulate(tensor, grad, create_graph, stored)
+                        _accumulate(tensor, Tensor._wrap(grad) if arrays else grad, create_graph, stored)
             if node in wanted:
                 captured[node] = grad
             function = node.function
-            if create_graph or function.backward_arrays is None:
-                input_grads = function.backward(node, grad)
-            else:  # nobody differentiates these gradients: the same formulas on the arrays (function.py)
-                input_grads = function.backward_arrays(node, grad.data)  # as_grad makes them Tensors
+            if arrays and function.backward_arrays is not None:  # the formula on the arrays (function.py)
+                input_grads = function.backward_arrays(node, grad)
+            else:  # the definition, on Tensors (recorded only with create_graph)
+                input_grads = function.backward(node, Tensor._wrap(grad) if arrays else grad)
             if type(input_grads) is not tuple:
                 input_grads = (input_grads,)
-            edges = node.edges
-            if len(input_grads) != len(edges):
+            if len(input_grads) != len(node.edges):
                 raise RuntimeError(
                     f"{node.function.__name__}.backward returned {len(input_grads)} gradients, but forward "
-                    f"had {len(edges)} positional inputs (return None for inputs without a gradient)"
+                    f"had {len(node.edges)} positional inputs (return None for inputs without a gradient)"
                 )
-            for index, edge in enumerate(edges):
-                g = input_grads[index]
+            for index, (edge, g, shape, dtype) in enumerate(
+                zip(node.edges, input_grads, node.input_shapes, node.input_dtypes)
+            ):
                 if edge is None or g is None:
                     continue
-                g = as_grad(g, node, index)
-                grads[edge] = grads[edge] + g if edge in grads else g
+                if not (arrays and type(g) is np.ndarray and g.dtype is dtype and g.shape == shape):
+                    g = as_grad(g, node, index, arrays)  # (the usual case needs no call)
+                grads[edge] = grads[edge] + g if edge in grads else g  # a new sum: never added in place
             if not retain_graph:
                 node.release()
     # Every node was visited and popped: what is left are the leaves' gradients.
     captured.update(grads)
+    if arrays:
+        return {key: Tensor._wrap(g) for key, g in captured.items()}
     return captured
+
+
+def _call_hooks(hooks: list, grad: Any, arrays: bool) -> Any:
+    """Call each hook with the gradient as a Tensor; a hook that returns a Tensor replaces it."""
+    tensor = Tensor._wrap(grad) if arrays else grad
+    for hook in hooks:
+        replaced = hook(tensor)
+        if replaced is not None:
+            tensor = replaced if isinstance(replaced, Tensor) else Tensor._wrap(np.asarray(replaced))
+    return tensor.data if arrays else tensor
 
 
 LARGE_GRAPH = 1000  # nodes; below this the collector's pause costs more than it saves
 
 
-@contextlib.contextmanager
-def _collector_paused(pause: bool) -> Iterator[None]:
+class _CollectorPaused:
     """Python's cyclic garbage collector paused during the walk of a large graph. Backward allocates many
     short-lived arrays while the whole graph is alive, and every collection of the oldest generation would
     scan all its nodes again: a 100 000-operation backward took 1.4 s instead of 0.73 s. The walk creates no
     reference cycles of its own; the collector resumes (and catches up) as soon as it ends."""
-    was_enabled = gc.isenabled()
-    if not (pause and was_enabled):
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
+
+    __slots__ = ("pause",)
+
+    def __init__(self, pause: bool) -> None:
+        self.pause = pause and gc.isenabled()
+
+    def __enter__(self) -> None:
+        if self.pause:
+            gc.disable()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pause:
+            gc.enable()
 
 
 def _accumulate(tensor: Tensor, grad: Tensor, create_graph: bool, stored: set[int]) -> None:

@@ -232,9 +232,7 @@ class Tensor:
         Saved values are freed afterwards unless `retain_graph=True` (default: `create_graph`).
         With `create_graph=True` the gradients are themselves differentiable (higher-order derivatives).
         """
-        from .autograd import backward
-
-        backward([self], None if gradient is None else [gradient], retain_graph, create_graph)
+        autograd.backward([self], None if gradient is None else [gradient], retain_graph, create_graph)
 
     def retain_grad(self) -> None:
         """Keep `.grad` for this intermediate tensor too (leaves always keep it)."""
@@ -606,4 +604,6 @@ def _raw_index(index: Any) -> Any:
     return index
 
 
-from . import ops  # noqa: E402  (ops needs Tensor defined first; Tensor's methods need ops at call time)
+# ops and autograd need Tensor defined first; Tensor's methods need them at call time (an import inside a method
+# would run again at every call)
+from . import autograd, ops  # noqa: E402
