@@ -48,6 +48,16 @@ class _Output:
 _OUTPUT = _Output()
 
 
+class _SavedInput:
+    """One of forward's inputs among the saved values, with its version when it was saved: if it is changed
+    in place before backward, the saved value is stale and backward says so instead of computing garbage."""
+
+    __slots__ = ("tensor", "version")
+
+    def __init__(self, tensor: Tensor) -> None:
+        self.tensor, self.version = tensor, tensor._version
+
+
 class Context:
     """A node of the graph: one call of a Function, with what its backward needs.
 
@@ -66,7 +76,7 @@ class Context:
     # stays for what each Function's forward keeps on ctx (ctx.shapes, ctx.axis, ...).
     __slots__ = (
         "function", "needs_input_grad", "edges", "input_shapes", "input_dtypes", "scope", "released",
-        "shape", "dtype", "_args", "_saved", "_output_data", "_output_ref", "__dict__", "__weakref__",
+        "shape", "dtype", "_args", "_arrays", "_saved", "_output_data", "_output_ref", "__dict__", "__weakref__",
     )
     # Set on few nodes: class-level defaults rather than two more assignments in every node's __init__.
     _hooks: list | None = None  # created on first use: most nodes never get a hook
@@ -74,18 +84,21 @@ class Context:
 
     def __init__(self, function: type[Function], args: tuple) -> None:
         self.function = function
-        needs, edges, shapes, dtypes = [], [], [], []  # one pass over the inputs
+        needs, edges, shapes, dtypes, arrays = [], [], [], [], []  # one pass over the inputs
         for a in args:
             if isinstance(a, Tensor):
                 need = a._requires_grad
                 edges.append((a if a.grad_fn is None else a.grad_fn) if need else None)
-                shapes.append(a.data.shape)
-                dtypes.append(a.data.dtype)
+                data = a.data
+                shapes.append(data.shape)
+                dtypes.append(data.dtype)
+                arrays.append(data)
             else:
                 need = False
                 edges.append(None)
                 shapes.append(None)
                 dtypes.append(None)
+                arrays.append(a)
             needs.append(need)
         self.needs_input_grad: tuple[bool, ...] = tuple(needs)
         self.edges: tuple[Any, ...] = tuple(edges)
@@ -94,6 +107,7 @@ class Context:
         self.scope = _state.scope
         self.released = False
         self._args: tuple | None = args  # only during forward, to recognise saved inputs
+        self._arrays: list | None = arrays  # forward's arguments: the inputs' arrays (also only during forward)
         self._saved: tuple | None = None
         # shape, dtype, _output_data and _output_ref are set by _finish, once forward has made the output
 
@@ -133,7 +147,7 @@ class Context:
             if isinstance(v, np.ndarray):
                 for a in args:
                     if isinstance(a, Tensor) and a.data is v:
-                        v = (a, a._version)  # the input itself, with its version to detect in-place changes
+                        v = _SavedInput(a)  # the input itself, to stay connected to the graph
                         break
             resolved.append(v)
         self._saved = tuple(resolved)
@@ -168,10 +182,10 @@ class Context:
                     _raise_modified(alive, alive._version, 0, self)
                 # the output, as a node of this graph
                 out.append(Tensor._wrap(self._output_data, self) if tensors else self._output_data)
-            elif isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], Tensor):
-                tensor, version = v
-                if tensor._version != version:
-                    _raise_modified(tensor, tensor._version, version, self)
+            elif type(v) is _SavedInput:
+                tensor = v.tensor
+                if tensor._version != v.version:
+                    _raise_modified(tensor, tensor._version, v.version, self)
                 out.append(tensor if tensors else tensor.data)
             elif tensors and isinstance(v, np.ndarray):
                 out.append(Tensor._wrap(v))
@@ -193,7 +207,7 @@ class Context:
                     self._saved = tuple(_OUTPUT if v is data or v is returned else v for v in saved)
                     self._output_data = data
                     break
-        self._args = None
+        self._args = self._arrays = None
         self._output_ref = weakref.ref(output)
         self.shape, self.dtype = data.shape, data.dtype
 
@@ -263,7 +277,7 @@ class Function:
     def _record(cls, args: tuple, kwargs: dict) -> Tensor:
         """apply when some input requires grad: run forward with a new graph node and attach it to the output."""
         ctx = Context(cls, args)
-        returned = cls.forward(ctx, *[a.data if isinstance(a, Tensor) else a for a in args], **kwargs)
+        returned = cls.forward(ctx, *ctx._arrays, **kwargs)
         out = Tensor._wrap(returned)
         if out.data.dtype.kind not in "fc":  # integer or bool results (argmax, comparisons) have no gradient
             return out
@@ -273,23 +287,25 @@ class Function:
         return out
 
 
-def as_grad(value: Any, ctx: Context, index: int) -> Tensor:
-    """Check one gradient returned by `ctx.function.backward` (or backward_arrays) and make it a Tensor of the
-    input's dtype."""
-    if not isinstance(value, Tensor):
-        value = Tensor._wrap(value)
-    data = value.data
+def as_grad(value: Any, ctx: Context, index: int, arrays: bool = False) -> Any:
+    """Check one gradient returned by `ctx.function.backward` (or backward_arrays): it must have the input's
+    shape, and it is cast to the input's dtype. Returned as a numpy array if `arrays`, else as a Tensor."""
+    if arrays:
+        data = value = value.data if isinstance(value, Tensor) else np.asarray(value)
+    else:
+        value = value if isinstance(value, Tensor) else Tensor._wrap(value)
+        data = value.data
     if data.dtype is ctx.input_dtypes[index] and data.shape == ctx.input_shapes[index]:
         return value  # the usual case, checked first
     shape = ctx.input_shapes[index]
     if data.shape != shape:
         raise RuntimeError(
-            f"{ctx.function.__name__}.backward returned a gradient of shape {value.shape} for input {index}, "
+            f"{ctx.function.__name__}.backward returned a gradient of shape {data.shape} for input {index}, "
             f"which has shape {shape}: a gradient always has the shape of its input "
             f"(reduce a broadcast gradient with sum_to)"
         )
     dtype = ctx.input_dtypes[index]
     if data.dtype is not dtype and data.dtype != dtype:  # `is` first: the same dtype object, almost always
         _check_can_require_grad(dtype, f"input {index} of {ctx.function.__name__}")
-        value = value.astype(dtype)
+        value = value.astype(dtype)  # a recorded Cast for a Tensor, numpy's astype for an array
     return value
