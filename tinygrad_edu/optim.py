@@ -102,16 +102,22 @@ class Optimizer:
         """One update of every parameter that has a gradient."""
         for group in self.param_groups:
             for p in group["params"]:
-                if p.grad is None:
+                grad = p._grad
+                if grad is None:
                     continue
-                state = self.state.get(id(p))
-                if state is None:  # (not setdefault(id(p), {}): that makes a new dict every step)
-                    state = self.state[id(p)] = {}
-                self._update(p, p.grad.data, group, state)
+                self._update(p, grad.data, group)
                 p._version += 1  # an in-place change: graphs that saved the old value must notice
 
-    def _update(self, p: Tensor, grad: np.ndarray, group: dict[str, Any], state: dict[str, Any]) -> None:
+    def _update(self, p: Tensor, grad: np.ndarray, group: dict[str, Any]) -> None:
+        """Move `p.data` in place, given its gradient (an array) and its group's settings."""
         raise NotImplementedError
+
+    def _state_of(self, p: Tensor) -> dict[str, Any]:
+        """The per-parameter buffers (momentum, Adam's averages), created on first use: plain SGD keeps none."""
+        state = self.state.get(id(p))
+        if state is None:  # (not setdefault(id(p), {}): that makes a new dict every step)
+            state = self.state[id(p)] = {}
+        return state
 
     def _params(self) -> list[Tensor]:
         return [p for g in self.param_groups for p in g["params"]]
@@ -178,11 +184,12 @@ class SGD(Optimizer):
         super().__init__(params, {"lr": lr, "momentum": momentum, "dampening": dampening,
                                   "weight_decay": weight_decay, "nesterov": nesterov})
 
-    def _update(self, p: Tensor, grad: np.ndarray, group: dict[str, Any], state: dict[str, Any]) -> None:
+    def _update(self, p: Tensor, grad: np.ndarray, group: dict[str, Any]) -> None:
         lr, mu, wd = group["lr"], group["momentum"], group["weight_decay"]
         if wd:
             grad = grad + wd * p.data  # a new array: never modify .grad itself
         if mu:
+            state = self._state_of(p)
             buf = state.get("momentum_buffer")
             if buf is None:
                 buf = state["momentum_buffer"] = np.array(grad, dtype=p.dtype, copy=True)
@@ -213,8 +220,9 @@ class Adam(Optimizer):
             raise ValueError(f"{type(self).__name__}: eps must be >= 0, got {eps}")
         super().__init__(params, {"lr": lr, "betas": (b1, b2), "eps": eps, "weight_decay": weight_decay})
 
-    def _update(self, p: Tensor, grad: np.ndarray, group: dict[str, Any], state: dict[str, Any]) -> None:
+    def _update(self, p: Tensor, grad: np.ndarray, group: dict[str, Any]) -> None:
         lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+        state = self._state_of(p)
         if wd:
             if self._decoupled:
                 p.data *= 1 - lr * wd  # AdamW: shrink the weights directly, not through the gradient
