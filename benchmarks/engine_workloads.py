@@ -1,6 +1,8 @@
 """The benchmark workloads written with the engine, the way a student writes them before there is an nn module:
 parameters are leaf tensors with requires_grad, the forward pass is Tensor arithmetic, `loss.backward()`
-computes every gradient, and SGD updates the parameters in place under `no_grad()`.
+computes every gradient, and the engine's optimizer (`tg.optim.SGD`) updates the parameters in place.
+`sgd_by_hand` is the update a student writes before meeting the optimizer (`p -= lr * p.grad` under
+`no_grad()`); workload 3 times it as a second series.
 
 Each function computes exactly what its twin in numpy_floor.py computes (same shapes, dtypes, initial values,
 loss and update) and returns the seconds spent training, setup excluded.
@@ -9,7 +11,7 @@ loss and update) and returns the seconds spent training, setup excluded.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -22,7 +24,7 @@ def leaves(arrays: Sequence[np.ndarray]) -> list[tg.Tensor]:
     return [tg.tensor(a, requires_grad=True) for a in arrays]
 
 
-def _sgd(params: Sequence[tg.Tensor], lr: float) -> None:
+def sgd_by_hand(params: Sequence[tg.Tensor], lr: float) -> None:
     """p ← p − lr ∂C/∂p in place, then clear the gradient (PyTorch's zero_grad(set_to_none=True))."""
     with tg.no_grad():
         for p in params:
@@ -30,18 +32,30 @@ def _sgd(params: Sequence[tg.Tensor], lr: float) -> None:
             p.grad = None
 
 
+def optimizer_step(params: Sequence[tg.Tensor], lr: float) -> Callable[[], None]:
+    """The engine's optimizer as one call per step: `opt.step()` then `opt.zero_grad()`."""
+    opt = tg.optim.SGD(params, lr=lr)
+
+    def step() -> None:
+        opt.step()
+        opt.zero_grad()
+
+    return step
+
+
 def mnist_sigmoid_epoch(
     X: tg.Tensor, Y: tg.Tensor, params: list[tg.Tensor], batch: int = 128, lr: float = 0.1
 ) -> float:
     """Workload 1 (see numpy_floor.mnist_sigmoid_epoch). X and Y are tensors: each batch is a view of them."""
     W1, b1, W2, b2 = params
+    step = optimizer_step(params, lr)
     start = time.perf_counter()
     for i in range(0, len(X), batch):
         x, y = X[i : i + batch], Y[i : i + batch]
         a1 = (x @ W1 + b1).sigmoid()
         a2 = (a1 @ W2 + b2).sigmoid()
         tg.mse(a2, y, reduction="chapter").backward()
-        _sgd(params, lr)
+        step()
     return time.perf_counter() - start
 
 
@@ -50,19 +64,24 @@ def mnist_relu_ce_epoch(
 ) -> float:
     """Workload 2 (see numpy_floor.mnist_relu_ce_epoch); `labels` are the integer classes."""
     W1, b1, W2, b2 = params
+    step = optimizer_step(params, lr)
     start = time.perf_counter()
     for i in range(0, len(X), batch):
         x, y = X[i : i + batch], labels[i : i + batch]
         logits = (x @ W1 + b1).relu() @ W2 + b2
         tg.cross_entropy(logits, y).backward()
-        _sgd(params, lr)
+        step()
     return time.perf_counter() - start
 
 
-def tiny_mlp_steps(params: list[tg.Tensor], steps: int = 2000, lr: float = 0.01) -> float:
-    """Workload 3 (see numpy_floor.tiny_mlp_steps): seconds per step."""
+def tiny_mlp_steps(
+    params: list[tg.Tensor], steps: int = 2000, lr: float = 0.01, by_hand: bool = False
+) -> float:
+    """Workload 3 (see numpy_floor.tiny_mlp_steps): seconds per step. `by_hand`: sgd_by_hand instead of the
+    optimizer."""
     X, y = (tg.tensor(a) for a in tiny_data())
     W, b = params[0::2], params[1::2]
+    step = (lambda: sgd_by_hand(params, lr)) if by_hand else optimizer_step(params, lr)
     start = time.perf_counter()
     for _ in range(steps):
         a = X
@@ -70,7 +89,7 @@ def tiny_mlp_steps(params: list[tg.Tensor], steps: int = 2000, lr: float = 0.01)
             z = a @ W[layer] + b[layer]
             a = z.relu() if layer < 2 else z
         tg.mse(a, y, reduction="mean").backward()
-        _sgd(params, lr)
+        step()
     return (time.perf_counter() - start) / steps
 
 

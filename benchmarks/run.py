@@ -156,14 +156,19 @@ def build_workloads(
         w = Workload(3, "tiny MLP step, 2-16-16-1 relu, batch 4, MSE (mean), SGD, float64", "s/step")
         steps = sizes.tiny_steps
         w.series["engine"] = lambda: eng.tiny_mlp_steps(eng.leaves(params(npf.TINY, np.float64)), steps)
+        w.series["engine, SGD by hand"] = lambda: eng.tiny_mlp_steps(
+            eng.leaves(params(npf.TINY, np.float64)), steps, by_hand=True)
         w.series["numpy"] = lambda: npf.tiny_mlp_steps(params(npf.TINY, np.float64), steps)
         if reference is not None:
             w.series["reference"] = lambda: reference.tiny_mlp_steps(steps)
         if torch_mods:
             tw = torch_mods[1]
             w.series["torch"] = lambda: tw.tiny_mlp_steps(tw.leaves(params(npf.TINY, np.float64)), steps)
-        w.ratios = [("engine", "numpy"), ("engine", "reference"), ("torch", "numpy"), ("engine", "torch")]
+        w.ratios = [("engine", "numpy"), ("engine, SGD by hand", "numpy"), ("engine", "reference"),
+                    ("torch", "numpy"), ("engine", "torch")]
         w.target = ("engine", "numpy", 3.5)
+        w.note = ("engine: tg.optim.SGD's step() and zero_grad(); 'SGD by hand': `p -= lr * p.grad` under no_grad(); "
+                  "torch: `p -= lr * p.grad` under torch.no_grad() (faster than torch.optim.SGD here)")
         workloads.append(w)
 
     if 4 in only:
