@@ -44,7 +44,8 @@ def ours(ds: Any, hidden: int, seed: int, epochs: int = 20, target: float = TARG
     return {
         "settings": f"784-{hidden}-10 relu + cross-entropy, {config.optimizer} λ {config.lr:g} ({config.schedule} over "
                     f"{config.epochs} epochs), batch {config.batch_size}, {config.dtype}",
-        "reached": history.stopped_early, "epochs": len(history), "val_accuracy": history.val_accuracy[-1],
+        "reached": history.stopped_early, "epochs": len(history), "batch": config.batch_size,
+        "val_accuracy": history.val_accuracy[-1],
         "train_seconds": result.metrics["train_seconds"], "test_accuracy": result.metrics["test_accuracy"],
     }
 
@@ -79,19 +80,38 @@ def measure(data_dir: str, seed: int = 0, hidden: int = 300, quick: bool = False
         target, sklearn_epochs = 0.90, 3
     a = ours(ds, hidden, seed, target=target)
     b = scikit_learn(ds, seed, epochs=sklearn_epochs)
+    floor = numpy_floor_time(ds, hidden, a["batch"], a["epochs"], repeats=1 if quick else 3)
     return {"target": target, "seed": seed, "n_train": len(ds.X_train), "engine": a, "sklearn": b,
-            "ratio": a["train_seconds"] / b["train_seconds"]}
+            "numpy_floor": floor, "ratio": a["train_seconds"] / b["train_seconds"],
+            "floor_ratio": floor["train_seconds"] / b["train_seconds"]}
+
+
+def numpy_floor_time(ds: Any, hidden: int, batch: int, epochs: int, repeats: int = 3) -> dict[str, Any]:
+    """The hand-written numpy network of numpy_floor.py (784-hidden-10 relu + softmax cross-entropy, float32, the
+    engine's batch size) timed for one epoch on the same training images, `repeats` times; its median epoch
+    times the engine's number of epochs is what the engine's run would cost with no engine overhead at all.
+    (Plain SGD: momentum would add two array operations per parameter per step, a lower bound either way.)"""
+    import numpy_floor as npf
+
+    X = np.ascontiguousarray(ds.X_train, dtype=np.float32)
+    Y = np.eye(10, dtype=np.float32)[ds.y_train]
+    seconds = [npf.mnist_relu_ce_epoch(X, Y, npf.init_params((X.shape[1], hidden, 10), np.float32), batch=batch)
+               for _ in range(repeats)]
+    epoch = float(np.median(seconds))
+    return {"epoch_seconds": epoch, "epochs": epochs, "train_seconds": epoch * epochs}
 
 
 def describe(result: dict[str, Any]) -> str:
-    a, b = result["engine"], result["sklearn"]
+    a, b, f = result["engine"], result["sklearn"], result["numpy_floor"]
     reached = (f"reached {100 * result['target']:.0f} % validation accuracy after {a['epochs']} epochs"
                if a["reached"] else f"did NOT reach {100 * result['target']:.0f} % in {a['epochs']} epochs "
                                     f"(best {a['val_accuracy']:.4f})")
     return (f"tinygrad_edu ({a['settings']}): {reached}, {a['train_seconds']:.1f} s of training, test accuracy "
             f"{a['test_accuracy']:.4f}\nscikit-learn ({b['settings']}): {b['train_seconds']:.1f} s, validation "
-            f"{b['val_accuracy']:.4f}, test accuracy {b['test_accuracy']:.4f}\nratio engine / scikit-learn: "
-            f"{result['ratio']:.2f} (target <= 0.25)")
+            f"{b['val_accuracy']:.4f}, test accuracy {b['test_accuracy']:.4f}\nnumpy floor (the same "
+            f"{f['epochs']} epochs in hand-written numpy, {f['epoch_seconds']:.2f} s each): {f['train_seconds']:.1f} s"
+            f"\nratio engine / scikit-learn: {result['ratio']:.2f} (target <= 0.25); numpy floor / scikit-learn: "
+            f"{result['floor_ratio']:.2f}")
 
 
 def main(argv: list[str] | None = None) -> int:
