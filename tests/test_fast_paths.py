@@ -135,3 +135,30 @@ def test_sum_to_refuses_shapes_that_are_not_a_broadcast():
         with pytest.raises(ValueError, match=r"cannot sum a tensor of shape \(2, 3\) to shape"):
             x.sum_to(shape)
     assert x.sum_to((1, 3)).shape == (1, 3) and x.sum_to((3,)).shape == (3,) and x.sum_to(()).shape == ()
+
+
+def test_weight_gradient_of_a_transposed_matmul_is_a_plain_array_in_the_weights_layout():
+    """nn.Linear computes x @ W.mT: W's gradient comes back in W's own layout, owning its memory (no copy)."""
+    x = rng.standard_normal((5, 4)).astype(np.float32)
+    W = tg.tensor(rng.standard_normal((3, 4)).astype(np.float32), requires_grad=True)
+    A = tg.tensor(rng.standard_normal((4, 5)).astype(np.float32), requires_grad=True)
+    u = rng.standard_normal((5, 3)).astype(np.float32)
+    ((tg.tensor(x) @ W.mT) * u).sum().backward()
+    ((A.mT @ W.mT) * u).sum().backward()
+    np.testing.assert_allclose(W.grad.data, u.T @ x + u.T @ A.data.T, rtol=1e-5)
+    np.testing.assert_allclose(A.grad.data, (u @ W.data).T, rtol=1e-5)
+    for t in (W, A):
+        assert t.grad.data.flags.c_contiguous and t.grad.dtype == np.float32
+    fresh = tg.tensor(W.data, requires_grad=True)
+    ((tg.tensor(x) @ fresh.mT) * u).sum().backward()
+    assert fresh.grad.data.base is None  # the product itself, not a copy of it or a view
+
+
+def test_a_whole_view_of_the_callers_gradient_is_still_copied():
+    """W.mT.mT passes the caller's array back as a view spanning it: .grad must not be that array."""
+    W = tg.tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    G = rng.standard_normal((3, 4))
+    W.mT.mT.backward(G)
+    assert not np.shares_memory(W.grad.data, G)
+    G[...] = 0
+    assert np.abs(W.grad.data).sum() > 0

@@ -187,11 +187,16 @@ def _accumulate(tensor: Tensor, grad: Tensor, create_graph: bool, stored: set[in
 
     Backward formulas pass gradients through unchanged where they can (y = a + b gives both a and b the
     very array g), so the first gradient is copied if it is a view, read-only, or already another `.grad`
-    in this backward call (ids in `stored`)."""
+    in this backward call (ids in `stored`). A view that is the whole of its base in the same layout is
+    taken as that base (and checked as such): a layer's weight gradient arrives that way, and copying it
+    cost ~12 % of a 784-300-10 training step."""
     if not create_graph and grad.grad_fn is not None:
         grad = grad.detach()
     if tensor.grad is None:
         data = grad.data
+        if not create_graph and data.base is not None and _spans_its_base(data):
+            data = data.base  # e.g. P.mT.mT, the gradient of a layer's weight: P itself, under another name
+            grad = Tensor._wrap(data, grad.grad_fn)
         if data.base is not None or not data.flags.writeable or id(data) in stored:
             grad = Tensor._wrap(data.copy(), grad.grad_fn)
         stored.add(id(grad.data))
@@ -199,6 +204,13 @@ def _accumulate(tensor: Tensor, grad: Tensor, create_graph: bool, stored: set[in
     else:
         new = tensor.grad + grad  # a new array: an earlier gradient may be referenced elsewhere
         tensor._grad = new if create_graph else new.detach()
+
+
+def _spans_its_base(view: np.ndarray) -> bool:
+    """True if `view` is all of its base array, element for element in the same layout."""
+    base = view.base
+    return (type(base) is np.ndarray and view.shape == base.shape and view.strides == base.strides
+            and view.dtype == base.dtype and view.ctypes.data == base.ctypes.data)
 
 
 def backward(

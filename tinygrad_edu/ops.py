@@ -279,7 +279,20 @@ class MatMul(Function):
         if a.ndim != 2 or b.ndim != 2:  # 1-D operands and batches: through backward, on Tensors
             return MatMul.backward(ctx, Tensor._wrap(g))
         needs_a, needs_b = ctx.needs_input_grad
-        return (g @ b.mT if needs_a else None), (a.mT @ g if needs_b else None)
+        ga = gb = None
+        # Each gradient is made in its input's memory layout. A layer's `x @ W.mT` multiplies by a transposed
+        # view of W; computed as (gᵀ x)ᵀ, its gradient is a transposed view too, which Transpose's backward
+        # turns back into W's own layout (xᵀ g would reach W.grad laid out column by column, and be copied).
+        if needs_a:
+            ga = (b @ g.mT).mT if _is_transposed(a) else g @ b.mT
+        if needs_b:
+            gb = (g.mT @ a).mT if _is_transposed(b) else a.mT @ g
+        return ga, gb
+
+
+def _is_transposed(x: np.ndarray) -> bool:
+    """True for a matrix laid out column by column, such as the .mT view of an ordinary one."""
+    return x.flags.f_contiguous and not x.flags.c_contiguous
 
 
 def _matmul_mismatch(a: tuple[int, ...], b: tuple[int, ...], error: Exception) -> str:
