@@ -41,9 +41,12 @@ def test_quick_benchmark_prints_ratios_and_writes_results(tmp_path: Path) -> Non
         ratios = {r["ratio"]: r["value"] for r in by_id[wid]["ratios"]}
         assert ratios and all(value >= 0 for value in ratios.values()), by_id[wid]  # resident sizes can be 0
     assert {"engine", "numpy"} <= set(by_id[1]["medians"])
+    # workload 3 runs 5 short rounds per round of the others: its ratio also comes round by round
+    tiny = {r["ratio"]: r for r in by_id[3]["ratios"]}["engine / numpy"]
+    assert len(by_id[3]["times"]["engine"]) == 5 and tiny["paired"] > 0
 
     report = (tmp_path / "RESULTS.md").read_text(encoding="utf-8")
-    assert "| workload | ratio | value | target | status |" in report
+    assert "| workload | ratio | value | paired | target | status |" in report
     # A second run replaces the generated section and keeps text written around it.
     (tmp_path / "RESULTS.md").write_text(report + "\nHand-written notes.\n", encoding="utf-8")
     again = subprocess.run(
