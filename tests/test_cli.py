@@ -174,6 +174,7 @@ def _corrupt_mnist(directory: Path) -> Path:
     (["train", "--epochs", "0"], "positive integer"),
     (["train", "--lr", "-1"], "positive number"),
     (["train", "--batch-size", "many"], "many"),
+    (["train", "--threads", "0"], "positive integer"),
     (["train", "--dataset", "digits", "--loss", "ce", "--output-activation", "sigmoid"], "identity"),
     (["train", "--dataset", "digits", "--val-size", "5000"], "val-size 5000"),
     (["train", "--data-dir", "{tmp}/nothing-here"], "MNIST files not found"),
@@ -197,6 +198,28 @@ def test_bad_input_is_one_line_and_exit_2(argv, expected, tmp_path, capsys, monk
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1, err
     assert expected in lines[0] and "Traceback" not in err
+
+
+def test_threads_limits_the_blas_pools_during_training_and_evaluation(tmp_path, capsys, monkeypatch):
+    """--threads 1: numpy's matrix products run on one thread while the run lasts (threadpoolctl)."""
+    import threadpoolctl  # a dependency (pyproject.toml)
+
+    from tinygrad_edu import experiment, nn
+
+    seen = []
+
+    def blas_threads() -> set[int]:
+        return {pool["num_threads"] for pool in threadpoolctl.threadpool_info() if pool["user_api"] == "blas"}
+
+    real_run, real_predict = experiment.run, nn.MLP.predict
+    monkeypatch.setattr(experiment, "run", lambda *a, **k: (seen.append(("train", blas_threads())), real_run(*a, **k))[1])
+    monkeypatch.setattr(nn.MLP, "predict", lambda *a, **k: (seen.append(("evaluate", blas_threads())), real_predict(*a, **k))[1])
+    out = tmp_path / "run"
+    assert run_cli(["train", "--dataset", "digits", "--epochs", "1", "--threads", "1", "--no-progress", "--out", str(out)], capsys)[0] == 0
+    assert run_cli(["evaluate", "--model", str(out / "model.npz"), "--threads", "1"], capsys)[0] == 0
+    assert [name for name, _ in seen][0] == "train" and "evaluate" in [name for name, _ in seen]
+    assert any(threads for _, threads in seen), "threadpoolctl found no BLAS library in numpy"
+    assert all(threads == {1} for _, threads in seen if threads), seen
 
 
 def test_corrupt_file_message_names_file_and_byte_offset(tmp_path, capsys):
