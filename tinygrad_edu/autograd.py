@@ -97,7 +97,9 @@ def run_backward(
                 f"was not computed from any tensor with requires_grad=True (or it was computed under no_grad())"
             )
         seed = _seed_gradient(out, g)
-        if g is not None:  # the caller's own array: a `.grad` must not end up sharing it
+        if g is not None and arrays:  # the caller's own array: no `.grad` may share it, nor any view of it
+            seed = Tensor._wrap(seed.data.copy())
+        elif g is not None:  # (with create_graph views are always copied: its id is enough)
             stored.add(id(seed.data))
         seed = seed.data if arrays else seed
         target = out.grad_fn if out.grad_fn is not None else out
