@@ -126,6 +126,19 @@ def test_hook_on_intermediate_changes_what_flows_further():
     assert x.grad.item() == 0.0
 
 
+def test_hooks_on_leaves_and_intermediates_go_through_one_helper():
+    """A hook may return a numpy array instead of a Tensor, on a leaf as on an intermediate tensor."""
+    w = tg.tensor([1.0, 2.0], requires_grad=True)
+    w.register_hook(lambda g: np.asarray(g) * 10)
+    (w * w).sum().backward()
+    assert w.grad.tolist() == [20.0, 40.0]
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 3
+    y.register_hook(lambda g: np.asarray(g) + 1)
+    y.sum().backward()
+    assert x.grad.tolist() == [6.0, 6.0]
+
+
 def test_grad_function():
     x = tg.tensor([1.0, 2.0], requires_grad=True)
     y = tg.tensor([3.0], requires_grad=True)

@@ -225,10 +225,8 @@ def backward(
     stored: set[int] = set()  # two leaves can receive the very same array (y = a + b): each gets its own
     leaf_grads = run_backward(outputs, grad_outputs, retain_graph, create_graph, stored=stored)
     for leaf, grad in leaf_grads.items():
-        for hook in leaf._hooks or ():
-            replaced = hook(grad)
-            if replaced is not None:
-                grad = replaced
+        if leaf._hooks:
+            grad = _call_hooks(leaf._hooks, grad, arrays=False)
         _accumulate(leaf, grad, create_graph, stored)
 
 
