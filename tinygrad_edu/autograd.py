@@ -134,13 +134,10 @@ def run_backward(
                     f"{node.function.__name__}.backward returned {len(input_grads)} gradients, but forward "
                     f"had {len(node.edges)} positional inputs (return None for inputs without a gradient)"
                 )
-            for index, (edge, g, shape, dtype) in enumerate(
-                zip(node.edges, input_grads, node.input_shapes, node.input_dtypes)
-            ):
+            for index, (edge, g) in enumerate(zip(node.edges, input_grads)):
                 if edge is None or g is None:
                     continue
-                if not (arrays and type(g) is np.ndarray and g.dtype is dtype and g.shape == shape):
-                    g = as_grad(g, node, index, arrays)  # (the usual case needs no call)
+                g = as_grad(g, node, index, arrays)
                 grads[edge] = grads[edge] + g if edge in grads else g  # a new sum: never added in place
             if not retain_graph:
                 node.release()
