@@ -392,7 +392,7 @@ def summarize(workload: Workload, times: dict[str, list[float]]) -> dict[str, An
                 entry["met"] = entry["value"] <= workload.target[2]
             ratios.append(entry)
     return {"id": workload.id, "title": workload.title, "unit": workload.unit, "times": times,
-            "medians": medians, "ratios": ratios, "note": workload.note}
+            "medians": medians, "ratios": ratios, "note": workload.note, "rounds_factor": workload.rounds_factor}
 
 
 DEFAULT_MNIST = ROOT.parent / "shared" / "data" / "mnist"
@@ -473,8 +473,9 @@ def markdown(results: dict[str, Any]) -> str:
         f"{m['cpu']}, {m['usable_cores']} of {m['cores']} cores · Python {m['python']} · numpy {m['numpy']} · "
         f"BLAS {blas_text}" + (f" · torch {m['torch']}" if m.get("torch") else ""),
         "",
-        f"{results['settings']['repeats']} interleaved rounds after {results['settings']['warmup']} warm-up "
-        "(workload 3: 5 times as many, 5 times shorter); "
+        f"{results['settings']['repeats']} interleaved rounds after {results['settings']['warmup']} warm-up"
+        + "".join(f" (workload {s['id']}: {len(next(iter(s['times'].values())))} shorter ones)"
+                  for s in results["workloads"] if s.get("rounds_factor", 1) > 1) + "; "
         "medians. Timings drift by tens of percent between runs on this kind of machine: read the ratios.",
         "",
         "| workload | series | median |",
