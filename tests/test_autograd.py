@@ -283,7 +283,7 @@ def test_no_bookkeeping_without_grad():
 
 
 def test_backward_of_a_large_graph_pauses_the_collector_and_restores_it():
-    from tinygrad_edu import autograd
+    from tinygrad_edu.engine import autograd
 
     x = tg.tensor(np.ones(3), requires_grad=True)
     y = x

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import tinygrad_edu as tg
-from tinygrad_edu import ops
-from tinygrad_edu.function import Function
+from tinygrad_edu.engine import ops
+from tinygrad_edu.engine.function import Function
 
 rng = np.random.default_rng(0)
 

@@ -11,7 +11,7 @@ from hypothesis import given
 
 import tinygrad_edu as tg
 from tinygrad_edu import Function, GradcheckError, GradcheckReport, check_gradients, gradcheck, gradgradcheck
-from tinygrad_edu.gradcheck import FULL_MODE_MAX_SIZE
+from tinygrad_edu.gradient_check import FULL_MODE_MAX_SIZE
 from tinygrad_edu.testing import tensors
 
 MODES = {"full": False, "fast": True}

@@ -168,7 +168,7 @@ def test_bad_arguments():
 
 
 def test_trace_restores_the_engine():
-    from tinygrad_edu.function import Function
+    from tinygrad_edu.engine.function import Function
 
     before = Function.__dict__["apply"]
     with viz.trace() as outer:

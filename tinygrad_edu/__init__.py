@@ -14,9 +14,9 @@ Importing this package imports only numpy; plotting, drawing and datasets load w
 
 from __future__ import annotations
 
-from . import tensor  # first: the engine's modules import each other, and tensor.py sets the order at its end
+from .engine import tensor  # first: the engine's modules import each other, and tensor.py sets the order at its end
 from . import functional
-from .autograd import backward, grad
+from .engine.autograd import backward, grad
 from .creation import (
     Generator,
     arange,
@@ -35,11 +35,11 @@ from .creation import (
     zeros,
     zeros_like,
 )
-from .function import Context, Function
-from .gradcheck import GradcheckError, GradcheckReport, check_gradients, gradcheck, gradgradcheck
+from .engine.function import Context, Function
+from .gradient_check import GradcheckError, GradcheckReport, check_gradients, gradcheck, gradgradcheck
 from .functional import cross_entropy, log_softmax, mse, relu, sigmoid, softmax, tanh, heaviside
-from .ops import concatenate, maximum, minimum, stack, sum_to, where
-from .tensor import (
+from .engine.ops import concatenate, maximum, minimum, stack, sum_to, where
+from .engine.tensor import (
     Tensor,
     current_scope,
     enable_grad,

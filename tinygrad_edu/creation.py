@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .tensor import Tensor
+from .engine.tensor import Tensor
 
 Generator = np.random.Generator
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from .ops import Heaviside, ReLU, Sigmoid, SquaredErrorSum, Tanh
-from .tensor import Tensor
+from .engine.ops import Heaviside, ReLU, Sigmoid, SquaredErrorSum, Tanh
+from .engine.tensor import Tensor
 
 
 def _as_tensor(x: Any) -> Tensor:

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from .tensor import Tensor
+from .engine.tensor import Tensor
 
 __all__ = [
     "SGD", "Adam", "AdamW", "CosineAnnealingLR", "ExponentialLR", "LRScheduler", "LambdaLR", "MultiStepLR",

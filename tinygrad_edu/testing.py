@@ -44,8 +44,8 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from .gradcheck import check_gradients
-from .tensor import Tensor
+from .gradient_check import check_gradients
+from .engine.tensor import Tensor
 
 MAX_DIMS = 3
 MAX_SIDE = 4

@@ -31,7 +31,7 @@ from .nn.losses import CrossEntropyLoss, MSELoss
 from .nn.metrics import to_labels
 from .nn.module import Module
 from .optim import Optimizer
-from .tensor import Tensor, no_grad
+from .engine.tensor import Tensor, no_grad
 
 __all__ = ["BestModel", "Callback", "History", "StopTraining", "evaluate", "fit"]
 

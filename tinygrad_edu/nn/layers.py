@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import creation
 from ..functional import heaviside, relu, sigmoid, softmax, tanh
-from ..tensor import Tensor
+from ..engine.tensor import Tensor
 from .module import Module, Parameter, Sequential
 
 __all__ = [
@@ -289,7 +289,7 @@ class MLP(Module):
 
     def predict(self, x: Any) -> np.ndarray:
         """Class indices (argmax of the outputs), computed without recording a graph."""
-        from ..tensor import no_grad
+        from ..engine.tensor import no_grad
 
         with no_grad():
             out = self(x)

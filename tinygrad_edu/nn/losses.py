@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..functional import cross_entropy, mse
-from ..tensor import Tensor
+from ..engine.tensor import Tensor
 from .module import Module
 
 __all__ = ["CrossEntropyLoss", "MSELoss"]

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..functional import heaviside
-from ..tensor import Tensor
+from ..engine.tensor import Tensor
 from .metrics import accuracy
 from .module import Module, Parameter
 

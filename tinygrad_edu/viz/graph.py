@@ -32,9 +32,9 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import topological_order
-from ..function import Context
-from ..tensor import Tensor
+from ..engine.autograd import topological_order
+from ..engine.function import Context
+from ..engine.tensor import Tensor
 from .drawing import Drawing, fmt_number, fmt_shape, html_label, math_plain, summarize
 from .trace import Record, Trace, find_record
 

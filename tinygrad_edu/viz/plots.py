@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 from ..data.dataset import image_side  # one definition for data and pictures
 from ..nn.metrics import confusion_matrix as count_confusions
-from ..tensor import Tensor
+from ..engine.tensor import Tensor
 
 
 def _figure(nrows: int = 1, ncols: int = 1, figsize: tuple[float, float] | None = None) -> tuple[Figure, np.ndarray]:
@@ -320,8 +320,8 @@ def descend(cost: Callable[[Tensor], Tensor], w0: Sequence[float], lr: float, st
         raise ValueError(f"the learning rate λ must be positive, got {lr}")
     if not isinstance(steps, int) or steps < 0:
         raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
-    from ..autograd import grad
-    from ..tensor import no_grad
+    from ..engine.autograd import grad
+    from ..engine.tensor import no_grad
 
     w = Tensor(np.asarray(w0, dtype=np.float64), requires_grad=True)
     path = [w.data.copy()]

@@ -26,8 +26,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..function import Context, Function
-from ..tensor import Tensor
+from ..engine.function import Context, Function
+from ..engine.tensor import Tensor
 
 
 @dataclass

@@ -52,8 +52,8 @@ from typing import Any
 
 import numpy as np
 
-from .autograd import grad as autograd_grad
-from .tensor import Tensor, enable_grad
+from .engine.autograd import grad as autograd_grad
+from .engine.tensor import Tensor, enable_grad
 
 #: In automatic mode, the full Jacobian is checked while the inputs requiring grad have at most this many
 #: elements in total and the outputs too; above it, the random-projection (fast) mode is used.

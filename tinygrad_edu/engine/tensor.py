@@ -491,12 +491,12 @@ class Tensor:
         return ops.Clip.apply(self, low=_values(min), high=_values(max))
 
     def softmax(self, axis: int = -1) -> Tensor:
-        from .functional import softmax
+        from ..functional import softmax
 
         return softmax(self, axis)
 
     def log_softmax(self, axis: int = -1) -> Tensor:
-        from .functional import log_softmax
+        from ..functional import log_softmax
 
         return log_softmax(self, axis)
 
@@ -576,7 +576,7 @@ class Tensor:
 
     def draw(self, **kwargs: Any) -> Any:
         """Draw the graph that computed this tensor: `tinygrad_edu.viz.draw_graph(self, **kwargs)`."""
-        from .viz.graph import draw_graph
+        from ..viz.graph import draw_graph
 
         return draw_graph(self, **kwargs)
 
