@@ -62,6 +62,20 @@ def log_softmax(x: Any, axis: int = -1) -> Tensor:
     return shifted - shifted.exp().sum(axis=axis, keepdims=True).log()
 
 
+def one_hot(labels: Any, num_classes: int | None = None, dtype: Any = np.float64) -> Tensor:
+    """Rows of `num_classes` zeros with a one at each label: [2, 0] -> [[0, 0, 1], [1, 0, 0]] (the chapter's
+    targets y_i). `num_classes` defaults to the largest label + 1; the result needs no gradient."""
+    values = labels.data if isinstance(labels, Tensor) else np.asarray(labels)
+    if values.ndim != 1 or values.dtype.kind not in "iu":
+        raise ValueError(f"one_hot expects a 1-D array of integer labels, got shape {values.shape} dtype {values.dtype}")
+    k = int(values.max(initial=-1)) + 1 if num_classes is None else int(num_classes)
+    if values.size and (values.min() < 0 or values.max() >= k):
+        raise ValueError(f"one_hot: labels must lie in 0..{k - 1} for {k} classes, found {values.min()}..{values.max()}")
+    rows = np.zeros((values.size, k), dtype=dtype)
+    rows[np.arange(values.size), values] = 1
+    return Tensor._wrap(rows)
+
+
 _MSE_REDUCTIONS = ("chapter", "mean", "sum", "none")
 
 
