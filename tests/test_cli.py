@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -137,6 +138,20 @@ def test_recommended_settings_depend_on_loss_and_activation():
     assert recommended("sigmoid", "mse", "momentum").lr == pytest.approx(sgd.lr * 0.1)
     assert recommended("relu", "ce", "sgd").lr == pytest.approx(RECIPES["relu", "ce"].lr * 10)
     assert TrainConfig(lr=0.01, batch_size=7).resolved().lr == 0.01
+
+
+def test_the_choices_come_from_the_registries():
+    from tinygrad_edu import nn
+    from tinygrad_edu.cli import build_parser
+    from tinygrad_edu.experiment import HIDDEN_ACTIVATIONS
+
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    for name in ("train", "check", "graph"):
+        options = commands[name]._option_string_actions
+        assert options["--activation"].choices == HIDDEN_ACTIVATIONS
+        assert set(HIDDEN_ACTIVATIONS) == {activation for activation, _ in RECIPES}
+        assert options["--loss"].choices == tuple(nn.LOSSES)
+    assert commands["train"]._option_string_actions["--output-activation"].choices == tuple(nn.ACTIVATIONS)
 
 
 @pytest.mark.parametrize("settings, message", [

@@ -229,6 +229,13 @@ def test_losses_and_metrics():
         nn.accuracy(np.array([0, 1, 1]), np.array([0, 1]))
 
 
+def test_loss_registry_and_aliases():
+    assert nn.LOSSES == {"mse": nn.MSELoss, "ce": nn.CrossEntropyLoss}
+    assert [nn.loss_name(n) for n in ("mse", "chapter", "CE", "cross_entropy")] == ["mse", "mse", "ce", "ce"]
+    with pytest.raises(ValueError, match="unknown loss 'l1'; valid names: 'mse', 'ce' \\(aliases: chapter"):
+        nn.loss_name("l1")
+
+
 # -- save / load ------------------------------------------------------------------------------------------------
 
 

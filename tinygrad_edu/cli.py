@@ -96,6 +96,9 @@ def _add_data_arguments(parser: argparse.ArgumentParser, default_dataset: str | 
 
 
 def _add_train_command(commands: argparse._SubParsersAction) -> None:
+    from .experiment import DTYPES, HIDDEN_ACTIVATIONS, default_output_activation
+    from .nn import ACTIVATIONS, LOSSES
+
     train = commands.add_parser(
         "train", help="train an MLP on MNIST or the embedded digits; write the model, metrics.json and plots",
         description="Train an MLP (the chapter's 784-300-10 sigmoid network with its MSE by default). Unset "
@@ -104,11 +107,11 @@ def _add_train_command(commands: argparse._SubParsersAction) -> None:
     _add_data_arguments(train, None)
     train.add_argument("--hidden", type=_sizes, default=(300,), metavar="N[,N...]",
                        help="hidden layer sizes, e.g. 300 or 300,100 (default 300)")
-    train.add_argument("--activation", choices=("sigmoid", "relu", "tanh"), default="sigmoid",
+    train.add_argument("--activation", choices=HIDDEN_ACTIVATIONS, default="sigmoid",
                        help="hidden activation (default sigmoid)")
-    train.add_argument("--output-activation", choices=("sigmoid", "relu", "tanh", "identity", "softmax"),
-                       help="default: sigmoid with mse (the chapter), identity (logits) with ce")
-    train.add_argument("--loss", choices=("mse", "ce"), default="mse",
+    train.add_argument("--output-activation", choices=tuple(ACTIVATIONS),
+                       help="default: " + ", ".join(f"{default_output_activation(loss)} with {loss}" for loss in LOSSES))
+    train.add_argument("--loss", choices=tuple(LOSSES), default="mse",
                        help="mse: the chapter's C = 1/B sum ||y - a||^2; ce: softmax cross-entropy (default mse)")
     train.add_argument("--optimizer", choices=("sgd", "momentum", "adam"),
                        help="default: sgd for mse, momentum (0.9, cosine-decayed step) for ce")
@@ -117,7 +120,7 @@ def _add_train_command(commands: argparse._SubParsersAction) -> None:
                        help="minibatch size (default: 8 for sigmoid + mse, 16 for the other mse runs, 64 for ce)")
     train.add_argument("--epochs", type=_positive, help="passes over the training set (default 10; 30 on digits)")
     train.add_argument("--seed", type=int, default=0, help="seeds the weights and the minibatch order (default 0)")
-    train.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="default float32")
+    train.add_argument("--dtype", choices=DTYPES, default="float32", help="default float32")
     train.add_argument("--train-limit", type=_positive, metavar="N", help="train on the first N training images")
     train.add_argument("--test-limit", type=_positive, metavar="N", help="test on the first N test images")
     train.add_argument("--val-size", type=_non_negative, metavar="N",
@@ -216,14 +219,17 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _add_check_command(commands: argparse._SubParsersAction) -> None:
+    from .experiment import HIDDEN_ACTIVATIONS
+    from .nn import LOSSES
+
     check = commands.add_parser(
         "check", help="the chapter's δ-equations against autograd, layer by layer (exit 1 if they disagree)",
         description="Compute ∂C/∂W^l with the chapter's δ-equations (plain numpy) and with autograd, in float64, "
                     "on one batch, and print the per-layer table. Default: the chapter's network (300 sigmoid "
                     "hidden units, sigmoid outputs, MSE) on a batch of the embedded 8x8 digits.")
     check.add_argument("--hidden", type=_sizes, default=(300,), metavar="N[,N...]", help="hidden sizes (default 300)")
-    check.add_argument("--activation", choices=("sigmoid", "relu", "tanh"), default="sigmoid")
-    check.add_argument("--loss", choices=("mse", "ce"), default="mse")
+    check.add_argument("--activation", choices=HIDDEN_ACTIVATIONS, default="sigmoid")
+    check.add_argument("--loss", choices=tuple(LOSSES), default="mse")
     check.add_argument("--batch-size", type=_positive, default=32, help="samples in the batch (default 32)")
     check.add_argument("--seed", type=int, default=0, help="seeds the weights and the batch (default 0)")
     _add_data_arguments(check, "digits")
@@ -303,14 +309,17 @@ def _graph(args: argparse.Namespace) -> int:
 
 
 def _add_graph_command(commands: argparse._SubParsersAction) -> None:
+    from .experiment import HIDDEN_ACTIVATIONS
+    from .nn import LOSSES
+
     graph = commands.add_parser("graph", help="draw the loss graph of an MLP on a batch of the 8x8 digits")
     graph.add_argument("--out", default="graph.svg", metavar="FILE",
                        help="the picture: .svg, .png, .pdf (need graphviz's dot) or .dot (default graph.svg)")
     graph.add_argument("--hidden", dest="hidden_sizes", type=_sizes_or_none, default=(16,), metavar="N[,N...]",
                        help="hidden layer sizes, e.g. 16 or 30,20 (default 16; 'none' for a 64-10 network)")
-    graph.add_argument("--activation", choices=("sigmoid", "relu", "tanh"), default="sigmoid",
+    graph.add_argument("--activation", choices=HIDDEN_ACTIVATIONS, default="sigmoid",
                        help="hidden activation (default sigmoid)")
-    graph.add_argument("--loss", choices=("mse", "ce"), default="mse",
+    graph.add_argument("--loss", choices=tuple(LOSSES), default="mse",
                        help="mse: the chapter's C = 1/B sum ||y - a^L||^2 (sigmoid outputs); ce: softmax cross-entropy")
     graph.add_argument("--view", choices=("chapter", "forward", "backward"), default="chapter",
                        help="chapter: a^l, W^l, z^l, delta^l, C (default); forward: every operation; "

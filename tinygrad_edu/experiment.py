@@ -64,9 +64,7 @@ __all__ = ["DIGITS_RECIPES", "RECIPES", "ConfigError", "Recipe", "RunResult", "T
            "run", "train_and_test", "write_outputs"]
 
 DATASETS = ("mnist", "digits")
-ACTIVATIONS = ("sigmoid", "relu", "tanh")
-OUTPUT_ACTIVATIONS = ("sigmoid", "relu", "tanh", "identity", "softmax")
-LOSSES = ("mse", "ce")
+DTYPES = ("float32", "float64")
 OPTIMIZERS = ("sgd", "momentum", "adam")
 MOMENTUM = 0.9
 ADAM_LR = 1e-3
@@ -96,6 +94,14 @@ RECIPES: dict[tuple[str, str], Recipe] = {
 DIGITS_RECIPES: dict[tuple[str, str], Recipe] = {
     ("sigmoid", "mse"): Recipe("sgd", 0.25, 8),
 }
+#: The hidden activations `train` offers: those with recommended settings (the losses are all of nn.LOSSES).
+HIDDEN_ACTIVATIONS = tuple(dict.fromkeys(activation for activation, _ in RECIPES))
+
+
+def default_output_activation(loss: str) -> str:
+    """The chapter's sigmoid outputs with its MSE; logits ("identity") with cross-entropy, whose softmax is
+    part of the loss."""
+    return "identity" if loss == "ce" else "sigmoid"
 
 
 def recommended(activation: str, loss: str, optimizer: str | None = None, dataset: str = "mnist") -> Recipe:
@@ -127,7 +133,7 @@ class TrainConfig:
     download: bool = False
     hidden: tuple[int, ...] = (300,)
     activation: str = "sigmoid"
-    output_activation: str | None = None  # None: sigmoid for mse (the chapter), identity (logits) for ce
+    output_activation: str | None = None  # None: default_output_activation(loss)
     loss: str = "mse"
     optimizer: str | None = None
     lr: float | None = None
@@ -147,14 +153,14 @@ class TrainConfig:
             raise ConfigError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
         if dataset == "digits" and (c.data_dir is not None or c.download):
             raise ConfigError("the digits dataset is embedded (scikit-learn): --data-dir and --download do not apply")
-        for name, choices in (("activation", ACTIVATIONS), ("loss", LOSSES), ("dtype", ("float32", "float64"))):
+        for name, choices in (("activation", HIDDEN_ACTIVATIONS), ("loss", tuple(nn.LOSSES)), ("dtype", DTYPES)):
             if getattr(c, name) not in choices:
                 raise ConfigError(f"unknown {name} {getattr(c, name)!r}; choose one of {', '.join(choices)}")
         if not c.hidden or any(int(n) < 1 for n in c.hidden):
             raise ConfigError(f"hidden layer sizes must be positive integers, got {list(c.hidden)}")
-        output = c.output_activation or ("sigmoid" if c.loss == "mse" else "identity")
-        if output not in OUTPUT_ACTIVATIONS:
-            raise ConfigError(f"unknown output activation {output!r}; choose one of {', '.join(OUTPUT_ACTIVATIONS)}")
+        output = c.output_activation or default_output_activation(c.loss)
+        if output not in nn.ACTIVATIONS:
+            raise ConfigError(f"unknown output activation {output!r}; choose one of {', '.join(nn.ACTIVATIONS)}")
         if c.loss == "ce" and output != "identity":
             raise ConfigError(f"with --loss ce the network outputs logits (the softmax is part of the loss): "
                               f"the output activation must be identity, not {output}")

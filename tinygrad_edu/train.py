@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from .nn.losses import CrossEntropyLoss, MSELoss
+from .nn.losses import LOSSES, loss_name
 from .nn.metrics import to_labels
 from .nn.module import Module
 from .optim import Optimizer
@@ -36,7 +36,6 @@ from .engine.tensor import Tensor, no_grad
 __all__ = ["BestModel", "Callback", "History", "StopTraining", "evaluate", "fit"]
 
 LossLike = str | Callable[[Tensor, Tensor], Tensor]
-_LOSS_NAMES = {"mse": "mse", "chapter": "mse", "ce": "ce", "cross_entropy": "ce", "crossentropy": "ce"}
 
 
 class StopTraining(Exception):
@@ -173,17 +172,17 @@ def _is_classification(y: np.ndarray) -> bool:
 
 def _resolve_loss(loss: LossLike) -> tuple[Callable[[Tensor, Tensor], Tensor], str | None]:
     if isinstance(loss, str):
-        key = _LOSS_NAMES.get(loss.lower())
-        if key is None:
-            raise ValueError(f"unknown loss {loss!r}; use 'mse' (the chapter's), 'ce' (cross-entropy) or a function")
-        return (MSELoss() if key == "mse" else CrossEntropyLoss()), key
-    if isinstance(loss, MSELoss):
-        return loss, "mse"
-    if isinstance(loss, CrossEntropyLoss):
-        return loss, "ce"
+        try:
+            key = loss_name(loss)
+        except ValueError as error:
+            raise ValueError(f"{error}, or pass a function (output, target) -> scalar Tensor") from None
+        return LOSSES[key](), key
+    if isinstance(loss, tuple(LOSSES.values())):
+        return loss, loss.name
     if callable(loss):
         return loss, None
-    raise TypeError(f"loss must be a name ('mse', 'ce') or a function (output, target) -> scalar Tensor, got {loss!r}")
+    raise TypeError(f"loss must be a name ({', '.join(map(repr, LOSSES))}) or a function (output, target) -> scalar "
+                    f"Tensor, got {loss!r}")
 
 
 def _target(y: np.ndarray, out: Tensor, kind: str | None) -> Tensor:

@@ -24,7 +24,7 @@ from .layers import (
     activation_name,
     init_weight,
 )
-from .losses import CrossEntropyLoss, MSELoss
+from .losses import LOSSES, CrossEntropyLoss, MSELoss, loss_name
 from .metrics import accuracy, confusion_matrix, to_labels
 from .module import (
     IncompatibleKeys,
@@ -40,6 +40,7 @@ from .serialization import ModelFileError, load, save
 __all__ = [
     "ACTIVATIONS",
     "INITS",
+    "LOSSES",
     "MLP",
     "CrossEntropyLoss",
     "Heaviside",
@@ -64,6 +65,7 @@ __all__ = [
     "confusion_matrix",
     "init_weight",
     "load",
+    "loss_name",
     "save",
     "to_labels",
 ]

@@ -1,4 +1,5 @@
-"""Loss modules: thin wrappers around `tg.functional.mse` and `cross_entropy` (callable like any module)."""
+"""Loss modules: thin wrappers around `tg.functional.mse` and `cross_entropy` (callable like any module), and
+their registry by name, which the training loop, `experiment.py` and the command line read."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ from ..functional import cross_entropy, mse
 from ..engine.tensor import Tensor
 from .module import Module
 
-__all__ = ["CrossEntropyLoss", "MSELoss"]
+__all__ = ["LOSSES", "CrossEntropyLoss", "MSELoss", "loss_name"]
 
 
 class MSELoss(Module):
     """Squared error. reduction="chapter" (default): C = 1/N Σ_i ‖y_i − ŷ_i‖² (axis 0 = samples);
     "mean": PyTorch's mean over all elements; "sum"; "none": the per-sample C_i."""
+
+    name = "mse"
 
     def __init__(self, reduction: str = "chapter") -> None:
         super().__init__()
@@ -32,6 +35,8 @@ class CrossEntropyLoss(Module):
     """Softmax cross-entropy from logits: −1/N Σ_i log softmax(z_i)[y_i]; targets are integer labels (N,)
     or probability rows (N, K). reduction: "mean" (default), "sum" or "none"."""
 
+    name = "ce"
+
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__()
         if reduction not in ("mean", "sum", "none"):
@@ -43,3 +48,18 @@ class CrossEntropyLoss(Module):
 
     def extra_repr(self) -> str:
         return f"reduction={self.reduction!r}"
+
+
+#: The losses by name: "mse" is the chapter's cost, "ce" softmax cross-entropy on logits.
+LOSSES: dict[str, type[Module]] = {cls.name: cls for cls in (MSELoss, CrossEntropyLoss)}
+_ALIASES = {"chapter": "mse", "cross_entropy": "ce", "crossentropy": "ce"}
+
+
+def loss_name(name: str) -> str:
+    """The canonical name ("mse" or "ce") of `name` or an alias ("chapter", "cross_entropy")."""
+    key = str(name).lower() if isinstance(name, str) else name
+    key = _ALIASES.get(key, key)
+    if key not in LOSSES:
+        valid = ", ".join(repr(n) for n in LOSSES)
+        raise ValueError(f"unknown loss {name!r}; valid names: {valid} (aliases: {', '.join(_ALIASES)})")
+    return key
