@@ -74,7 +74,7 @@ def run(args, out: Path) -> int:
         X, y = X[:5000], y[:5000]
         X, X_test = (A.reshape(len(A), 14, 2, 14, 2).mean(axis=(2, 4)).reshape(len(A), -1) for A in (X, X_test))
     X, X_test = standardize(X, X), standardize(X_test, X)
-    Y = tg.data.one_hot(y, 10, dtype=np.float64)
+    Y = tg.functional.one_hot(y, 10).numpy()
     N, p = X.shape
     steps = args.steps or (800 if args.quick else 500)
 

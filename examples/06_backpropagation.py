@@ -59,7 +59,7 @@ def main(argv=None) -> int:
     model = tg.nn.MLP(sizes, activation="sigmoid")  # the chapter's network: sigmoid everywhere, MSE
     rng = np.random.default_rng(args.seed)
     X = rng.random((16, sizes[0]))
-    Y = np.eye(sizes[-1])[rng.integers(0, sizes[-1], 16)]
+    Y = tg.functional.one_hot(rng.integers(0, sizes[-1], 16), sizes[-1]).numpy()
     print("\n2. The δ-equations against autograd")
     print(eq.format_shapes_table(eq.shapes_table(sizes)))
     report = check(model, X, Y)

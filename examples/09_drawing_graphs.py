@@ -96,7 +96,9 @@ def mlp_loss(out: Path, batch: int) -> None:
     model = tg.nn.MLP([64, 16, 10], activation="sigmoid")
     params = dict(model.named_parameters())  # the names the drawings use: layers.0.weight, ...
     with viz.trace() as tr:
-        C = tg.mse(model(tg.tensor(X, name="x")), tg.tensor(tg.data.one_hot(labels, 10, dtype=np.float64), name="y"))
+        Y = tg.functional.one_hot(labels, 10)
+        Y.name = "y"
+        C = tg.mse(model(tg.tensor(X, name="x")), Y)
     C.name = "C"
     C.backward()
 

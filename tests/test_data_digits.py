@@ -9,7 +9,8 @@ import sys
 import numpy as np
 import pytest
 
-from tinygrad_edu.data import Dataset, image_side, load_digits, one_hot, train_val_split
+from tinygrad_edu.data import Dataset, image_side, load_digits, train_val_split
+from tinygrad_edu.functional import one_hot
 
 pytest.importorskip("sklearn")
 
@@ -70,10 +71,12 @@ def test_image_side() -> None:
 
 def test_one_hot() -> None:
     out = one_hot(np.array([2, 0, 1]), 3)
-    np.testing.assert_array_equal(out, [[0, 0, 1], [1, 0, 0], [0, 1, 0]])
-    assert out.dtype == np.float32 and one_hot([1], 2, dtype=np.float64).dtype == np.float64
+    np.testing.assert_array_equal(out.numpy(), [[0, 0, 1], [1, 0, 0], [0, 1, 0]])
+    assert not out.requires_grad and out.dtype == np.float64  # the chapter's targets, in float64 by default
+    assert one_hot([1], 2, dtype=np.float32).dtype == np.float32
     assert one_hot(np.array([], dtype=np.int64), 10).shape == (0, 10)
-    with pytest.raises(ValueError, match=r"labels must lie in 0\.\.9, found 0\.\.10"):
+    assert one_hot(load_digits().y_test).shape == (360, 10)  # num_classes defaults to the largest label + 1
+    with pytest.raises(ValueError, match=r"labels must lie in 0\.\.9 for 10 classes, found 0\.\.10"):
         one_hot(np.array([0, 10]), 10)
     with pytest.raises(ValueError, match="1-D array of integer labels"):
         one_hot(np.array([0.0, 1.0]), 2)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from tinygrad_edu import nn, optim
+from tinygrad_edu.functional import one_hot
 from tinygrad_edu.train import BestModel, Callback, History, StopTraining, evaluate, fit
 
 XOR_X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
@@ -67,7 +68,7 @@ def test_digits_cross_entropy_adam_with_schedule_and_reproducible():
 
 def test_callable_loss_and_one_hot_targets():
     X, y, _, _ = _digits()
-    onehot = np.eye(10)[y]
+    onehot = one_hot(y, 10).numpy()
     model = nn.MLP([64, 16, 10], generator=np.random.default_rng(0))
     seen = []
     h = fit(model, (X[:256], onehot[:256]), nn.MSELoss("mean"), optim.SGD(model.parameters(), lr=2.0), epochs=2,

@@ -32,6 +32,7 @@ from .nn.metrics import to_labels
 from .nn.module import Module
 from .optim import Optimizer
 from .engine.tensor import Tensor, no_grad
+from .functional import one_hot
 
 __all__ = ["BestModel", "Callback", "History", "StopTraining", "evaluate", "fit"]
 
@@ -192,9 +193,7 @@ def _target(y: np.ndarray, out: Tensor, kind: str | None) -> Tensor:
         if y.size and (y.min() < 0 or y.max() >= out.shape[1]):
             raise ValueError(f"labels must lie in 0..{out.shape[1] - 1} for a model with {out.shape[1]} outputs, "
                              f"found {y.min()}..{y.max()}")
-        onehot = np.zeros(out.shape, dtype=out.dtype)
-        onehot[np.arange(len(y)), y] = 1
-        return Tensor._wrap(onehot)
+        return one_hot(y, out.shape[1], dtype=out.dtype)
     if kind == "ce" and y.dtype.kind in "iu":
         return Tensor._wrap(y)
     if y.dtype.kind == "f" and y.dtype != out.dtype:

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from ..functional import one_hot
 from . import equations as eq
 
 TINY = 1e-300
@@ -180,7 +181,7 @@ def _inputs(model: Any, X: Any, Y: Any, loss: str) -> tuple[np.ndarray, np.ndarr
     Y = np.asarray(Y.data if hasattr(Y, "data") and not isinstance(Y, np.ndarray) else Y)
     n_out = _linears(model)[-1].weight.shape[0]
     if Y.ndim == 1 and np.issubdtype(Y.dtype, np.integer):
-        Y = np.eye(n_out)[Y]  # labels -> one-hot rows, the chapter's targets
+        Y = one_hot(Y, n_out).numpy()  # labels -> one-hot rows, the chapter's targets
     return X, np.asarray(Y, dtype=np.float64)
 
 

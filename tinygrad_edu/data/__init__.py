@@ -15,7 +15,7 @@ MNIST: ``load_mnist()`` looks in `data_dir`, ``$TINYGRAD_EDU_DATA``, ``./data/mn
 """
 
 from .batches import DataLoader, iterate_minibatches
-from .dataset import Dataset, image_side, one_hot, train_val_split
+from .dataset import Dataset, image_side, train_val_split
 from .digits import load_digits
 from .download import DEFAULT_MIRRORS, MNIST_FILES, DownloadError, FileSpec, download_file, download_files
 from .idx import IDXError, read_idx, write_idx
@@ -48,7 +48,6 @@ __all__ = [
     "load_mnist_images",
     "load_mnist_labels",
     "locate_mnist",
-    "one_hot",
     "read_idx",
     "search_dirs",
     "train_val_split",

@@ -1,4 +1,4 @@
-"""The `Dataset` container every loader returns, and small helpers on labels and images."""
+"""The `Dataset` container every loader returns, and small helpers on splits and images."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ import operator
 from dataclasses import dataclass, replace
 
 import numpy as np
-import numpy.typing as npt
 
-__all__ = ["DIGIT_CLASSES", "Dataset", "image_side", "one_hot", "train_val_split"]
+__all__ = ["DIGIT_CLASSES", "Dataset", "image_side", "train_val_split"]
 
 DIGIT_CLASSES: tuple[str, ...] = tuple(str(d) for d in range(10))
 
@@ -32,18 +31,6 @@ def image_side(p: int) -> int:
             f"(MNIST images have 784 = 28×28 pixels, 64 for the 8×8 digits){hint}"
         )
     return side
-
-
-def one_hot(y: npt.ArrayLike, num_classes: int, *, dtype: npt.DTypeLike = np.float32) -> np.ndarray:
-    """Rows of `num_classes` zeros with a one at each label: [2, 0] -> [[0, 0, 1, ...], [1, 0, 0, ...]]."""
-    y = np.asarray(y)
-    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(f"one_hot expects a 1-D array of integer labels, got shape {y.shape} dtype {y.dtype}")
-    if y.size and (y.min() < 0 or y.max() >= num_classes):
-        raise ValueError(f"labels must lie in 0..{num_classes - 1}, found {y.min()}..{y.max()}")
-    out = np.zeros((y.size, num_classes), dtype=dtype)
-    out[np.arange(y.size), y] = 1
-    return out
 
 
 def train_val_split(
