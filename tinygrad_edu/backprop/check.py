@@ -162,8 +162,7 @@ def autograd_gradients(model: Any, X: np.ndarray, Y: np.ndarray, loss: str) -> d
         out = a
         cost = F.mse(a, tg.tensor(Y, dtype=a.dtype), reduction="chapter")
     cost.backward()
-    grads = [np.concatenate([lin.weight.grad.data, lin.bias.grad.data[:, None]], axis=1).T.astype(np.float64)
-             for lin in linears]
+    grads = [eq.weights_from_linear(lin.weight.grad.data, lin.bias.grad.data).T for lin in linears]
     deltas = [z.grad.data.astype(np.float64) for z in zs]
     for lin in linears:  # leave the model as we found it
         lin.weight.grad = None
