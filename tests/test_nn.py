@@ -223,7 +223,7 @@ def test_losses_and_metrics():
     assert nn.accuracy(scores, np.array([0, 1, 1])) == pytest.approx(2 / 3)
     assert nn.accuracy(np.array([0, 1, 1]), np.eye(2)[[0, 1, 0]]) == pytest.approx(2 / 3)
     assert nn.accuracy(np.array([[0.7], [0.2]]), np.array([1, 1])) == 0.5
-    cm = nn.confusion_matrix(np.array([0, 1, 1, 2]), np.array([0, 1, 2, 2]), num_classes=3)
+    cm = nn.confusion_matrix(np.array([0, 1, 2, 2]), np.array([0, 1, 1, 2]), num_classes=3)  # (y_true, y_pred)
     np.testing.assert_array_equal(cm, [[1, 0, 0], [0, 1, 0], [0, 1, 1]])
     with pytest.raises(ValueError, match="3 predictions for 2 labels"):
         nn.accuracy(np.array([0, 1, 1]), np.array([0, 1]))

@@ -11,7 +11,7 @@ import pytest
 from matplotlib.figure import Figure
 
 import tinygrad_edu as tg
-from tinygrad_edu import viz
+from tinygrad_edu import nn, viz
 from tinygrad_edu.viz.plots import ELONGATED_BOWL_MINIMUM, elongated_bowl, image_side
 
 
@@ -91,7 +91,7 @@ def test_training_curves_from_lists_and_history():
 def test_confusion_matrix_cells_sum_to_the_samples():
     rng = np.random.default_rng(3)
     t, p = rng.integers(0, 10, 200), rng.integers(0, 10, 200)
-    counts = viz.confusion_counts(t, p)
+    counts = nn.confusion_matrix(t, p)
     assert counts.sum() == 200 and counts[t[0], p[0]] >= 1
     fig = viz.confusion_matrix(t, p)
     shown = fig.axes[0].images[0].get_array()
@@ -99,7 +99,7 @@ def test_confusion_matrix_cells_sum_to_the_samples():
     np.testing.assert_array_equal(shown, counts)
     assert str(counts[4, 2]) == fig.axes[0].texts[4 * 10 + 2].get_text()
     with pytest.raises(ValueError, match="integer class labels"):
-        viz.confusion_counts([0.5], [1.0])
+        viz.confusion_matrix([0.5], [1.0])
 
 
 def test_misclassified():

@@ -209,7 +209,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     print(f"{args.model}: {'-'.join(map(str, model.sizes))} {model.activation} network on {len(ds.X_test)} "
           f"{ds.name} test images: accuracy {accuracy:.4f} (error {100 * (1 - accuracy):.2f} %)")
     print("confusion matrix (rows: true class, columns: predicted):")
-    print(format_confusion(confusion_matrix(pred, ds.y_test, num_classes=model.sizes[-1])))
+    print(format_confusion(confusion_matrix(ds.y_test, pred, num_classes=model.sizes[-1])))
     return 0
 
 

@@ -314,7 +314,7 @@ def train_and_test(config: TrainConfig, ds: Dataset, progress: bool = True,
     val_accuracy = best.value if best is not None and best.epoch is not None else None  # measured by fit
     test_pred = model.predict(ds.X_test)  # the test set, once, on the selected model
     test_accuracy = float(np.mean(test_pred == ds.y_test))
-    confusion = nn.confusion_matrix(test_pred, ds.y_test, num_classes=n_classes)
+    confusion = nn.confusion_matrix(ds.y_test, test_pred, num_classes=n_classes)
 
     epochs_log = [
         {"epoch": e, "lr": lr, "train_loss": tl, "train_accuracy": ta, "val_loss": _json_number(vl),
@@ -407,7 +407,7 @@ def write_outputs(result: RunResult, out_dir: str | Path) -> dict[str, Path]:
                                                what="hidden unit"),
         "misclassified": lambda: plots.misclassified(ds.X_test, ds.y_test, result.test_predictions),
         "confusion_matrix": lambda: plots.confusion_matrix(ds.y_test, result.test_predictions,
-                                                           n_classes=model.sizes[-1]),
+                                                           num_classes=model.sizes[-1]),
     }
     for name, make in figures.items():
         paths[name] = out / f"{name}.png"

@@ -22,7 +22,8 @@ def to_labels(values: Any, what: str = "values") -> np.ndarray:
         return np.argmax(array, axis=1)
     if array.ndim == 1:
         if array.dtype.kind == "f" and not np.all(array == np.round(array)):
-            raise ValueError(f"{what}: 1-D float values that are not whole numbers are not labels")
+            raise ValueError(f"{what}: expected integer class labels, got 1-D floats that are not whole numbers "
+                             f"(rows of scores (N, K) are read as their argmax)")
         return array.astype(np.int64)
     raise ValueError(f"{what}: expected labels (N,) or rows of scores (N, K), got shape {array.shape}")
 
@@ -40,15 +41,16 @@ def accuracy(outputs_or_labels: Any, labels: Any) -> float:
     return float(np.mean(pred == true)) if pred.size else float("nan")
 
 
-def confusion_matrix(pred: Any, labels: Any, num_classes: int | None = None) -> np.ndarray:
-    """C[i, j] = how many samples of true class i were predicted as j (rows: truth, as scikit-learn).
+def confusion_matrix(y_true: Any, y_pred: Any, num_classes: int | None = None) -> np.ndarray:
+    """C[i, j] = how many samples of true class i were predicted as j: rows are the truth, and the arguments
+    come in scikit-learn's order.
 
-    `pred` and `labels` are read like in `accuracy`; `num_classes` defaults to 1 + the largest class seen.
+    `y_true` and `y_pred` are read like in `accuracy`; `num_classes` defaults to 1 + the largest class seen.
     """
-    p = to_labels(pred, "predictions")
-    t = to_labels(labels, "labels")
+    t = to_labels(y_true, "y_true")
+    p = to_labels(y_pred, "y_pred")
     if p.shape != t.shape:
-        raise ValueError(f"confusion_matrix: {p.shape[0]} predictions for {t.shape[0]} labels")
+        raise ValueError(f"confusion_matrix: {t.shape[0]} true labels (y_true) for {p.shape[0]} predictions (y_pred)")
     if p.size and (p.min() < 0 or t.min() < 0):
         raise ValueError("confusion_matrix: class labels must be non-negative")
     k = int(max(p.max(initial=-1), t.max(initial=-1)) + 1) if num_classes is None else int(num_classes)

@@ -20,7 +20,6 @@ from .graph import build_model, draw_graph, graph_text
 from .network import network_diagram
 from .plots import (
     activation_functions,
-    confusion_counts,
     confusion_matrix,
     descend,
     gradient_descent,
@@ -33,8 +32,7 @@ from .plots import (
 from .trace import Trace, trace
 
 __all__ = [
-    "DotNotFoundError", "Drawing", "Trace", "activation_functions", "build_model", "confusion_counts",
-    "confusion_matrix", "descend", "dot_available", "draw_graph", "gradient_descent", "graph_text",
+    "DotNotFoundError", "Drawing", "Trace", "activation_functions", "build_model", "confusion_matrix", "descend", "dot_available", "draw_graph", "gradient_descent", "graph_text",
     "image_grid", "misclassified", "network_diagram", "show_image", "summarize", "trace", "training_curves",
     "weight_images",
 ]

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 from ..data.dataset import image_side  # one definition for data and pictures
-from ..nn.metrics import confusion_matrix as count_confusions
+from ..nn.metrics import confusion_matrix as count_confusions  # this module's figure has the same name
 from ..engine.tensor import Tensor
 
 
@@ -253,22 +253,12 @@ def training_curves(history: Any = None, *, loss: Sequence[float] | None = None,
     return fig
 
 
-def confusion_counts(y_true: Any, y_pred: Any, n_classes: int | None = None) -> np.ndarray:
-    """counts[i, j] = number of samples of true class i predicted as j (rows sum to the class sizes): the
-    labels flattened, then `nn.confusion_matrix`."""
-    t = np.asarray(_array(y_true, "y_true")).ravel()
-    p = np.asarray(_array(y_pred, "y_pred")).ravel()
-    if t.size and (t.dtype.kind == "f" or p.dtype.kind == "f"):
-        if not (np.all(t == np.round(t)) and np.all(p == np.round(p))):
-            raise ValueError("confusion matrix needs integer class labels (take argmax of the outputs first)")
-    return count_confusions(p.astype(np.int64), t.astype(np.int64), n_classes)
-
-
-def confusion_matrix(y_true: Any, y_pred: Any, n_classes: int | None = None, normalize: bool = False,
+def confusion_matrix(y_true: Any, y_pred: Any, num_classes: int | None = None, normalize: bool = False,
                      class_names: Sequence[str] | None = None) -> Figure:
-    """The confusion matrix as an image: rows are true classes, columns predictions, counts written in the
-    cells (normalize=True: each row divided by its class size, so the diagonal is the per-class recall)."""
-    counts = confusion_counts(y_true, y_pred, n_classes)
+    """The confusion matrix `nn.confusion_matrix(y_true, y_pred, num_classes)` as an image: rows are true
+    classes, columns predictions, counts written in the cells (normalize=True: each row divided by its class
+    size, so the diagonal is the per-class recall)."""
+    counts = count_confusions(y_true, y_pred, num_classes)
     k = counts.shape[0]
     shown = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1) if normalize else counts
     fig, axes = _figure(figsize=(0.45 * k + 2.2, 0.45 * k + 1.6))
