@@ -132,6 +132,7 @@ def test_recommended_settings_depend_on_loss_and_activation():
     assert TrainConfig(data_dir="somewhere").resolved().dataset == "idx"
     assert set(RECIPES) == {(a, l) for a in ("sigmoid", "relu", "tanh") for l in ("mse", "ce")}
     assert set(DIGITS_RECIPES) <= set(RECIPES)
+    assert all(r.why for r in (*RECIPES.values(), *DIGITS_RECIPES.values()))  # each says what was measured
     # another optimizer without --lr: Adam's usual step, or the same effective step λ / (1 − μ)
     assert recommended("relu", "ce", "adam").lr == 1e-3
     sgd = recommended("sigmoid", "mse")

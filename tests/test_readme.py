@@ -37,3 +37,27 @@ def test_ci_runs_the_readme_test_command():
     test_command = next(c.strip() for c in commands if "pytest" in c)
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert test_command in ci
+
+
+def test_recipe_table_is_experiment_recipes():
+    """The table of recommended settings repeats experiment.RECIPES (and the digits' exceptions): it must not
+    drift from them."""
+    from tinygrad_edu.experiment import (ADAM_LR, DIGITS_EPOCHS, DIGITS_RECIPES, EPOCHS, MOMENTUM, RECIPES,
+                                         TrainConfig)
+
+    header = "| activation | loss | optimizer | λ | batch | schedule |"
+    lines = README[README.index(header):].splitlines()[2:]
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[:lines.index("")]]
+    expected = []
+    for (activation, loss), recipe in RECIPES.items():
+        digits = DIGITS_RECIPES.get((activation, loss), recipe)
+
+        def cell(field: str, shown: str = "{:g}") -> str:
+            value, on_digits = getattr(recipe, field), getattr(digits, field)
+            return shown.format(value) + (f" (digits: {shown.format(on_digits)})" if on_digits != value else "")
+
+        optimizer = cell("optimizer", "{}").replace("momentum", f"momentum {MOMENTUM:g}")
+        schedule = TrainConfig(activation=activation, loss=loss).resolved().schedule
+        expected.append([activation, loss, optimizer, cell("lr"), cell("batch_size"), schedule])
+    assert rows == expected
+    assert f"Adam takes {ADAM_LR:g};" in README and f"Epochs: {EPOCHS} ({DIGITS_EPOCHS} on digits)" in README

@@ -95,8 +95,28 @@ def _add_data_arguments(parser: argparse.ArgumentParser, default_dataset: str | 
                         help="fetch missing MNIST files (two mirrors, checksums verified)")
 
 
+def _by_recipe(field: str) -> str:
+    """One field of the recommended settings for the help texts: "8 for sigmoid + mse; ...; 64 for ce"."""
+    from .experiment import DIGITS_RECIPES, HIDDEN_ACTIVATIONS, RECIPES
+
+    def listed(keys: list[tuple[str, str]]) -> str:
+        losses = dict.fromkeys(loss for _, loss in keys)
+        if all(sum(k[1] == loss for k in keys) == len(HIDDEN_ACTIVATIONS) for loss in losses):
+            return " and ".join(losses)  # every activation with these losses: name the losses only
+        return ", ".join(f"{activation} + {loss}" for activation, loss in keys)
+
+    groups: dict[Any, list[tuple[str, str]]] = {}
+    for key, recipe in RECIPES.items():
+        groups.setdefault(getattr(recipe, field), []).append(key)
+    text = "; ".join(f"{value} for {listed(keys)}" for value, keys in groups.items())
+    digits = [f"{getattr(recipe, field)} for {listed([key])}" for key, recipe in DIGITS_RECIPES.items()
+              if getattr(recipe, field) != getattr(RECIPES[key], field)]
+    return text + (f" (digits: {'; '.join(digits)})" if digits else "")
+
+
 def _add_train_command(commands: argparse._SubParsersAction) -> None:
-    from .experiment import DTYPES, HIDDEN_ACTIVATIONS, default_output_activation
+    from .experiment import (DIGITS_EPOCHS, DTYPES, EPOCHS, HIDDEN_ACTIVATIONS, MOMENTUM, OPTIMIZERS,
+                             default_output_activation)
     from .nn import ACTIVATIONS, LOSSES
 
     train = commands.add_parser(
@@ -113,12 +133,13 @@ def _add_train_command(commands: argparse._SubParsersAction) -> None:
                        help="default: " + ", ".join(f"{default_output_activation(loss)} with {loss}" for loss in LOSSES))
     train.add_argument("--loss", choices=tuple(LOSSES), default="mse",
                        help="mse: the chapter's C = 1/B sum ||y - a||^2; ce: softmax cross-entropy (default mse)")
-    train.add_argument("--optimizer", choices=("sgd", "momentum", "adam"),
-                       help="default: sgd for mse, momentum (0.9, cosine-decayed step) for ce")
-    train.add_argument("--lr", type=_positive_float, help="learning rate λ (default: by activation and loss)")
-    train.add_argument("--batch-size", type=_positive,
-                       help="minibatch size (default: 8 for sigmoid + mse, 16 for the other mse runs, 64 for ce)")
-    train.add_argument("--epochs", type=_positive, help="passes over the training set (default 10; 30 on digits)")
+    train.add_argument("--optimizer", choices=OPTIMIZERS,
+                       help=f"default: {_by_recipe('optimizer')} (momentum μ = {MOMENTUM:g}; momentum and adam "
+                            f"with a cosine-decayed step)")
+    train.add_argument("--lr", type=_positive_float, help=f"learning rate λ (default: {_by_recipe('lr')})")
+    train.add_argument("--batch-size", type=_positive, help=f"minibatch size (default: {_by_recipe('batch_size')})")
+    train.add_argument("--epochs", type=_positive,
+                       help=f"passes over the training set (default {EPOCHS}; {DIGITS_EPOCHS} on digits)")
     train.add_argument("--seed", type=int, default=0, help="seeds the weights and the minibatch order (default 0)")
     train.add_argument("--dtype", choices=DTYPES, default="float32", help="default float32")
     train.add_argument("--train-limit", type=_positive, metavar="N", help="train on the first N training images")
