@@ -143,7 +143,7 @@ def test_recommended_settings_depend_on_loss_and_activation():
 
 def test_the_choices_come_from_the_registries():
     from tinygrad_edu import nn
-    from tinygrad_edu.cli import build_parser
+    from tinygrad_edu.cli import LOSS_LABELS, build_parser
     from tinygrad_edu.experiment import HIDDEN_ACTIVATIONS
 
     commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
@@ -153,6 +153,7 @@ def test_the_choices_come_from_the_registries():
         assert set(HIDDEN_ACTIVATIONS) == {activation for activation, _ in RECIPES}
         assert options["--loss"].choices == tuple(nn.LOSSES)
     assert commands["train"]._option_string_actions["--output-activation"].choices == tuple(nn.ACTIVATIONS)
+    assert set(LOSS_LABELS) == set(nn.LOSSES)  # the graph's legend has a line for every loss
 
 
 @pytest.mark.parametrize("settings, message", [
@@ -281,6 +282,19 @@ def test_check_exits_non_zero_when_the_equations_disagree(capsys, monkeypatch):
     monkeypatch.setattr(check_module.eq, "backprop", wrong_by_one_percent)
     code, out, _ = run_cli(["check", "--hidden", "10"], capsys)
     assert code == 1 and "DISAGREE" in out
+
+
+# --------------------------------------------------------------------------------------------------------------
+# graph (the drawings themselves are tested in test_viz_graph.py)
+# --------------------------------------------------------------------------------------------------------------
+
+
+def test_graph_draws_an_nn_mlp_on_the_librarys_digits(tmp_path, capsys):
+    code, out, _ = run_cli(["graph", "--out", str(tmp_path / "g.dot"), "--hidden", "5", "--text"], capsys)
+    assert code == 0 and (tmp_path / "g.dot").read_text().startswith("digraph")
+    assert "64-5-10 sigmoid MLP" in out and "(layers.2.weight + layers.2.bias)" in out  # nn.MLP's own names
+    code, _, err = run_cli(["graph", "--out", str(tmp_path / "h.dot"), "--batch", "1438"], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "between 1 and 1437" in err
 
 
 # --------------------------------------------------------------------------------------------------------------

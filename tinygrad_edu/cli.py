@@ -4,11 +4,12 @@
     tinygrad-edu evaluate    accuracy and confusion matrix of a saved model
     tinygrad-edu check       the chapter's δ-equations against autograd, layer by layer
     tinygrad-edu demo        a short tour of the engine: an expression, its gradient, a tiny network learning XOR
-    tinygrad-edu graph       draw the loss graph of an MLP on a batch of the 8x8 digits (tinygrad_edu/viz)
+    tinygrad-edu graph       draw the loss graph of an MLP on a batch of the 8x8 digits
 
 Bad input (an unknown option, a malformed size, missing or corrupt files, a model file that is not ours) gives
 one line on stderr and exit code 2, never a traceback. The work itself lives in `experiment.py` (training),
-`backprop/` (check) and `viz/commands.py` (graph); this file only parses arguments.
+`backprop/` (check) and `viz/` (the graph's drawing); this file parses arguments and, for `graph`, builds the
+network and records its loss.
 """
 
 from __future__ import annotations
@@ -23,7 +24,12 @@ from typing import Any, NoReturn
 
 
 class UsageError(Exception):
-    """Bad input found after parsing (a value out of range, a file that is not what it should be)."""
+    """Bad input found after parsing (a value out of range, a file that is not what it should be): exit code 2."""
+
+
+class CommandFailed(Exception):
+    """The command could not finish for a reason other than its input (a program or package missing, a file
+    that cannot be written): one line on stderr, exit code 1."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -323,10 +329,71 @@ def _demo(args: argparse.Namespace) -> int:
     return 0 if loss.item() < 0.05 else 1
 
 
-def _graph(args: argparse.Namespace) -> int:
-    from .viz.commands import run_graph  # the code lives in the viz package
+#: The cost as the chapter view's legend writes it, per loss.
+LOSS_LABELS = {
+    "mse": "C = 1/B Σ_{i} ‖y_{i} − a^{L}_{i}‖²",
+    "ce": "C = −1/B Σ_{i} log softmax(z^{L}_{i})[y_{i}]",
+}
 
-    return run_graph(args)
+
+def loss_graph(hidden: Sequence[int], activation: str, loss: str, batch: int, seed: int) -> tuple[Any, Any, Any]:
+    """The loss of an MLP (built and seeded as `train` builds it, float64) on the first `batch` training images
+    of the 8x8 digits, its forward pass recorded by viz.trace() and backward run: (C, model, trace)."""
+    import numpy as np
+
+    from . import functional as F
+    from .creation import tensor
+    from .data import load_digits
+    from .experiment import TrainConfig, build_model, default_output_activation
+    from .viz import trace
+
+    try:
+        ds = load_digits(dtype=np.float64)
+    except ImportError as error:
+        raise CommandFailed(str(error)) from None
+    if batch > len(ds.X_train):
+        raise UsageError(f"--batch must be between 1 and {len(ds.X_train)} (the digits' training images), got {batch}")
+    config = TrainConfig(hidden=tuple(hidden), activation=activation, output_activation=default_output_activation(loss),
+                         loss=loss, seed=seed, dtype="float64")
+    model = build_model(config, ds.n_features, ds.n_classes)
+    x, labels = tensor(ds.X_train[:batch], name="x"), ds.y_train[:batch]
+    with trace() as recorded:
+        out = model(x)
+        if loss == "mse":
+            y = F.one_hot(labels, ds.n_classes)
+            y.name = "y (one-hot)"
+            cost = F.mse(out, y)
+        else:
+            cost = F.cross_entropy(out, tensor(labels, name="y (labels)"))
+    cost.name = "C"
+    cost.backward()
+    return cost, model, recorded
+
+
+def _graph(args: argparse.Namespace) -> int:
+    from .viz import DotNotFoundError, draw_graph
+    from .viz.drawing import FORMATS
+
+    out = Path(args.out)
+    if out.suffix.lstrip(".").lower() not in FORMATS:
+        raise UsageError(f"--out {args.out}: the file must end in one of {', '.join('.' + f for f in FORMATS)}")
+    if not out.parent.exists():
+        raise UsageError(f"--out {args.out}: the folder {out.parent} does not exist")
+    cost, model, recorded = loss_graph(args.hidden_sizes, args.activation, args.loss, args.batch, args.seed)
+    title = (f"{args.view} view: {'-'.join(map(str, model.sizes))} {args.activation} MLP, {args.loss} loss, one "
+             f"batch of {args.batch} digits")
+    drawing = draw_graph(cost, view=args.view, params=dict(model.named_parameters()), trace=recorded,
+                         depth=args.depth, collapse=args.collapse, title=title, loss_label=LOSS_LABELS[args.loss])
+    if args.text:
+        print(drawing.text)
+    try:
+        drawing.write(out)
+    except DotNotFoundError as error:
+        raise CommandFailed(str(error)) from None
+    except OSError as error:
+        raise CommandFailed(f"cannot write {out}: {error.strerror or error}") from None
+    print(f"wrote {out} ({title})")
+    return 0
 
 
 def _add_graph_command(commands: argparse._SubParsersAction) -> None:
@@ -375,7 +442,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from .experiment import ConfigError
     from .nn.serialization import ModelFileError
 
-    return (UsageError, ConfigError, IDXError, MNISTNotFoundError, DownloadError, ModelFileError, OSError)
+    return (UsageError, CommandFailed, ConfigError, IDXError, MNISTNotFoundError, DownloadError, ModelFileError, OSError)
 
 
 def _one_line(error: BaseException, args: argparse.Namespace) -> str:
@@ -404,4 +471,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not isinstance(error, _user_errors()):
             raise  # a bug: the traceback is what a maintainer needs
         print(f"{parser.prog} {args.command}: error: {_one_line(error, args)}", file=sys.stderr)
-        return 2
+        return 1 if isinstance(error, CommandFailed) else 2
