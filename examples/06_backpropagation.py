@@ -16,8 +16,8 @@ import argparse
 import numpy as np
 
 import tinygrad_edu as tg
-from tinygrad_edu.backprop import equations as eq
-from tinygrad_edu.backprop.check import check, check_student
+from tinygrad_edu.backprop_by_hand import check, check_student
+from tinygrad_edu.backprop_by_hand import equations as eq
 
 
 def closed_form_eq99(seed: int) -> float:

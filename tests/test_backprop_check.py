@@ -9,8 +9,9 @@ from hypothesis import strategies as st
 
 import tinygrad_edu as tg
 from tinygrad_edu.functional import one_hot
-from tinygrad_edu.backprop import equations as eq
-from tinygrad_edu.backprop.check import check, check_student
+from tinygrad_edu.backprop_by_hand import check, check_student
+from tinygrad_edu.backprop_by_hand import equations as eq
+from tinygrad_edu.backprop_by_hand.mistakes import mistake_variants
 
 
 class Linear:
@@ -129,7 +130,7 @@ def test_check_student_names_recursion_mistakes(mistake):
     X, Y, _ = batch([6, 5, 4, 3])
     Ws = [eq.weights_from_linear(l.weight.data, l.bias.data) for l in model.linears]
     fwd = eq.forward(Ws, X, "sigmoid")
-    wrong_grads = eq.mistake_variants(Ws, fwd, Y)[mistake]
+    wrong_grads = mistake_variants(Ws, fwd, Y)[mistake]
     report = check_student(lambda Ws, X, Y: wrong_grads, model, X, Y)
     assert not report.ok
     assert report.first_wrong_layer == 2  # the output layer is right; the recursion goes wrong below it

@@ -1,6 +1,7 @@
-"""Tests of tinygrad_edu.backprop.equations: the chapter's δ-equations checked without any autograd.
+"""Tests of tinygrad_edu.backprop_by_hand.equations and .mistakes: the chapter's δ-equations, and the usual
+mistakes made in writing them, checked without any autograd.
 
-The reference here is central finite differences of `cost`, computed in float64. No engine module is imported:
+The reference here is central finite differences of `cost`, computed in float64. No engine module is used:
 the point of `equations.py` is to be an independent witness.
 
 Finite differences and the relu kink. relu is not differentiable at 0: a central difference across the kink
@@ -22,7 +23,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tinygrad_edu.backprop import equations as eq
+from tinygrad_edu.backprop_by_hand import equations as eq
+from tinygrad_edu.backprop_by_hand import mistakes
 
 PACKAGE_DIR = Path(eq.__file__).parent
 NAMES = list(eq.ACTIVATIONS)
@@ -135,16 +137,36 @@ def test_equations_imports_only_numpy_and_stdlib():
         assert top == "numpy" or top in sys.stdlib_module_names, f"equations.py imports {module!r}"
 
 
-def test_package_init_imports_only_equations():
-    assert set(imports_of(PACKAGE_DIR / "__init__.py")) == {("equations", 1)}
+def test_mistakes_import_only_numpy_stdlib_and_the_equations():
+    for module, level in imports_of(PACKAGE_DIR / "mistakes.py"):
+        if level:
+            assert level == 1 and module in ("", "equations"), f"mistakes.py imports {'.' * level}{module}"
+            continue
+        top = module.split(".")[0]
+        assert top == "numpy" or top in sys.stdlib_module_names, f"mistakes.py imports {module!r}"
+    tree = ast.parse((PACKAGE_DIR / "mistakes.py").read_text())
+    relative = [alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level == 1
+                and node.module is None for alias in node.names]
+    assert relative == ["equations"]  # `from . import equations`: not the checker, which imports the engine
+
+
+def test_package_exposes_check_and_check_student():
+    """`from tinygrad_edu.backprop_by_hand import check, check_student` (and tg.check, tg.check_student) work, while
+    equations.py itself imports no engine (the test above)."""
+    import tinygrad_edu as tg
+    from tinygrad_edu.backprop_by_hand import check, check_student, checker
+
+    assert check is checker.check is tg.check and check_student is checker.check_student is tg.check_student
 
 
 def test_package_reexports_public_names():
-    import tinygrad_edu.backprop as bp
+    import tinygrad_edu.backprop_by_hand as bp
+    from tinygrad_edu.backprop_by_hand import checker
 
-    assert set(bp.__all__) == set(eq.__all__)
-    for name in eq.__all__:
-        assert getattr(bp, name) is getattr(eq, name)
+    assert bp.__all__ == [*eq.__all__, *mistakes.__all__, *checker.__all__]
+    for module in (eq, mistakes, checker):
+        for name in module.__all__:
+            assert getattr(bp, name) is getattr(module, name)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -419,8 +441,8 @@ def generic_problem(loss, act="sigmoid", seed=11):
 def test_each_mistake_differs_from_the_correct_gradients(loss, act):
     Ws, fwd, Y = generic_problem(loss, act)
     correct = eq.weight_gradients(fwd, eq.deltas(Ws, fwd, Y, loss))
-    variants = eq.mistake_variants(Ws, fwd, Y, loss)
-    assert list(variants) == list(eq.MISTAKES)
+    variants = mistakes.mistake_variants(Ws, fwd, Y, loss)
+    assert list(variants) == list(mistakes.MISTAKES)
     for name, grads in variants.items():
         assert len(grads) == len(correct)
         same = all(G.shape == V.shape and np.allclose(G, V) for G, V in zip(correct, grads))
@@ -432,7 +454,7 @@ def test_mistake_variants_are_what_their_descriptions_say(loss):
     Ws, fwd, Y = generic_problem(loss)
     B, L = Y.shape[0], len(Ws)
     correct = eq.weight_gradients(fwd, eq.deltas(Ws, fwd, Y, loss))
-    v = eq.mistake_variants(Ws, fwd, Y, loss)
+    v = mistakes.mistake_variants(Ws, fwd, Y, loss)
     for l in range(L):
         np.testing.assert_array_equal(v["transposed"][l], correct[l].T)
         np.testing.assert_allclose(v["missing_1_over_B"][l], B * correct[l], rtol=1e-12)
@@ -451,13 +473,13 @@ def test_keeping_the_bias_column_and_dropping_the_last_one_is_not_a_mistake():
 
 
 def test_documented_coincidences_of_mistakes():
-    """Where a variant cannot be told apart from the correct gradient (as MISTAKES says)."""
+    """Where a variant cannot be told apart from the correct gradient (as mistakes.MISTAKES says)."""
     rng = np.random.default_rng(9)
     Ws = random_network(rng, [3, 4, 2])
     X, Y = rng.normal(size=(1, 3)), rng.normal(size=(1, 2))  # B = 1
     fwd = eq.forward(Ws, X, "identity")
     correct = eq.weight_gradients(fwd, eq.deltas(Ws, fwd, Y))
-    v = eq.mistake_variants(Ws, fwd, Y)
+    v = mistakes.mistake_variants(Ws, fwd, Y)
     for l in range(2):
         np.testing.assert_allclose(v["missing_1_over_B"][l], correct[l])  # B = 1
         np.testing.assert_allclose(v["no_sigma_prime"][l], correct[l])  # σ' = 1
@@ -465,6 +487,6 @@ def test_documented_coincidences_of_mistakes():
     fwd1 = eq.forward(single, X, "sigmoid")
     Y1 = rng.normal(size=(1, 4))
     c1 = eq.weight_gradients(fwd1, eq.deltas(single, fwd1, Y1))
-    v1 = eq.mistake_variants(single, fwd1, Y1)
+    v1 = mistakes.mistake_variants(single, fwd1, Y1)
     np.testing.assert_allclose(v1["bias_kept"][0], c1[0])
     np.testing.assert_allclose(v1["no_sigma_prime"][0], c1[0])

@@ -270,7 +270,7 @@ def test_check_other_networks(capsys):
 
 
 def test_check_exits_non_zero_when_the_equations_disagree(capsys, monkeypatch):
-    from tinygrad_edu.backprop import check as check_module
+    from tinygrad_edu.backprop_by_hand import checker as check_module
 
     real = check_module.eq.backprop
 

@@ -189,7 +189,7 @@ def test_mlp_layout_shapes_and_defaults():
 
 
 def test_mlp_agrees_with_backprop_check():
-    from tinygrad_edu.backprop.check import check
+    from tinygrad_edu.backprop_by_hand import check
 
     rng = np.random.default_rng(0)
     for act, out in (("sigmoid", None), ("relu", "identity"), ("tanh", "sigmoid")):

@@ -63,7 +63,9 @@ __all__ = [
 # Layers, optimizers, training, data and drawings load on first use, so `import tinygrad_edu` stays light.
 _LAZY = {
     "nn": ("tinygrad_edu.nn", None), "optim": ("tinygrad_edu.optim", None), "data": ("tinygrad_edu.data", None),
-    "viz": ("tinygrad_edu.viz", None), "backprop": ("tinygrad_edu.backprop", None),
+    "viz": ("tinygrad_edu.viz", None), "backprop_by_hand": ("tinygrad_edu.backprop_by_hand", None),
+    "check": ("tinygrad_edu.backprop_by_hand", "check"),
+    "check_student": ("tinygrad_edu.backprop_by_hand", "check_student"),
     "fit": ("tinygrad_edu.train", "fit"), "evaluate": ("tinygrad_edu.train", "evaluate"),
     "History": ("tinygrad_edu.train", "History"),
     "save": ("tinygrad_edu.nn.serialization", "save"), "load": ("tinygrad_edu.nn.serialization", "load"),

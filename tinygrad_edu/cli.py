@@ -8,7 +8,7 @@
 
 Bad input (an unknown option, a malformed size, missing or corrupt files, a model file that is not ours) gives
 one line on stderr and exit code 2, never a traceback. The work itself lives in `experiment.py` (training),
-`backprop/` (check) and `viz/` (the graph's drawing); this file parses arguments and, for `graph`, builds the
+`backprop_by_hand/` (check) and `viz/` (the graph's drawing); this file parses arguments and, for `graph`, builds the
 network and records its loss.
 """
 
@@ -266,7 +266,7 @@ def _add_check_command(commands: argparse._SubParsersAction) -> None:
 def _check(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from .backprop.check import check
+    from .backprop_by_hand import check
     from .experiment import TrainConfig, build_model, load_data
 
     config = TrainConfig(dataset=args.dataset, data_dir=args.data_dir, download=args.download, hidden=args.hidden,

@@ -6,7 +6,8 @@ code, so agreement to ~1e-12 in float64 is evidence that both are right.
 
     report = check(model, X, Y)            # the δ-equations vs autograd, per layer
     print(report)                          # a table with the shapes of ã^{l-1}, W^l, z^l, δ^l and ∂C/∂W^l
-    report = check_student(my_grads, model, X, Y)   # your own δ-implementation against autograd
+    report = check_student(my_grads, model, X, Y)   # your own δ-implementation against autograd, its
+                                                     # mistakes named (mistakes.py)
 
 `model` is an MLP-like object with `linears` (layers with `weight` (out, in) and `bias` (out,), PyTorch's
 layout), `activation` and `output_activation` (names). The chapter's W^l is [weight | bias[:, None]], and
@@ -24,6 +25,10 @@ import numpy as np
 
 from ..functional import one_hot
 from . import equations as eq
+from .mistakes import MISTAKES, mistake_variants
+
+__all__ = ["CheckReport", "LayerRow", "autograd_gradients", "chapter_weights", "check", "check_student",
+           "relative_error"]
 
 TINY = 1e-300
 
@@ -236,7 +241,7 @@ def check_student(
         raise ValueError(f"the student's function returned {len(student)} gradients for a network of {len(Ws)} layers")
     student = [np.asarray(G, dtype=np.float64) for G in student]
     fwd = eq.forward(Ws, X, model.activation, model.output_activation if loss == "mse" else "softmax")
-    variants = eq.mistake_variants(Ws, fwd, Y, loss)
+    variants = mistake_variants(Ws, fwd, Y, loss)
     rows = []
     for l, (W, Gs, Ga, Z) in enumerate(zip(Ws, student, auto["grads"], fwd.Z), start=1):
         error = relative_error(Gs, Ga)
@@ -248,7 +253,7 @@ def check_student(
             matches = [name for name, grads in variants.items()
                        if relative_error(Gs, grads[l - 1]) <= 1e-6 and relative_error(grads[l - 1], Ga) > 1e-6]
             if matches:
-                diagnosis = "looks like " + " / ".join(f"{m} ({eq.MISTAKES[m].split(':')[0].split('.')[0]})" for m in matches)
+                diagnosis = "looks like " + " / ".join(f"{m} ({MISTAKES[m].split(':')[0]})" for m in matches)
         rows.append(LayerRow(l, _shapes(X.shape[0], W, Z, Ga), float("nan"), error, ok, diagnosis))
     report = CheckReport(
         title=f"your gradients vs autograd ({loss}, batch of {X.shape[0]})", rows=rows, tolerance=max(tolerance, 1e-8),

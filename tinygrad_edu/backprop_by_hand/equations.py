@@ -85,6 +85,9 @@ __all__ = [
     "Forward",
     "Backprop",
     "forward",
+    "delta_output",
+    "delta_hidden",
+    "weight_gradient",
     "deltas",
     "weight_gradients",
     "cost",
@@ -93,9 +96,6 @@ __all__ = [
     # dimensions
     "shapes_table",
     "format_shapes_table",
-    # usual mistakes, for the checker
-    "MISTAKES",
-    "mistake_variants",
 ]
 
 Array = NDArray[np.float64]
@@ -533,13 +533,20 @@ def forward(
     A: list[Array] = [X]
     for l, W in enumerate(Ws, start=1):
         Z.append(augment(A[-1]) @ W.T)  # B × (n_{l-1}+1) times (n_{l-1}+1) × n_l → B × n_l
-        if l < len(Ws):
-            A.append(ACTIVATIONS[activation](Z[-1]))
-        elif out_name == _SOFTMAX:
-            A.append(softmax(Z[-1], axis=1))
-        else:
-            A.append(ACTIVATIONS[out_name](Z[-1]))
+        A.append(ACTIVATIONS[activation](Z[-1]) if l < len(Ws) else _output_values(Z[-1], out_name))
     return Forward(Z, A, activation, out_name)
+
+
+def _output_values(Z_L: Array, output_activation: str) -> Array:
+    """A^L = σ(Z^L), or softmax(Z^L) row by row."""
+    return softmax(Z_L, axis=1) if output_activation == _SOFTMAX else ACTIVATIONS[output_activation](Z_L)
+
+
+def _as_batch(M: ArrayLike, what: str) -> Array:
+    M = np.asarray(M, dtype=np.float64)
+    if M.ndim != 2:
+        raise ValueError(f"{what} must be a 2-D array (B samples as rows), got shape {M.shape}")
+    return M
 
 
 def _check_forward(Ws: list[Array], fwd: Forward) -> None:
@@ -573,57 +580,81 @@ def cost(fwd: Forward, Y: ArrayLike, loss: str = "mse") -> float:
     return float(np.mean(_sample_costs(Y, fwd.Z[-1], fwd.A[-1], loss)))
 
 
+def delta_output(
+    Y: ArrayLike, Z_L: ArrayLike, output_activation: str = "sigmoid", loss: str = "mse", A_L: ArrayLike | None = None
+) -> Array:
+    """Δ^L = ∂C/∂Z^L, B × n_L (row i is δ^L_i / B): where the recursion starts.
+
+    loss="mse" (eq. 111 for the batch): Δ^L = −(2/B) (Y − A^L) ⊙ σ'(Z^L)
+    loss="ce" (beyond the chapter):     Δ^L = (softmax(Z^L) − Y) / B, with output_activation="softmax"
+    A_L: A^L = σ(Z^L), if you have it (the forward pass does), to avoid recomputing it.
+    """
+    _check_loss_matches_output(loss, output_activation)
+    Z_L = _as_batch(Z_L, "Z_L")
+    A_L = _output_values(Z_L, output_activation) if A_L is None else _as_batch(A_L, "A_L")
+    Y = _check_targets(Y, A_L, loss)
+    B = Y.shape[0]
+    if loss == "ce":
+        return (A_L - Y) / B  # A^L = softmax(Z^L)
+    return -2.0 / B * (Y - A_L) * _lookup_activation(output_activation).prime(Z_L, A_L)
+
+
+def delta_hidden(
+    delta_next: ArrayLike, W_next: ArrayLike, Z: ArrayLike, activation: str = "sigmoid", A: ArrayLike | None = None
+) -> Array:
+    """Δ^l = (Δ^{l+1} W^{l+1}[:, :n_l]) ⊙ σ'(Z^l), B × n_l: one step of the recursion, layer l+1 to layer l
+    (eq. 117 for the batch, bias column of W^{l+1} dropped).
+
+    delta_next: Δ^{l+1}, B × n_{l+1};  W_next: W^{l+1}, n_{l+1} × (n_l+1);  Z: Z^l, B × n_l;
+    A: A^l = σ(Z^l), if you have it, to avoid recomputing it.
+    """
+    Z = _as_batch(Z, "Z")
+    B, n_l = Z.shape
+    W_next = np.asarray(W_next, dtype=np.float64)
+    delta_next = np.asarray(delta_next, dtype=np.float64)
+    if W_next.ndim != 2 or W_next.shape[1] != n_l + 1:
+        raise ValueError(f"W_next has shape {W_next.shape} but Z^l has {n_l} columns, so W_next needs {n_l + 1} columns")
+    if delta_next.shape != (B, W_next.shape[0]):
+        raise ValueError(
+            f"delta_next has shape {delta_next.shape}; it must be Δ^{{l+1}}, of shape {(B, W_next.shape[0])}"
+        )
+    back = delta_next @ W_next[:, :n_l]  # B × n_{l+1} times n_{l+1} × n_l → B × n_l
+    return back * _lookup_activation(activation).prime(Z, A)  # ⊙ σ'(Z^l): the diagonal Σ' as a product
+
+
+def weight_gradient(A_prev: ArrayLike, delta: ArrayLike) -> Array:
+    """∂C/∂W^l = Ã^{l-1}ᵀ Δ^l, shape (n_{l-1}+1) × n_l = shape of W^lᵀ (eq. 113 for the batch).
+
+    A_prev: A^{l-1} *without* the column of ones, B × n_{l-1};  delta: Δ^l, B × n_l. Ã^{l-1}ᵀ Δ^l =
+    Σ_i ã^{l-1}_i (δ^l_i / B): the per-sample outer products of eq. 113, averaged. The last row is the gradient
+    of the biases.
+    """
+    A_prev, delta = _as_batch(A_prev, "A_prev"), _as_batch(delta, "delta")
+    if A_prev.shape[0] != delta.shape[0]:
+        raise ValueError(f"A_prev has {A_prev.shape[0]} rows (samples) but delta has {delta.shape[0]}")
+    return augment(A_prev).T @ delta
+
+
 def deltas(Ws: Sequence[ArrayLike], fwd: Forward, Y: ArrayLike, loss: str = "mse") -> list[Array]:
-    """[Δ^1, ..., Δ^L], Δ^l = ∂C/∂Z^l of shape B × n_l (row i is δ^l_i / B).
+    """[Δ^1, ..., Δ^L], Δ^l = ∂C/∂Z^l of shape B × n_l (row i is δ^l_i / B): `delta_output`, then
+    `delta_hidden` from layer L-1 down to layer 1.
 
     Δ^L = −(2/B) (Y − A^L) ⊙ σ'(Z^L)                 (eq. 111 for the batch, loss="mse")
     Δ^L = (softmax(Z^L) − Y) / B                      (loss="ce", beyond the chapter)
     Δ^l = (Δ^{l+1} W^{l+1}[:, :n_l]) ⊙ σ'(Z^l)        (eq. 117, bias column dropped)
     """
-    return _deltas(Ws, fwd, Y, loss, mistake=None)
-
-
-def _deltas(Ws: Sequence[ArrayLike], fwd: Forward, Y: ArrayLike, loss: str, mistake: str | None) -> list[Array]:
-    """`deltas`, optionally reproducing one of the `MISTAKES` (the flags only change the marked lines)."""
-    if mistake is not None and mistake not in MISTAKES:
-        raise ValueError(f"unknown mistake {mistake!r}; known: {', '.join(MISTAKES)}")
     Ws = _as_weights(Ws, n_inputs=fwd.A[0].shape[1])
     _check_forward(Ws, fwd)
-    _check_loss_matches_output(loss, fwd.output_activation)
-    Y = _check_targets(Y, fwd.A[-1], loss)
-    B, L = Y.shape[0], len(Ws)
-
-    scale = 1.0 if mistake == "missing_1_over_B" else 1.0 / B  # mistake: forgetting the 1/B of the mean
-    Z_L, A_L = fwd.Z[-1], fwd.A[-1]
-    if loss == "mse":
-        residual = Y - A_L if mistake != "sign_flipped" else A_L - Y  # mistake: (a − y) with the −2 kept
-        delta_L = -2.0 * scale * residual * _lookup_activation(fwd.output_activation).prime(Z_L, A_L)
-    else:
-        delta_L = scale * (A_L - Y if mistake != "sign_flipped" else Y - A_L)  # A^L = softmax(Z^L)
-
+    L = len(Ws)
     ds: list[Array] = [np.empty(0)] * L
-    ds[L - 1] = delta_L
-    hidden = _lookup_activation(fwd.activation)
+    ds[L - 1] = delta_output(Y, fwd.Z[-1], fwd.output_activation, loss, fwd.A[-1])
     for l in range(L - 1, 0, -1):  # chapter layers l = L-1, ..., 1; ds[l] is Δ^{l+1}, Ws[l] is W^{l+1}
-        W_next = Ws[l]
-        n_l = W_next.shape[1] - 1
-        if mistake == "bias_kept":
-            back = (ds[l] @ W_next)[:, 1:]  # mistake: whole W^{l+1}, then the *first* column dropped
-        else:
-            back = ds[l] @ W_next[:, :n_l]  # B × n_{l+1} times n_{l+1} × n_l → B × n_l
-        if mistake == "no_sigma_prime":
-            ds[l - 1] = back  # mistake: Σ'(z^l) forgotten
-        else:
-            ds[l - 1] = back * hidden.prime(fwd.Z[l - 1], fwd.A[l])  # ⊙ σ'(Z^l): the diagonal Σ' as a product
+        ds[l - 1] = delta_hidden(ds[l], Ws[l], fwd.Z[l - 1], fwd.activation, fwd.A[l])
     return ds
 
 
 def weight_gradients(fwd: Forward, deltas: Sequence[ArrayLike]) -> list[Array]:
-    """[∂C/∂W^1, ..., ∂C/∂W^L] with ∂C/∂W^l = Ã^{l-1}ᵀ Δ^l, shape (n_{l-1}+1) × n_l = shape of W^lᵀ (eq. 113).
-
-    Ã^{l-1}ᵀ Δ^l = Σ_i ã^{l-1}_i (δ^l_i / B): the per-sample outer products of eq. 113, averaged. The last row is
-    the gradient of the biases.
-    """
+    """[∂C/∂W^1, ..., ∂C/∂W^L], each `weight_gradient(A^{l-1}, Δ^l)` (eq. 113), of the shape of W^lᵀ."""
     if len(deltas) != fwd.L:
         raise ValueError(f"got {len(deltas)} deltas for a network of {fwd.L} layers")
     grads = []
@@ -633,7 +664,7 @@ def weight_gradients(fwd: Forward, deltas: Sequence[ArrayLike]) -> list[Array]:
             raise ValueError(
                 f"Δ^{l} has shape {D.shape} but Z^{l} has shape {fwd.Z[l - 1].shape}; they must match"
             )
-        grads.append(augment(fwd.A[l - 1]).T @ D)
+        grads.append(weight_gradient(fwd.A[l - 1], D))
     return grads
 
 
@@ -713,52 +744,3 @@ def format_shapes_table(rows: Sequence[Mapping[str, Any]]) -> str:
     lines = ["  ".join(cell.rjust(w) for cell, w in zip(line, widths, strict=True)) for line in [header, *body]]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Usual mistakes, for a checker that wants to say more than "wrong"
-# ---------------------------------------------------------------------------------------------------------------
-
-MISTAKES: Mapping[str, str] = MappingProxyType(
-    {
-        "transposed": (
-            "∂C/∂W^l given in the shape of W^l (Gᵀ) instead of W^lᵀ (eq. 113). Note: autograd engines store "
-            ".grad in this layout, so it is only a mistake against the chapter's layout."
-        ),
-        "missing_1_over_B": (
-            "the 1/B of the mean cost forgotten: B times the correct gradient (identical when B = 1)."
-        ),
-        "bias_kept": (
-            "the whole W^{l+1}, bias column included, used in the δ recursion (eq. 117 as printed). "
-            "Δ^{l+1} W^{l+1} then has n_l+1 columns and does not conform with σ'(Z^l), so one column must go. "
-            "Dropping the last one (the bias) gives exactly the correct result, since (Δ W)[:, :n_l] = "
-            "Δ W[:, :n_l]. The variant drops the first one, (Δ^{l+1} W^{l+1})[:, 1:] ⊙ σ'(Z^l), as code written "
-            "for a bias in column 0 (the x_0 = 1 convention of many textbooks) does: unit j of layer l gets the "
-            "weights of unit j+1, and the last unit the bias column. Affects layers l < L; identical when L = 1."
-        ),
-        "no_sigma_prime": (
-            "Σ'(z^l) forgotten in the recursion: Δ^l = Δ^{l+1} W^{l+1}[:, :n_l]. Affects layers l < L; identical "
-            "when L = 1 or when the hidden activation is the identity."
-        ),
-        "sign_flipped": "(a^L − y) in place of (y − a^L) in δ^L (eq. 111): −1 times the correct gradient.",
-    }
-)
-"""Names and descriptions of the mistake variants produced by `mistake_variants`."""
-
-
-def mistake_variants(
-    Ws: Sequence[ArrayLike], fwd: Forward, Y: ArrayLike, loss: str = "mse"
-) -> dict[str, list[Array]]:
-    """The gradients a student would get by making each of the `MISTAKES`, keyed by name.
-
-    Each variant is recomputed from the equations with the one mistake switched on (not derived from the
-    correct gradients), so a variant is what the faulty code computes. All have the shape of W^lᵀ except
-    "transposed", which has the shape of W^l. For loss="ce", "sign_flipped" is (Y − softmax(Z^L))/B.
-    """
-    variants: dict[str, list[Array]] = {}
-    for name in MISTAKES:
-        if name == "transposed":
-            variants[name] = [G.T.copy() for G in weight_gradients(fwd, _deltas(Ws, fwd, Y, loss, None))]
-        else:
-            variants[name] = weight_gradients(fwd, _deltas(Ws, fwd, Y, loss, mistake=name))
-    return variants
