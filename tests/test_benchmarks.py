@@ -11,7 +11,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow  # two runs of benchmarks/run.py in a subprocess
 
 
 def test_quick_benchmark_prints_ratios_and_writes_results(tmp_path: Path) -> None:

@@ -40,6 +40,7 @@ def run_cli(argv, capsys):
 # --------------------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_train_writes_model_metrics_and_plots(tmp_path, capsys):
     out = tmp_path / "run"
     code, stdout, _ = run_cli(["train", "--dataset", "digits", "--hidden", "32", "--epochs", "4", "--train-limit",
@@ -71,6 +72,7 @@ def test_train_writes_model_metrics_and_plots(tmp_path, capsys):
     assert f"accuracy {metrics['test_accuracy']:.4f}" in stdout and "recall" in stdout
 
 
+@pytest.mark.slow
 def test_validation_chooses_the_epoch_and_zero_keeps_the_last(tmp_path, capsys):
     args = ["train", "--dataset", "digits", "--hidden", "16", "--epochs", "3", "--no-progress", "--train-limit", "300"]
     assert run_cli(args + ["--out", str(tmp_path / "a")], capsys)[0] == 0
@@ -85,6 +87,7 @@ def test_validation_chooses_the_epoch_and_zero_keeps_the_last(tmp_path, capsys):
     assert metrics["history"][0]["val_accuracy"] is None
 
 
+@pytest.mark.slow
 def test_same_seed_same_run(tmp_path, capsys):
     args = ["train", "--dataset", "digits", "--hidden", "8", "--epochs", "2", "--no-progress", "--loss", "ce",
             "--activation", "relu", "--dtype", "float64"]
@@ -217,6 +220,7 @@ def test_bad_input_is_one_line_and_exit_2(argv, expected, tmp_path, capsys, monk
     assert expected in lines[0] and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_threads_limits_the_blas_pools_during_training_and_evaluation(tmp_path, capsys, monkeypatch):
     """--threads 1: numpy's matrix products run on one thread while the run lasts (threadpoolctl)."""
     import threadpoolctl  # a dependency (pyproject.toml)
@@ -302,6 +306,7 @@ def test_graph_draws_an_nn_mlp_on_the_librarys_digits(tmp_path, capsys):
 # --------------------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_real_mnist_smoke_run(tmp_path, capsys):
     require(SHARED_MNIST.is_dir(), f"the MNIST files in {SHARED_MNIST}")
     code, out, _ = run_cli(["train", "--data-dir", str(SHARED_MNIST), "--dataset", "mnist", "--hidden", "100",

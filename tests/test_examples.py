@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow  # each script is a subprocess of a few seconds
+
 SCRIPTS = sorted((ROOT / "examples").glob("*.py"))
 SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist"  # the chapter's files, when this checkout has them
 

@@ -321,6 +321,7 @@ def _read_idx(name: str, offset: int) -> np.ndarray:
         return np.frombuffer(f.read(), np.uint8, offset=offset)
 
 
+@pytest.mark.slow
 def test_perceptron_on_mnist_matches_scikit_learn():
     """A documented subset (the first 10 000 training images, pixels /255) keeps this test at ~10 s; on all
     60 000 (measured once) our 5-epoch perceptron reaches 0.893 (median of seeds 0-2) and scikit-learn's 0.885."""

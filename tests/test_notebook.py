@@ -9,6 +9,7 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import require
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,6 +70,7 @@ def test_notebook_is_committed_clean():
     assert code and all(c["outputs"] == [] and c["execution_count"] is None for c in code)
 
 
+@pytest.mark.slow
 def test_notebook_runs(tmp_path):
     require(have_jupyter(), "nbclient, nbformat and ipykernel are needed to run the notebook (pip install '.[test]')")
     changes = {}
@@ -81,6 +83,7 @@ def test_notebook_runs(tmp_path):
     assert count(cells, "image/png") >= 8  # digits, weights, activations, descent, fits, curves, confusion, errors
 
 
+@pytest.mark.slow
 def test_notebook_runs_offline_on_the_embedded_digits(tmp_path):
     require(have_jupyter(), "nbclient, nbformat and ipykernel are needed to run the notebook (pip install '.[test]')")
     empty = tmp_path / "no_mnist"
