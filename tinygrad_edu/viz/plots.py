@@ -170,18 +170,19 @@ def activation_functions(names: Sequence[str] = ("heaviside", "sigmoid", "relu",
     """Each activation σ and its derivative σ' computed by the engine (autograd through σ at every x).
 
     The engine's conventions show: heaviside' is 0 everywhere (its true derivative is a Dirac at 0, useless
-    to gradient descent: the chapter's reason to move to the sigmoid), relu'(0) = 0.
+    to gradient descent: the chapter's reason to move to the sigmoid), relu'(0) = 0. `names` are those of
+    `nn.ACTIVATIONS`, except softmax.
     """
-    from .. import functional as F
+    from ..nn.layers import activation, activation_name
 
     xs = np.linspace(-5, 5, 1001) if x is None else np.asarray(_array(x, "x"), dtype=np.float64).ravel()
-    unknown = [n for n in names if n not in ("heaviside", "sigmoid", "relu", "tanh", "identity")]
-    if unknown:
-        raise ValueError(f"unknown activation {unknown[0]!r}: choose among heaviside, sigmoid, relu, tanh, identity")
+    names = [activation_name(name) for name in names]
+    if "softmax" in names:  # the sum trick below needs each output to depend on its own input only
+        raise ValueError("softmax is not elementwise (each output depends on every input): it has no curve σ'(x)")
     fig, axes = _figure(1, len(names), figsize=(3.2 * len(names), 3.0))
     for ax, name in zip(axes[0], names):
         t = Tensor(xs, requires_grad=True)
-        y = getattr(F, name)(t)
+        y = activation(name)(t)
         y.sum().backward()  # d(Σ σ(x_i))/dx_i = σ'(x_i): each x_i only affects its own term
         ax.plot(xs, y.data, color="#1f77b4", lw=2, label=f"{name}(x)")
         ax.plot(xs, t.grad.data, color="#d62728", lw=1.5, ls="--", label=f"{name}'(x) (autograd)")
