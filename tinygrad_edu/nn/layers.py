@@ -15,7 +15,7 @@ pytorch otherwise. Random draws come from `generator`, or else from the engine's
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -217,14 +217,19 @@ ACTIVATIONS: dict[str, type[_Activation]] = {
 _ALIASES = {"linear": "identity", "none": "identity", "step": "heaviside", "logistic": "sigmoid"}
 
 
+def _canonical_name(name: str, registry: Mapping[str, Any], aliases: Mapping[str, str], what: str) -> str:
+    """The key of `registry` that `name` or its alias names (case-insensitive); a ValueError lists them."""
+    key = str(name).lower() if isinstance(name, str) else name
+    key = aliases.get(key, key)
+    if key not in registry:
+        valid = ", ".join(repr(n) for n in registry)
+        raise ValueError(f"unknown {what} {name!r}; valid names: {valid} (aliases: {', '.join(aliases)})")
+    return key
+
+
 def activation_name(name: str) -> str:
     """The canonical name ("sigmoid", "relu", "tanh", "identity", "heaviside", "softmax") of `name` or an alias."""
-    key = str(name).lower() if isinstance(name, str) else name
-    key = _ALIASES.get(key, key)
-    if key not in ACTIVATIONS:
-        valid = ", ".join(repr(n) for n in ACTIVATIONS)
-        raise ValueError(f"unknown activation {name!r}; valid names: {valid} (aliases: {', '.join(_ALIASES)})")
-    return key
+    return _canonical_name(name, ACTIVATIONS, _ALIASES, "activation")
 
 
 def activation(name: str) -> _Activation:

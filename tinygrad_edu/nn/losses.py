@@ -7,6 +7,7 @@ from typing import Any
 
 from ..functional import cross_entropy, mse
 from ..engine.tensor import Tensor
+from .layers import _canonical_name
 from .module import Module
 
 __all__ = ["LOSSES", "CrossEntropyLoss", "MSELoss", "loss_name"]
@@ -57,9 +58,4 @@ _ALIASES = {"chapter": "mse", "cross_entropy": "ce", "crossentropy": "ce"}
 
 def loss_name(name: str) -> str:
     """The canonical name ("mse" or "ce") of `name` or an alias ("chapter", "cross_entropy")."""
-    key = str(name).lower() if isinstance(name, str) else name
-    key = _ALIASES.get(key, key)
-    if key not in LOSSES:
-        valid = ", ".join(repr(n) for n in LOSSES)
-        raise ValueError(f"unknown loss {name!r}; valid names: {valid} (aliases: {', '.join(_ALIASES)})")
-    return key
+    return _canonical_name(name, LOSSES, _ALIASES, "loss")
