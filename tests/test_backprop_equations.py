@@ -398,6 +398,14 @@ def test_validation_messages_for_shapes():
         eq.backprop([np.zeros((3, 3)), np.zeros((2, 4))], np.zeros((5, 2)), np.zeros((5, 3)))
     with raises("W_next has shape (2, 4) but z^l has 2 entries, so W_next needs 3 columns"):
         eq.delta_hidden_sample(np.zeros((1, 2)), np.zeros((2, 4)), np.zeros(2))
+    with raises("W_next has shape (2, 4) but Z^l has 2 columns, so W_next needs 3 columns"):
+        eq.delta_hidden(np.zeros((5, 2)), np.zeros((2, 4)), np.zeros((5, 2)))
+    with raises("delta_next has shape (4, 2); it must be Δ^{l+1}, of shape (5, 2)"):
+        eq.delta_hidden(np.zeros((4, 2)), np.zeros((2, 3)), np.zeros((5, 2)))
+    with raises("A_prev has 5 rows (samples) but delta has 4"):
+        eq.weight_gradient(np.zeros((5, 3)), np.zeros((4, 2)))
+    with raises("Z_L must be a 2-D array (B samples as rows), got shape (3,)"):
+        eq.delta_output(np.zeros((1, 3)), np.zeros(3))
     with raises("bias has shape (3,) but weight has shape (2, 3), so bias needs shape (2,)"):
         eq.weights_from_linear(np.zeros((2, 3)), np.zeros(3))
     Ws = [np.zeros((3, 3)), np.zeros((2, 4))]
