@@ -134,8 +134,8 @@ def second_derivative(out: Path) -> None:
     assert abs(ds.item() - v * (1 - v)) < 1e-15 and abs(dds.item() - v * (1 - v) * (1 - 2 * v)) < 1e-15
     listing = viz.graph_text(dds, trace=tr)
     print(listing)
-    # the graph of σ'' contains σ's own backward: the derivative of a derivative is another graph
-    assert "SigmoidBackward" in listing
+    # the graph of σ'' is made of σ's own backward, g·σ(1 − σ): the derivative of a derivative is another graph
+    assert "Sigmoid(%0)" in listing and "Sub(1, %1)" in listing
     save(viz.draw_graph(dds, trace=tr, title="σ''(x): the graph of a gradient"), out, "4_second_derivative")
 
 

@@ -43,16 +43,16 @@ class BuggySoftplus(tg.Function):
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        e = (-x.abs()).exp()
-        return grad * tg.where(x >= 0, 1 / (1 + e), 1 / (1 + e))  # the bug: the x < 0 branch is e / (1 + e)
+        e = np.exp(-np.abs(x))  # numpy functions: backward gets arrays, or Tensors under create_graph
+        return grad * np.where(x >= 0, 1 / (1 + e), 1 / (1 + e))  # the bug: the x < 0 branch is e / (1 + e)
 
 
 class Softplus(BuggySoftplus):
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        e = (-x.abs()).exp()
-        return grad * tg.where(x >= 0, 1 / (1 + e), e / (1 + e))
+        e = np.exp(-np.abs(x))
+        return grad * np.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
 class BuggyAddBias(tg.Function):

@@ -116,7 +116,7 @@ def softsign(bug: bool):
         @staticmethod
         def backward(ctx, grad):
             (x,) = ctx.saved_tensors
-            return grad / (1 + x.abs()) ** (1 if bug else 2)
+            return grad / (1 + np.abs(x)) ** (1 if bug else 2)
 
     return Softsign.apply
 

@@ -185,7 +185,7 @@ def test_render_with_dot(tmp_path):
     require(shutil.which("dot") is not None, "graphviz's dot program (apt-get install graphviz)")
     x, w, y, tr = small_graph()
     y.backward()
-    g = y.draw(trace=tr)
+    g = tg.draw(y, trace=tr)
     for suffix in ("svg", "png", "pdf", "dot"):
         path = g.write(tmp_path / f"g.{suffix}")
         assert path.stat().st_size > 100
@@ -199,7 +199,7 @@ def test_without_dot(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     assert not viz.dot_available()
     x, w, y, tr = small_graph()
-    g = y.draw(trace=tr)
+    g = tg.draw(y, trace=tr)
     bundle = g._repr_mimebundle_()
     assert set(bundle) == {"text/plain", "text/html"}
     assert "apt-get install graphviz" in bundle["text/plain"] and g.source in bundle["text/plain"]

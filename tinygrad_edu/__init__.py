@@ -14,7 +14,7 @@ Importing this package imports only numpy; plotting, drawing and datasets load w
 
 from __future__ import annotations
 
-from .engine import tensor  # first: the engine's modules import each other, and tensor.py sets the order at its end
+from . import engine  # first: the Tensor, its operations and its backward (each engine file adds its methods)
 from . import functional
 from .engine.autograd import backward, grad
 from .creation import (
@@ -66,6 +66,7 @@ _LAZY = {
     "viz": ("tinygrad_edu.viz", None), "backprop_by_hand": ("tinygrad_edu.backprop_by_hand", None),
     "check": ("tinygrad_edu.backprop_by_hand", "check"),
     "check_student": ("tinygrad_edu.backprop_by_hand", "check_student"),
+    "draw": ("tinygrad_edu.viz.graph", "draw_graph"),  # tg.draw(loss): micrograd's draw_dot, torchviz's make_dot
     "fit": ("tinygrad_edu.train", "fit"), "evaluate": ("tinygrad_edu.train", "evaluate"),
     "History": ("tinygrad_edu.train", "History"),
     "save": ("tinygrad_edu.nn.serialization", "save"), "load": ("tinygrad_edu.nn.serialization", "load"),

@@ -11,12 +11,12 @@ from typing import Any
 
 import numpy as np
 
-from .engine.ops import Heaviside, ReLU, Sigmoid, SquaredErrorSum, Tanh
+from .engine.ops import Heaviside, ReLU, Sigmoid, SquaredErrorSum, Tanh, operand
 from .engine.tensor import Tensor
 
 
 def _as_tensor(x: Any) -> Tensor:
-    return x if isinstance(x, Tensor) else Tensor._wrap(np.asarray(x))
+    return x if isinstance(x, Tensor) else Tensor._wrap(operand(x))
 
 
 def sigmoid(x: Any) -> Tensor:
@@ -139,3 +139,7 @@ def cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Tensor:
     if reduction == "none":
         return per_sample
     return per_sample.sum() if reduction == "sum" else per_sample.mean()
+
+
+Tensor.softmax = softmax  # type: ignore[attr-defined]  (t.softmax(axis) is softmax(t, axis))
+Tensor.log_softmax = log_softmax  # type: ignore[attr-defined]

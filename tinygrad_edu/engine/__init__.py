@@ -1,4 +1,6 @@
-"""The engine: `Tensor` (tensor.py), `Function` (function.py), the primitive operations (ops.py) and the
-backward walk (autograd.py)."""
+"""The engine, read in this order: tensor.py (the Tensor), function.py (how an operation is written and
+recorded), ops.py (the primitive operations, each forward beside its backward), autograd.py (the backward
+walk). interop.py is what happens when numpy functions meet a Tensor. Importing the package imports all five:
+each adds its methods to Tensor."""
 
-from . import tensor  # first: tensor.py imports ops and autograd at its end
+from . import tensor, function, ops, autograd, interop  # noqa: F401  (in this order: each builds on the last)

@@ -1,14 +1,22 @@
 """Reverse-mode differentiation: walk the graph from the outputs back to the leaves.
 
-1. Order the nodes so that every node comes after all the nodes that consume its output (a topological
-   order, found with an explicit stack: a chain of 100 000 operations needs no recursion).
-2. Visit them in that order. A node's gradient is complete when it is visited, because every consumer has
-   already added its contribution: this is how re-used values (`x * x`, diamonds) get summed gradients.
-3. Call the node's `backward` and add each input's gradient to that input's node (or leaf).
+1. Order the nodes so that every node comes before the nodes that made its inputs (a topological order,
+   found with an explicit stack: a chain of 100 000 operations needs no recursion).
+2. Visit them in that order. A node's gradient is complete when it is visited, because every node that used
+   its output has already added its contribution: this is how re-used values (`x * x`, diamonds) get
+   summed gradients.
+3. Call the node's backward and add each input's gradient to what that input (a node or a leaf) has so far.
 
-Without `create_graph` the backward formulas run under `no_grad()`: plain numpy work, nothing recorded (and
-where an operation has `backward_arrays`, the formula runs on the arrays directly, see function.py). With it,
-they are recorded like any other computation, so the gradients can be differentiated again.
+Without `create_graph` the walk runs with grad mode off and the gradients are numpy arrays, so each backward
+formula is plain numpy and only the results become Tensors. With it, the gradients are Tensors and the
+formulas are recorded like any other computation, so that they can be differentiated again.
+
+Accumulation, one rule. A sum of gradients is always a new array, never an update in place: `a + b` hands a
+and b the very same g, which must not change under either. A leaf's `.grad` takes the first gradient that
+reaches it as it is when backward made that array for this leaf alone (it owns all of its memory, is
+writeable, and no other tensor got it in this call); anything else is stored as a copy. Later gradients are
+added into a new array. The caller's `gradient=` is copied on the way in; an intermediate tensor's retained
+`.grad`, and any `.grad` made with create_graph, is always a copy.
 """
 
 from __future__ import annotations
@@ -19,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from .function import Context, as_grad
-from .tensor import Tensor, set_grad_enabled
+from .function import Context
+from .tensor import Tensor, check_can_require_grad, set_grad_enabled
 
 
 def topological_order(roots: Sequence[Context]) -> list[Context]:
@@ -46,131 +54,150 @@ def topological_order(roots: Sequence[Context]) -> list[Context]:
     return order
 
 
-def _seed_gradient(output: Tensor, gradient: Any) -> Tensor:
-    if gradient is None:
-        if output.size != 1:
-            raise RuntimeError(
-                f"grad can be implicitly created only for scalar outputs, but {output._describe()} has "
-                f"{output.size} elements: pass gradient=... (dC/d(output), of shape {output.shape})"
-            )
-        return Tensor._wrap(np.array(1, output.dtype).reshape(output.shape))  # (np.ones is slower for 1 value)
-    g = gradient if isinstance(gradient, Tensor) else Tensor._wrap(np.asarray(gradient, dtype=output.dtype))
-    if g.shape != output.shape:
-        raise RuntimeError(f"gradient has shape {g.shape}, but {output._describe()}: they must match")
-    return g
+def run_backward(outputs: Sequence[Tensor], grad_outputs: Sequence[Any] | None, retain_graph: bool | None,
+                 create_graph: bool, capture: set[Context] | frozenset = frozenset()) -> dict[Any, Any]:
+    """The walk. Returns the gradient of every leaf reached, keyed by the leaf, and of every node in `capture`
+    (intermediate tensors asked for by `grad()`), keyed by the node: arrays, or Tensors with create_graph."""
+    grads = _seed_gradients(outputs, grad_outputs, create_graph)  # node or leaf -> its gradient so far
+    order = topological_order([t.grad_fn for t in outputs if t.grad_fn is not None])
+    captured = {}
+    keep = create_graph if retain_graph is None else retain_graph
+    with set_grad_enabled(create_graph), _CollectorPaused(len(order)):
+        for node in order:
+            grad = grads.pop(node, None)
+            if grad is None:  # every path from the outputs to this node carried no gradient
+                continue
+            if node._hooks or node.retains_grad:  # Tensor.register_hook, Tensor.retain_grad
+                grad = _observe(node, grad)
+            if node in capture:
+                captured[node] = grad
+            for edge, g in zip(node.edges, _input_gradients(node, grad)):
+                if g is not None:
+                    grads[edge] = grads[edge] + g if edge in grads else g
+            if not keep:
+                node.release()
+    grads.update(captured)  # every node was popped: what is left are the leaves
+    return grads
 
 
-def run_backward(
-    outputs: Sequence[Tensor],
-    grad_outputs: Sequence[Any] | None,
-    retain_graph: bool | None,
-    create_graph: bool,
-    inputs: Sequence[Tensor] | None = None,
-    stored: set[int] | None = None,
-) -> dict[Any, Tensor]:
-    """The engine. Returns the gradient of every leaf reached (keyed by the leaf Tensor) and, for `inputs`
-    that are intermediate tensors, their gradient keyed by their node. `stored` collects the ids of the
-    arrays put into a `.grad` (of retained intermediates), so that no two `.grad` share one array.
-
-    With create_graph the gradients are Tensors all the way, recorded in a new graph. Without it nobody will
-    differentiate them, so during the walk they are plain numpy arrays (`arrays`), and only the results are
-    made Tensors: this saves a Tensor per edge, the largest cost of a small graph's backward.
-    """
-    if stored is None:
-        stored = set()
-    if retain_graph is None:
-        retain_graph = create_graph
-    if grad_outputs is None:
-        grad_outputs = [None] * len(outputs)
+def _seed_gradients(outputs: Sequence[Tensor], grad_outputs: Sequence[Any] | None, create_graph: bool) -> dict:
+    """dC/d(output) for each output, keyed by its node (or itself, for a leaf): 1 for a scalar output."""
+    grad_outputs = [None] * len(outputs) if grad_outputs is None else grad_outputs
     if len(grad_outputs) != len(outputs):
         raise ValueError(f"got {len(outputs)} outputs but {len(grad_outputs)} gradients")
-    arrays = not create_graph
-
-    # The gradient summed so far for each node (Context) and each leaf (Tensor) reached: both hash by identity.
-    grads: dict[Any, Any] = {}
+    seeds: dict[Any, Any] = {}
     for out, g in zip(outputs, grad_outputs):
         if not isinstance(out, Tensor):
             raise TypeError(f"backward needs Tensors, got {type(out).__name__}")
         if not out.requires_grad:
             raise RuntimeError(
                 f"element 0 of tensors does not require grad and does not have a grad_fn: {out._describe()} "
-                f"was not computed from any tensor with requires_grad=True (or it was computed under no_grad())"
-            )
-        seed = _seed_gradient(out, g)
-        if g is not None and arrays:  # the caller's own array: no `.grad` may share it, nor any view of it
-            seed = Tensor._wrap(seed.data.copy())
-        elif g is not None:  # (with create_graph views are always copied: its id is enough)
-            stored.add(id(seed.data))
-        seed = seed.data if arrays else seed
-        target = out.grad_fn if out.grad_fn is not None else out
-        grads[target] = grads[target] + seed if target in grads else seed
-
-    wanted = {t.grad_fn for t in inputs or () if t.grad_fn is not None}
-    captured: dict[Any, Any] = {}
-    order = topological_order([o.grad_fn for o in outputs if o.grad_fn is not None])
-    with set_grad_enabled(create_graph), _CollectorPaused(len(order) > LARGE_GRAPH):
-        for node in order:
-            grad = grads.pop(node, None)
-            if grad is None:  # no gradient reached this node (all paths to it carried None)
-                continue
-            if node._hooks:  # the private fields: reading the public lists would create them
-                grad = _call_hooks(node._hooks, grad, arrays)
-            if node._retained and inputs is None:
-                for ref in node._retained:
-                    tensor = ref()
-                    if tensor is not None:
-                        _accumulate(tensor, Tensor._wrap(grad) if arrays else grad, create_graph, stored)
-            if node in wanted:
-                captured[node] = grad
-            function = node.function
-            if arrays and function.backward_arrays is not None:  # the formula on the arrays (function.py)
-                input_grads = function.backward_arrays(node, grad)
-            else:  # the definition, on Tensors (recorded only with create_graph)
-                input_grads = function.backward(node, Tensor._wrap(grad) if arrays else grad)
-            if type(input_grads) is not tuple:
-                input_grads = (input_grads,)
-            if len(input_grads) != len(node.edges):
-                raise RuntimeError(
-                    f"{node.function.__name__}.backward returned {len(input_grads)} gradients, but forward "
-                    f"had {len(node.edges)} positional inputs (return None for inputs without a gradient)"
-                )
-            for index, (edge, g) in enumerate(zip(node.edges, input_grads)):
-                if edge is None or g is None:
-                    continue
-                g = as_grad(g, node, index, arrays)
-                grads[edge] = grads[edge] + g if edge in grads else g  # a new sum: never added in place
-            if not retain_graph:
-                node.release()
-    # Every node was visited and popped: what is left are the leaves' gradients.
-    captured.update(grads)
-    if arrays:
-        return {key: Tensor._wrap(g) for key, g in captured.items()}
-    return captured
+                f"was not computed from any tensor with requires_grad=True (or it was computed under no_grad())")
+        if g is None and out.size != 1:
+            raise RuntimeError(
+                f"grad can be implicitly created only for scalar outputs, but {out._describe()} has "
+                f"{out.size} elements: pass gradient=... (dC/d(output), of shape {out.shape})")
+        if g is None:
+            g = np.ones(out.shape, out.dtype)
+        elif not (create_graph and isinstance(g, Tensor)):  # (a Tensor seed may itself be differentiated)
+            g = np.array(g.data if isinstance(g, Tensor) else g, dtype=out.dtype)  # a copy: it is handed on
+        if g.shape != out.shape:
+            raise RuntimeError(f"gradient has shape {g.shape}, but {out._describe()}: they must match")
+        if create_graph and not isinstance(g, Tensor):
+            g = Tensor._wrap(g)
+        key = out if out.grad_fn is None else out.grad_fn
+        seeds[key] = seeds[key] + g if key in seeds else g
+    return seeds
 
 
-def _call_hooks(hooks: list, grad: Any, arrays: bool) -> Any:
-    """Call each hook with the gradient as a Tensor; a hook that returns a Tensor replaces it."""
-    tensor = Tensor._wrap(grad) if arrays else grad
+def _input_gradients(node: Context, grad: Any) -> list[Any]:
+    """The node's backward, checked: one gradient per input edge (None where none is sent), each of its
+    input's shape and cast to its dtype."""
+    try:
+        grads = node.function.backward(node, grad)
+    except AttributeError as e:
+        if isinstance(grad, Tensor) or "numpy" not in str(e):
+            raise
+        raise AttributeError(
+            f"{node.function.__name__}.backward: {e}. Without create_graph, backward receives numpy arrays, "
+            f"not Tensors: write it with arithmetic and numpy functions (np.exp(x) rather than x.exp()), which "
+            f"work on both (see tinygrad_edu/engine/function.py)") from e
+    if type(grads) is not tuple:
+        grads = (grads,)
+    if len(grads) != len(node.edges):
+        raise RuntimeError(
+            f"{node.function.__name__}.backward returned {len(grads)} gradients, but forward had "
+            f"{len(node.edges)} positional inputs (return None for inputs without a gradient)")
+    tensors = isinstance(grad, Tensor)
+    checked = []
+    for i, (edge, g) in enumerate(zip(node.edges, grads)):
+        if edge is None or g is None:
+            checked.append(None)
+            continue
+        if tensors != isinstance(g, Tensor):  # a constant in a recorded backward, or a numpy scalar
+            g = Tensor._wrap(g) if tensors else np.asarray(g.data if isinstance(g, Tensor) else g)
+        if g.shape != node.input_shapes[i]:
+            raise RuntimeError(
+                f"{node.function.__name__}.backward returned a gradient of shape {g.shape} for input {i}, "
+                f"which has shape {node.input_shapes[i]}: a gradient always has the shape of its input "
+                f"(reduce a broadcast gradient with sum_to)")
+        if g.dtype is not node.input_dtypes[i] and g.dtype != node.input_dtypes[i]:  # `is`: the usual case, fast
+            check_can_require_grad(node.input_dtypes[i], f"input {i} of {node.function.__name__}")
+            g = g.astype(node.input_dtypes[i])
+        checked.append(g)
+    return checked
+
+
+def _observe(node: Context, grad: Any) -> Any:
+    """Run the hooks of the node's output on its gradient, then keep a copy in its .grad if it retains it."""
+    as_tensor = grad if isinstance(grad, Tensor) else Tensor._wrap(grad)
+    if node._hooks:
+        as_tensor = _call_hooks(node._hooks, as_tensor)
+    output = node.output() if node.retains_grad else None
+    if output is not None:
+        _accumulate(output, as_tensor, taken=None)
+    return as_tensor if isinstance(grad, Tensor) else as_tensor.data
+
+
+def _call_hooks(hooks: list, grad: Tensor) -> Tensor:
+    """Call each hook with the gradient; a hook that returns a Tensor (or an array) replaces it."""
     for hook in hooks:
-        replaced = hook(tensor)
+        replaced = hook(grad)
         if replaced is not None:
-            tensor = replaced if isinstance(replaced, Tensor) else Tensor._wrap(np.asarray(replaced))
-    return tensor.data if arrays else tensor
+            grad = replaced if isinstance(replaced, Tensor) else Tensor._wrap(np.asarray(replaced))
+    return grad
 
 
-LARGE_GRAPH = 1000  # nodes; below this the collector's pause costs more than it saves
+def _accumulate(tensor: Tensor, grad: Tensor, taken: set[int] | None) -> None:
+    """Add `grad` into `tensor.grad` by the rule of the module docstring; `taken` holds the ids of the arrays
+    already given to a .grad in this call (None: always copy)."""
+    if tensor._grad is not None:
+        tensor._grad = tensor._grad + grad  # a new array
+        return
+    data = grad.data
+    owner = data if data.base is None else data.base
+    whole = owner is data or (type(owner) is np.ndarray and owner.shape == data.shape and owner.dtype == data.dtype
+                              and owner.strides == data.strides and owner.ctypes.data == data.ctypes.data)
+    if taken is None or not whole or not data.flags.writeable or id(owner) in taken:
+        owner = data.copy()
+    else:  # a layer's weight gradient arrives as P.mT.mT, a view that is all of P: P itself is kept
+        taken.add(id(owner))
+    tensor._grad = Tensor._wrap(owner, grad.grad_fn)
+
+
+LARGE_GRAPH = 1000  # nodes
 
 
 class _CollectorPaused:
-    """Python's cyclic garbage collector paused during the walk of a large graph. Backward allocates many
-    short-lived arrays while the whole graph is alive, and every collection of the oldest generation would
-    scan all its nodes again: a 100 000-operation backward took 1.4 s instead of 0.73 s. The walk creates no
-    reference cycles of its own; the collector resumes (and catches up) as soon as it ends."""
+    """Python's cyclic garbage collector paused while a large graph is walked. Backward allocates many
+    short-lived arrays while the whole graph is alive, and each collection of the oldest generation would
+    scan all its nodes again (a 100 000-operation backward took twice as long). Below about 1 000 nodes the
+    pause costs more than it saves. The walk makes no reference cycles; the collector catches up after."""
 
     __slots__ = ("pause",)
 
-    def __init__(self, pause: bool) -> None:
-        self.pause = pause and gc.isenabled()
+    def __init__(self, nodes: int) -> None:
+        self.pause = nodes > LARGE_GRAPH and gc.isenabled()
 
     def __enter__(self) -> None:
         if self.pause:
@@ -181,61 +208,21 @@ class _CollectorPaused:
             gc.enable()
 
 
-def _accumulate(tensor: Tensor, grad: Tensor, create_graph: bool, stored: set[int]) -> None:
-    """Add `grad` to `tensor.grad`, never keeping an array that something else may share or write to.
-
-    Backward formulas pass gradients through unchanged where they can (y = a + b gives both a and b the
-    very array g), so the first gradient is copied if it is a view, read-only, or already another `.grad`
-    in this backward call (ids in `stored`). A view that is the whole of its base in the same layout is
-    taken as that base (and checked as such): a layer's weight gradient arrives that way, and copying it
-    cost ~12 % of a 784-300-10 training step."""
-    if not create_graph and grad.grad_fn is not None:
-        grad = grad.detach()
-    if tensor.grad is None:
-        data = grad.data
-        if not create_graph and data.base is not None and _spans_its_base(data):
-            data = data.base  # e.g. P.mT.mT, the gradient of a layer's weight: P itself, under another name
-            grad = Tensor._wrap(data, grad.grad_fn)
-        if data.base is not None or not data.flags.writeable or id(data) in stored:
-            grad = Tensor._wrap(data.copy(), grad.grad_fn)
-        stored.add(id(grad.data))
-        tensor._grad = grad
-    else:
-        new = tensor.grad + grad  # a new array: an earlier gradient may be referenced elsewhere
-        tensor._grad = new if create_graph else new.detach()
-
-
-def _spans_its_base(view: np.ndarray) -> bool:
-    """True if `view` is all of its base array, element for element in the same layout."""
-    base = view.base
-    return (type(base) is np.ndarray and view.shape == base.shape and view.strides == base.strides
-            and view.dtype == base.dtype and view.ctypes.data == base.ctypes.data)
-
-
-def backward(
-    outputs: Sequence[Tensor],
-    grad_outputs: Sequence[Any] | None = None,
-    retain_graph: bool | None = None,
-    create_graph: bool = False,
-) -> None:
+def backward(outputs: Sequence[Tensor], grad_outputs: Sequence[Any] | None = None,
+             retain_graph: bool | None = None, create_graph: bool = False) -> None:
     """Accumulate d(outputs)/d(leaf) into `.grad` of every leaf that requires grad (see Tensor.backward)."""
-    stored: set[int] = set()  # two leaves can receive the very same array (y = a + b): each gets its own
-    leaf_grads = run_backward(outputs, grad_outputs, retain_graph, create_graph, stored=stored)
-    for leaf, grad in leaf_grads.items():
+    taken: set[int] | None = None if create_graph else set()  # (a recorded gradient is always copied)
+    for leaf, grad in run_backward(outputs, grad_outputs, retain_graph, create_graph).items():
+        grad = grad if isinstance(grad, Tensor) else Tensor._wrap(grad)
         if leaf._hooks:
-            grad = _call_hooks(leaf._hooks, grad, arrays=False)
-        _accumulate(leaf, grad, create_graph, stored)
+            grad = _call_hooks(leaf._hooks, grad)
+        _accumulate(leaf, grad, taken)
 
 
-def grad(
-    outputs: Tensor | Sequence[Tensor],
-    inputs: Tensor | Sequence[Tensor],
-    grad_outputs: Any = None,
-    retain_graph: bool | None = None,
-    create_graph: bool = False,
-    allow_unused: bool = False,
-) -> tuple[Tensor | None, ...]:
-    """Return d(outputs)/d(inputs) without touching any `.grad` (like `torch.autograd.grad`).
+def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor], grad_outputs: Any = None,
+         retain_graph: bool | None = None, create_graph: bool = False, allow_unused: bool = False,
+         ) -> tuple[Tensor | None, ...]:
+    """Return d(outputs)/d(inputs) without touching any leaf's `.grad` (like `torch.autograd.grad`).
 
     `inputs` may be leaves or intermediate tensors. With `create_graph=True` the results are part of a new
     graph and can be differentiated again (Hessian-vector products, second derivatives).
@@ -247,16 +234,27 @@ def grad(
     for i, t in enumerate(inputs):
         if not isinstance(t, Tensor) or not t.requires_grad:
             raise RuntimeError(f"input {i} of grad() does not require grad, so it has no gradient")
-    found = run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=inputs)
+    capture = {t.grad_fn for t in inputs if t.grad_fn is not None}
+    found = run_backward(outputs, grad_outputs, retain_graph, create_graph, capture)
     results: list[Tensor | None] = []
     for i, t in enumerate(inputs):
-        g = found.get(t.grad_fn if t.grad_fn is not None else t)
+        g = found.get(t if t.grad_fn is None else t.grad_fn)
         if g is None and not allow_unused:
-            raise RuntimeError(
-                f"input {i} of grad() ({t._describe()}) was not used to compute the outputs; "
-                f"pass allow_unused=True to get None for it"
-            )
-        if g is not None and not create_graph:
-            g = g.detach()
-        results.append(g)
+            raise RuntimeError(f"input {i} of grad() ({t._describe()}) was not used to compute the outputs; "
+                               f"pass allow_unused=True to get None for it")
+        results.append(g if g is None or isinstance(g, Tensor) else Tensor._wrap(g))
     return tuple(results)
+
+
+def _tensor_backward(self: Tensor, gradient: Any = None, retain_graph: bool | None = None,
+                     create_graph: bool = False) -> None:
+    """Compute d(self)/d(leaf) for every leaf that requires grad and add it to `leaf.grad`.
+
+    `gradient` is d(final)/d(self); it may be omitted when self is a scalar (it is then 1).
+    Saved values are freed afterwards unless `retain_graph=True` (default: `create_graph`).
+    With `create_graph=True` the gradients are themselves differentiable (higher-order derivatives).
+    """
+    backward([self], None if gradient is None else [gradient], retain_graph, create_graph)
+
+
+Tensor.backward = _tensor_backward  # type: ignore[attr-defined]

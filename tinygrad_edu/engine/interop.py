@@ -1,9 +1,9 @@
 """numpy calling into Tensors: `ndarray * t`, `np.exp(t)`, `np.sum(t)` stay in the graph.
 
 numpy hands a ufunc call that involves a Tensor to `Tensor.__array_ufunc__` and a numpy function call to
-`Tensor.__array_function__` (NEP 13 / NEP 18). Both land here. What the engine can differentiate is
-dispatched to the Tensor operation; anything else raises a TypeError naming what to use instead, rather
-than silently returning a plain array that has left the graph.
+`Tensor.__array_function__` (NEP 13 / NEP 18), which this file adds to the class. What the engine can
+differentiate is dispatched to the Tensor operation; anything else raises a TypeError naming what to use
+instead, rather than silently returning a plain array that has left the graph.
 """
 
 from __future__ import annotations
@@ -14,16 +14,17 @@ from typing import Any
 import numpy as np
 
 from . import ops
-from .tensor import Tensor
+from .ops import operand
+from .tensor import Tensor, values
 
 
 _UFUNCS: dict[np.ufunc, Callable] = {
-    np.add: lambda a, b: ops.Add.apply(*_operands(a, b)),
-    np.subtract: lambda a, b: ops.Sub.apply(*_operands(a, b)),
-    np.multiply: lambda a, b: ops.Mul.apply(*_operands(a, b)),
-    np.true_divide: lambda a, b: ops.Div.apply(*_operands(a, b)),
-    np.power: lambda a, b: ops.Pow.apply(*_operands(a, b)),
-    np.matmul: lambda a, b: ops.MatMul.apply(*_operands(a, b)),
+    np.add: lambda a, b: ops.Add.apply(operand(a), operand(b)),
+    np.subtract: lambda a, b: ops.Sub.apply(operand(a), operand(b)),
+    np.multiply: lambda a, b: ops.Mul.apply(operand(a), operand(b)),
+    np.true_divide: lambda a, b: ops.Div.apply(operand(a), operand(b)),
+    np.power: lambda a, b: ops.Pow.apply(operand(a), operand(b)),
+    np.matmul: lambda a, b: ops.MatMul.apply(operand(a), operand(b)),
     np.maximum: ops.maximum,
     np.minimum: ops.minimum,
     np.negative: lambda x: -x,
@@ -54,18 +55,10 @@ _HINTS = {
 }
 
 
-def _operands(a: Any, b: Any) -> tuple[Any, Any]:
-    return tuple(x if isinstance(x, (Tensor, np.ndarray)) or np.isscalar(x) else np.asarray(x) for x in (a, b))  # type: ignore[return-value]
-
-
 def _heaviside(x: Any, h: Any) -> Tensor:
     if not np.all(np.asarray(h) == 0):
         raise TypeError("Tensor heaviside follows the chapter (value 0 at x = 0): use np.heaviside(x, 0) or t.heaviside()")
     return x.heaviside()
-
-
-def _values(x: Any) -> Any:
-    return x.data if isinstance(x, Tensor) else x
 
 
 def _not_supported(name: str) -> TypeError:
@@ -76,14 +69,15 @@ def _not_supported(name: str) -> TypeError:
     )
 
 
-def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple, kwargs: dict) -> Any:
+def array_ufunc(self: Tensor, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+    """`ndarray * t`, `np.exp(t)`, `ndarray @ t` ... become Tensor operations that stay in the graph."""
     if method != "__call__" or kwargs.get("out") is not None:
         raise TypeError(
             f"numpy.{ufunc.__name__}.{method}(..., out=...) is not supported on Tensors: "
             f"use Tensor operations (or in-place operators under no_grad())"
         )
     if ufunc in _NON_DIFFERENTIABLE:
-        return Tensor._wrap(ufunc(*(_values(x) for x in inputs), **kwargs))
+        return Tensor._wrap(ufunc(*(values(x) for x in inputs), **kwargs))
     if ufunc not in _UFUNCS or kwargs:
         raise _not_supported(ufunc.__name__)
     first, *rest = inputs
@@ -119,13 +113,14 @@ _FUNCTIONS: dict[Callable, Callable] = {
     np.stack: lambda ts, axis=0: ops.stack(ts, axis),
     np.argmax: lambda a, axis=None, keepdims=False: a.argmax(axis, keepdims),
     np.argmin: lambda a, axis=None, keepdims=False: a.argmin(axis, keepdims),
-    np.shape: lambda a: np.shape(_values(a)),
-    np.ndim: lambda a: np.ndim(_values(a)),
-    np.size: lambda a, axis=None: np.size(_values(a), axis),
+    np.shape: lambda a: np.shape(values(a)),
+    np.ndim: lambda a: np.ndim(values(a)),
+    np.size: lambda a, axis=None: np.size(values(a), axis),
 }
 
 
-def array_function(func: Callable, args: tuple, kwargs: dict) -> Any:
+def array_function(self: Tensor, func: Callable, types: Any, args: tuple, kwargs: dict) -> Any:
+    """`np.sum(t)`, `np.concatenate([t, u])` ... dispatch to the engine, or raise a TypeError with a hint."""
     if func in _FUNCTIONS:
         return _FUNCTIONS[func](*args, **kwargs)
     module = getattr(func, "__module__", "") or ""
@@ -134,3 +129,6 @@ def array_function(func: Callable, args: tuple, kwargs: dict) -> Any:
         name = "linalg." + name
     raise _not_supported(name)
 
+
+Tensor.__array_ufunc__ = array_ufunc  # type: ignore[method-assign]
+Tensor.__array_function__ = array_function  # type: ignore[method-assign]

@@ -1,11 +1,9 @@
-"""The primitive operations: each one's forward (numpy) and backward (Tensor operations) side by side.
+"""The primitive operations: each one's forward (numpy) beside its backward, one formula per input.
 
 Notation in the docstrings: y is the output, g = dC/dy the incoming gradient, and each backward returns
-dC/dx = g · dy/dx for every input x (the chain rule, one link at a time).
-
-The busiest operations also have `backward_arrays`: the same formula on numpy arrays, which autograd runs
-when the gradients will not be differentiated again (create_graph=False), to skip making a Tensor for every
-intermediate (see function.py). Read `backward`: it is the definition.
+dC/dx = g · dy/dx for every input x (the chain rule, one link at a time). Every backward is written once, in
+expressions that work on numpy arrays and on Tensors alike (see function.py): autograd runs it on arrays in an
+ordinary backward and on Tensors when it records backward for higher derivatives (`create_graph=True`).
 
 Broadcasting. numpy lets `x + b` combine shapes (3, 4) and (4,): b is used as if repeated over the rows.
 Every use of a repeated value contributes to its gradient, so the backward of a broadcasting operation
@@ -17,16 +15,32 @@ Kinks (documented conventions, as in PyTorch):
   |x|' = sign(x) so |x|'(0) = 0;
 - max/min reductions and maximum/minimum split the gradient equally between tied elements;
 - clip passes the gradient where low <= x <= high (boundaries included).
+
+At the end of the file, the Tensor's operators and methods: each one call of an operation above.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from types import FunctionType
 from typing import Any
 
 import numpy as np
 
 from .function import Context, Function
-from .tensor import Tensor
+from .tensor import Tensor, raw_index, values
+
+
+def operand(value: Any) -> Any:
+    """An operand of a Tensor operation: Tensors, numbers and numpy arrays pass, other array-likes (lists)
+    become arrays, anything else is a TypeError that names it. The engine's one coercion."""
+    if isinstance(value, (Tensor, int, float, complex)):
+        return value
+    array = value if isinstance(value, (np.ndarray, np.generic)) else np.asarray(value)
+    if array.dtype.kind not in "biufc":
+        raise TypeError(f"Tensor operations take numbers, arrays of numbers and Tensors, "
+                        f"got {type(value).__name__} {value!r:.60}")
+    return array
 
 
 def normalize_axes(axis: Any, ndim: int) -> tuple[int, ...]:
@@ -34,17 +48,10 @@ def normalize_axes(axis: Any, ndim: int) -> tuple[int, ...]:
     if axis is None:
         return tuple(range(ndim))
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
-    out = []
     for a in axes:
         if not -ndim <= a < max(ndim, 1):
             raise np.exceptions.AxisError(f"axis {a} is out of bounds for a tensor of dimension {ndim}")
-        out.append(int(a) % max(ndim, 1))
-    return tuple(sorted(out))
-
-
-def _kept_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
-    """The shape of a reduction over `axes` with keepdims=True."""
-    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+    return tuple(sorted(int(a) % max(ndim, 1) for a in axes))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -52,31 +59,26 @@ def _kept_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def sum_to(x: Tensor, shape: tuple[int, ...]) -> Tensor:
+def sum_to(x: Any, shape: tuple[int, ...]) -> Any:
     """Un-broadcast: sum `x` over the axes that broadcasting `shape` up to `x.shape` added.
 
     Leading axes that `shape` lacks are summed away; axes where `shape` has 1 and `x` has more are summed
-    with keepdims. `sum_to(broadcast_to(b, s), b.shape)` adds up every copy of b.
+    with keepdims. `sum_to(broadcast_to(b, s), b.shape)` adds up every copy of b. On an array or a Tensor.
     """
-    return x if x.shape == tuple(shape) else SumTo.apply(x, shape=tuple(shape))
+    shape = tuple(shape)
+    if x.shape == shape:
+        return x
+    return SumTo.apply(x, shape=shape) if isinstance(x, Tensor) else _sum_to_array(x, shape)
 
 
-def _unbroadcast(ctx: Context, index: int, grad: Any) -> Any:
-    """The gradient for input `index` of a broadcasting operation, summed back to that input's shape (sum_to);
-    None if that input needs none (a Python scalar, a constant, a tensor that does not require grad).
-    `grad` is a Tensor in backward and a numpy array in backward_arrays; the result is of the same kind."""
-    if grad is None or not ctx.needs_input_grad[index]:
-        return None
-    shape = ctx.input_shapes[index]
-    if grad.shape == shape:
-        return grad
-    return SumTo.apply(grad, shape=shape) if isinstance(grad, Tensor) else _sum_to_array(grad, shape)
+def broadcast_to(x: Any, shape: tuple[int, ...]) -> Any:
+    """numpy's broadcast_to, on an array or a Tensor (numpy arrays have no such method)."""
+    return BroadcastTo.apply(x, shape=tuple(shape)) if isinstance(x, Tensor) else np.broadcast_to(x, shape)
 
 
 def _sum_to_array(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """sum_to on a numpy array (SumTo's forward)."""
     y, lead = x, x.ndim - len(shape)
-    if lead > 0:  # the leading axes broadcasting added: summed away (a new array, not a reshaped view of one)
+    if lead > 0:  # the leading axes broadcasting added
         y = y.sum(axis=tuple(range(lead)))
     if y.shape != shape and lead >= 0:  # axes stretched from length 1: summed, keeping them
         y = y.sum(axis=tuple(i for i, n in enumerate(shape) if n == 1), keepdims=True)
@@ -86,149 +88,214 @@ def _sum_to_array(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 
 class SumTo(Function):
-    """y = x summed down to `shape` (see sum_to). Backward: broadcast g back to x's shape."""
+    """y = x summed down to `shape` (see sum_to).   Backward: broadcast g back to x's shape."""
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-        ctx.x_shape = x.shape
         return _sum_to_array(x, shape)
 
     @staticmethod
-    def backward(ctx: Context, g: Tensor) -> Tensor:
-        return g.broadcast_to(ctx.x_shape)
+    def backward(ctx: Context, g: Any) -> Any:
+        return broadcast_to(g, ctx.input_shapes[0])
 
 
 class BroadcastTo(Function):
-    """y = x repeated to `shape` (numpy's broadcast_to). Backward: sum_to(g, x.shape)."""
+    """y = x repeated to `shape` (numpy's broadcast_to).   Backward: sum_to(g, x.shape)."""
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-        ctx.x_shape = x.shape
-        return np.broadcast_to(x, shape)
+        return np.broadcast_to(x, shape)  # a read-only view: nothing is copied
 
     @staticmethod
-    def backward(ctx: Context, g: Tensor) -> Tensor:
-        return sum_to(g, ctx.x_shape)
+    def backward(ctx: Context, g: Any) -> Any:
+        return sum_to(g, ctx.input_shapes[0])
+
+
+def _unbroadcast(ctx: Context, index: int, g: Any) -> Any:
+    """The gradient for input `index` of a broadcasting operation, summed back to that input's shape; None
+    where that input needs none (a Python scalar, a constant, a tensor that does not require grad)."""
+    if g is None or not ctx.needs_input_grad[index]:
+        return None
+    return sum_to(g, ctx.input_shapes[index])
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Elementwise arithmetic (inputs broadcast like numpy; Python scalars are constants)
+# Elementwise operations: a numpy function forward, one derivative formula per input backward
 # ---------------------------------------------------------------------------------------------------------------
 
 
-class Add(Function):
-    """y = a + b.   dy/da = 1, dy/db = 1."""
+class Elementwise(Function):
+    """y = f(inputs), elementwise with numpy's broadcasting; Python scalars among the inputs are constants.
 
-    @staticmethod
-    def forward(ctx: Context, a: Any, b: Any) -> np.ndarray:
-        return np.add(a, b)
+    `dx[i](g, y, *inputs)` is dC/d(input i), given the incoming gradient g, the output y and the inputs: one
+    short formula per input, on arrays and Tensors alike. Only inputs that need a gradient get one, summed back
+    to the input's own shape (a broadcast input was used once per copy: sum_to adds the copies up). Only what
+    the formulas read is saved for backward: the output if `keeps_output`, the inputs if `keeps_inputs`
+    (None stands in for the rest).
+    """
 
-    @staticmethod
-    def backward(ctx: Context, g: Tensor) -> tuple:
-        return _unbroadcast(ctx, 0, g), _unbroadcast(ctx, 1, g)
+    f: Callable[..., Any]
+    dx: tuple[Callable[..., Any], ...]
+    keeps_output = keeps_inputs = False
 
-    backward_arrays = backward  # the very same code works on arrays
-
-
-class Sub(Function):
-    """y = a - b.   dy/da = 1, dy/db = -1."""
-
-    @staticmethod
-    def forward(ctx: Context, a: Any, b: Any) -> np.ndarray:
-        return np.subtract(a, b)
-
-    @staticmethod
-    def backward(ctx: Context, g: Tensor) -> tuple:
-        gb = -g if ctx.needs_input_grad[1] else None
-        return _unbroadcast(ctx, 0, g), _unbroadcast(ctx, 1, gb)
-
-    backward_arrays = backward  # the very same code works on arrays
-
-
-class Mul(Function):
-    """y = a * b.   dy/da = b, dy/db = a."""
-
-    @staticmethod
-    def forward(ctx: Context, a: Any, b: Any) -> np.ndarray:
-        ctx.save_for_backward(a, b)
-        return np.multiply(a, b)
-
-    @staticmethod
-    def backward(ctx: Context, g: Tensor) -> tuple:
-        a, b = ctx.saved_tensors
-        ga = g * b if ctx.needs_input_grad[0] else None
-        gb = g * a if ctx.needs_input_grad[1] else None
-        return _unbroadcast(ctx, 0, ga), _unbroadcast(ctx, 1, gb)
-
-    @staticmethod
-    def backward_arrays(ctx: Context, g: np.ndarray) -> tuple:
-        a, b = ctx.saved_arrays
-        ga = g * b if ctx.needs_input_grad[0] else None
-        gb = g * a if ctx.needs_input_grad[1] else None
-        return _unbroadcast(ctx, 0, ga), _unbroadcast(ctx, 1, gb)
-
-
-class Div(Function):
-    """y = a / b.   dy/da = 1/b, dy/db = -a/b² = -y/b."""
-
-    @staticmethod
-    def forward(ctx: Context, a: Any, b: Any) -> np.ndarray:
-        ctx.save_for_backward(a, b)
-        return np.true_divide(a, b)
-
-    @staticmethod
-    def backward(ctx: Context, g: Tensor) -> tuple:
-        a, b = ctx.saved_tensors
-        ga = g / b if ctx.needs_input_grad[0] else None
-        gb = -g * a / (b * b) if ctx.needs_input_grad[1] else None
-        return _unbroadcast(ctx, 0, ga), _unbroadcast(ctx, 1, gb)
-
-    @staticmethod
-    def backward_arrays(ctx: Context, g: np.ndarray) -> tuple:
-        a, b = ctx.saved_arrays
-        ga = g / b if ctx.needs_input_grad[0] else None
-        gb = -g * a / (b * b) if ctx.needs_input_grad[1] else None
-        return _unbroadcast(ctx, 0, ga), _unbroadcast(ctx, 1, gb)
-
-
-class Neg(Function):
-    """y = -x.   dy/dx = -1."""
-
-    @staticmethod
-    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
-        return np.negative(x)
-
-    @staticmethod
-    def backward(ctx: Context, g: Tensor) -> Tensor:
-        return -g
-
-    backward_arrays = backward  # the very same code works on arrays
-
-
-class Pow(Function):
-    """y = a ** b.   dy/da = b a^(b-1);  dy/db = y log(a)  (taken as 0 where a = 0: lim a^b log a = 0)."""
-
-    @staticmethod
-    def forward(ctx: Context, a: Any, b: Any) -> np.ndarray:
-        y = np.power(a, b)
-        ctx.save_for_backward(a, b, y)
+    @classmethod
+    def forward(cls, ctx: Context, *inputs: Any) -> np.ndarray:
+        y = cls.f(*inputs)
+        if cls.keeps_output or cls.keeps_inputs:
+            ctx.save_for_backward(y if cls.keeps_output else None, *(inputs if cls.keeps_inputs else [None] * len(inputs)))
         return y
 
-    @staticmethod
-    def backward(ctx: Context, g: Tensor) -> tuple:
-        a, b, y = ctx.saved_tensors
-        ga = gb = None
-        if ctx.needs_input_grad[0]:
-            ga = g * 0.0 if _is_zero(b) else g * b * a ** (b - 1)
-        if ctx.needs_input_grad[1]:
-            zero = (a.data if isinstance(a, Tensor) else np.asarray(a)) == 0
-            log_a = where(zero, 1.0, a).log()  # log(1) = 0 stands in where a = 0, then masked
-            gb = g * y * where(zero, 0.0, log_a)
-        return _unbroadcast(ctx, 0, ga), _unbroadcast(ctx, 1, gb)
+    @classmethod
+    def backward(cls, ctx: Context, g: Any) -> tuple:
+        saved = ctx.saved_tensors or (None,) * (len(cls.dx) + 1)
+        return tuple(sum_to(dx(g, *saved), shape) if needed else None
+                     for dx, needed, shape in zip(cls.dx, ctx.needs_input_grad, ctx.input_shapes))
 
 
-def _is_zero(b: Any) -> bool:
-    return not isinstance(b, Tensor) and bool(np.all(np.asarray(b) == 0))
+class Add(Elementwise):
+    """y = a + b"""
+    f = np.add
+    dx = (lambda g, y, a, b: g,  # dy/da = 1
+          lambda g, y, a, b: g)  # dy/db = 1
+
+
+class Sub(Elementwise):
+    """y = a - b"""
+    f = np.subtract
+    dx = (lambda g, y, a, b: g,  # dy/da = 1
+          lambda g, y, a, b: -g)  # dy/db = -1
+
+
+class Mul(Elementwise):
+    """y = a * b"""
+    f = np.multiply
+    keeps_inputs = True
+    dx = (lambda g, y, a, b: g * b,  # dy/da = b
+          lambda g, y, a, b: g * a)  # dy/db = a
+
+
+class Div(Elementwise):
+    """y = a / b"""
+    f = np.true_divide
+    keeps_output = keeps_inputs = True
+    dx = (lambda g, y, a, b: g / b,  # dy/da = 1/b
+          lambda g, y, a, b: -g * y / b)  # dy/db = -a/b² = -y/b
+
+
+def _pow_da(g: Any, y: Any, a: Any, b: Any) -> Any:
+    """dy/da = b a^(b-1), taken as 0 where b = 0: a^0 = 1 has slope 0, even at a = 0 (as PyTorch)."""
+    with np.errstate(divide="ignore", invalid="ignore"):  # a^(b-1) at a = 0 is inf for b < 1
+        return g * Where.apply(0.0, b * a ** (b - 1), condition=values(b) == 0)
+
+
+def _pow_db(g: Any, y: Any, a: Any, b: Any) -> Any:
+    """dy/db = y log(a), taken as 0 where a = 0 (lim a^b log a = 0)."""
+    return g * y * Log.apply(Where.apply(1.0, a, condition=values(a) == 0))  # log(1) = 0 stands in
+
+
+class Pow(Elementwise):
+    """y = a ** b"""
+    f = np.power
+    keeps_output = keeps_inputs = True
+    dx = (_pow_da, _pow_db)
+
+
+def _share(g: Any, a: Any, b: Any, wins: np.ufunc) -> Any:
+    """g where a wins against b, g/2 where they tie, 0 where b wins (for maximum and minimum)."""
+    a, b = values(a), values(b)
+    return g * wins(a, b) + (g * 0.5) * np.equal(a, b)
+
+
+class Maximum(Elementwise):
+    """y = maximum(a, b): the gradient goes to the larger input; ties split it in half."""
+    f = np.maximum
+    keeps_inputs = True
+    dx = (lambda g, y, a, b: _share(g, a, b, np.greater),
+          lambda g, y, a, b: g - _share(g, a, b, np.greater))
+
+
+class Minimum(Elementwise):
+    """y = minimum(a, b): the gradient goes to the smaller input; ties split it in half."""
+    f = np.minimum
+    keeps_inputs = True
+    dx = (lambda g, y, a, b: _share(g, a, b, np.less),
+          lambda g, y, a, b: g - _share(g, a, b, np.less))
+
+
+class Neg(Elementwise):
+    """y = -x"""
+    f = np.negative
+    dx = (lambda g, y, x: -g,)  # dy/dx = -1
+
+
+class Exp(Elementwise):
+    """y = exp(x)"""
+    f = np.exp
+    keeps_output = True
+    dx = (lambda g, y, x: g * y,)  # dy/dx = exp(x) = y
+
+
+class Log(Elementwise):
+    """y = log(x), natural"""
+    f = np.log
+    keeps_inputs = True
+    dx = (lambda g, y, x: g / x,)  # dy/dx = 1/x
+
+
+class Sqrt(Elementwise):
+    """y = √x"""
+    f = np.sqrt
+    keeps_output = True
+    dx = (lambda g, y, x: g / (2 * y),)  # dy/dx = 1/(2√x)
+
+
+class Abs(Elementwise):
+    """y = |x|"""
+    f = np.abs
+    keeps_inputs = True
+    dx = (lambda g, y, x: g * np.sign(values(x)),)  # dy/dx = sign(x), so |x|'(0) = 0
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    # For very negative x, e^(-x) overflows to inf and 1/(1 + inf) = 0 is the right limit: the warning is
+    # silenced rather than avoided. In place: one temporary array instead of three.
+    with np.errstate(over="ignore"):
+        y = np.asarray(np.exp(np.negative(x)))  # (a 0-d input gives a numpy scalar: made an array)
+    y += 1
+    return np.reciprocal(y, out=y)
+
+
+class Sigmoid(Elementwise):
+    """y = σ(x) = 1 / (1 + e^(-x))"""
+    f = _sigmoid
+    keeps_output = True
+    dx = (lambda g, y, x: g * (y * (1 - y)),)  # dy/dx = σ(x)(1 - σ(x))
+
+
+class Tanh(Elementwise):
+    """y = tanh(x)"""
+    f = np.tanh
+    keeps_output = True
+    dx = (lambda g, y, x: g * (1 - y * y),)  # dy/dx = 1 - tanh(x)²
+
+
+class ReLU(Elementwise):
+    """y = max(x, 0)"""
+    f = lambda x: np.maximum(x, 0)  # noqa: E731
+    keeps_output = True
+    dx = (lambda g, y, x: g * (y > 0),)  # dy/dx = 1 where x > 0, else 0: relu'(0) = 0
+
+
+class Heaviside(Elementwise):
+    """The chapter's step (eq. 94): y = 1 if x > 0 else 0. No gradient flows through a step (its derivative
+    is 0, taken as 0 at x = 0 too): this is why the perceptron has its own learning rule."""
+    f = lambda x: np.heaviside(x, 0.0).astype(x.dtype, copy=False)  # noqa: E731
+    dx = (lambda g, y, x: np.zeros_like(values(g)),)  # a constant, whichever kind g is
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Operations with settings (kwargs of apply): each forward beside its backward
+# ---------------------------------------------------------------------------------------------------------------
 
 
 class MatMul(Function):
@@ -248,51 +315,27 @@ class MatMul(Function):
         return y
 
     @staticmethod
-    def backward(ctx: Context, g: Tensor) -> tuple:
+    def backward(ctx: Context, g: Any) -> tuple:
         a, b = ctx.saved_tensors
         needs_a, needs_b = ctx.needs_input_grad
-        if a.ndim == 2 and b.ndim == 2:  # two matrices (every layer of an MLP): the formulas as they stand
-            return (g @ b.mT if needs_a else None), (a.mT @ g if needs_b else None)
+        if a.ndim == 2 and b.ndim == 2:  # every layer of an MLP. Each gradient is made in its input's layout:
+            # for `x @ W.mT` the gradient of W.mT is then a transposed view, which Transpose's backward turns
+            # back into W's own layout (aᵀ g would reach W.grad column by column, and be copied).
+            ga = ((b @ g.mT).mT if _is_transposed(a) else g @ b.mT) if needs_a else None
+            gb = ((g.mT @ a).mT if _is_transposed(b) else a.mT @ g) if needs_b else None
+            return ga, gb
         a2 = a if a.ndim > 1 else a.reshape(1, -1)
         b2 = b if b.ndim > 1 else b.reshape(-1, 1)
-        g2 = g  # g with the axes numpy removed for 1-D operands put back (b's first: g may be 0-d)
-        if b.ndim == 1:
-            g2 = g2.expand_dims(-1)
-        if a.ndim == 1:
-            g2 = g2.expand_dims(-2)
-        ga = gb = None
-        if needs_a:
-            ga = g2 @ b2.mT
-            if a.ndim == 1:
-                ga = ga.squeeze(-2)
-            ga = sum_to(ga, a.shape)
-        if needs_b:
-            gb = a2.mT @ g2
-            if b.ndim == 1:
-                gb = gb.squeeze(-1)
-            gb = sum_to(gb, b.shape)
-        return ga, gb
-
-    @staticmethod
-    def backward_arrays(ctx: Context, g: np.ndarray) -> tuple:
-        a, b = ctx.saved_arrays
-        if a.ndim != 2 or b.ndim != 2:  # 1-D operands and batches: through backward, on Tensors
-            return MatMul.backward(ctx, Tensor._wrap(g))
-        needs_a, needs_b = ctx.needs_input_grad
-        ga = gb = None
-        # Each gradient is made in its input's memory layout. A layer's `x @ W.mT` multiplies by a transposed
-        # view of W; computed as (gᵀ x)ᵀ, its gradient is a transposed view too, which Transpose's backward
-        # turns back into W's own layout (xᵀ g would reach W.grad laid out column by column, and be copied).
-        if needs_a:
-            ga = (b @ g.mT).mT if _is_transposed(a) else g @ b.mT
-        if needs_b:
-            gb = (g.mT @ a).mT if _is_transposed(b) else a.mT @ g
+        g2 = g.reshape(np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2]) + (a2.shape[-2], b2.shape[-1]))
+        ga = sum_to(g2 @ b2.mT, a2.shape).reshape(a.shape) if needs_a else None
+        gb = sum_to(a2.mT @ g2, b2.shape).reshape(b.shape) if needs_b else None
         return ga, gb
 
 
-def _is_transposed(x: np.ndarray) -> bool:
+def _is_transposed(x: Any) -> bool:
     """True for a matrix laid out column by column, such as the .mT view of an ordinary one."""
-    return x.flags.f_contiguous and not x.flags.c_contiguous
+    flags = values(x).flags
+    return flags.f_contiguous and not flags.c_contiguous
 
 
 def _matmul_mismatch(a: tuple[int, ...], b: tuple[int, ...], error: Exception) -> str:
@@ -303,237 +346,6 @@ def _matmul_mismatch(a: tuple[int, ...], b: tuple[int, ...], error: Exception) -
         return (f"matmul: shapes {a} and {b} do not fit: the last axis of the first ({a[-1]}) must equal the "
                 f"{'second-to-last' if len(b) > 1 else 'only'} axis of the second ({inner})")
     return f"matmul: shapes {a} and {b}: {error}"  # batch axes that do not broadcast
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Elementwise functions
-# ---------------------------------------------------------------------------------------------------------------
-
-
-class Exp(Function):
-    """y = exp(x).   dy/dx = exp(x) = y (the saved output)."""
-
-    @staticmethod
-    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
-        y = np.exp(x)
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx: Context, g: Tensor) -> Tensor:
-        (y,) = ctx.saved_tensors
-        return g * y
-
-    @staticmethod
-    def backward_arrays(ctx: Context, g: np.ndarray) -> np.ndarray:
-        (y,) = ctx.saved_arrays
-        return g * y
-
-
-class Log(Function):
-    """y = log(x) (natural).   dy/dx = 1/x."""
-
-    @staticmethod
-    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
-        ctx.save_for_backward(x)
-        return np.log(x)
-
-    @staticmethod
-    def backward(ctx: Context, g: Tensor) -> Tensor:
-        (x,) = ctx.saved_tensors
-        return g / x
-
-    @staticmethod
-    def backward_arrays(ctx: Context, g: np.ndarray) -> np.ndarray:
-        (x,) = ctx.saved_arrays
-        return g / x
-
-
-class Sqrt(Function):
-    """y = √x.   dy/dx = 1/(2√x) = 1/(2y)."""
-
-    @staticmethod
-    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
-        y = np.sqrt(x)
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx: Context, g: Tensor) -> Tensor:
-        (y,) = ctx.saved_tensors
-        return g / (y * 2)
-
-
-class Abs(Function):
-    """y = |x|.   dy/dx = sign(x), with sign(0) = 0."""
-
-    @staticmethod
-    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
-        ctx.save_for_backward(np.sign(x))
-        return np.abs(x)
-
-    @staticmethod
-    def backward(ctx: Context, g: Tensor) -> Tensor:
-        (sign,) = ctx.saved_tensors
-        return g * sign
-
-
-class Sigmoid(Function):
-    """y = σ(x) = 1 / (1 + e^(-x)).   dy/dx = σ(x)(1 - σ(x)) = y(1 - y), from the saved output.
-
-    Stable for large |x|: for very negative x, e^(-x) overflows to inf and 1/(1 + inf) = 0 is the right
-    limit, so the overflow warning is silenced rather than avoided.
-    """
-
-    @staticmethod
-    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
-        with np.errstate(over="ignore"):
-            y = np.asarray(np.exp(np.negative(x)))  # 0-d input gives a numpy scalar: make it an array
-        y += 1  # in place: one temporary array instead of three
-        np.reciprocal(y, out=y)
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx: Context, g: Tensor) -> Tensor:
-        (y,) = ctx.saved_tensors
-        return SigmoidBackward.apply(g, y)
-
-    @staticmethod
-    def backward_arrays(ctx: Context, g: np.ndarray) -> np.ndarray:
-        (y,) = ctx.saved_arrays
-        return _times_into(y * (1 - y), g)
-
-
-class SigmoidBackward(Function):
-    """dC/dx = g · y(1 − y), Sigmoid's backward as one operation (one pass of numpy instead of three ops).
-
-    Its own backward (needed for second derivatives) is written with Tensor operations:
-    d/dg = y(1 − y) and d/dy = g(1 − 2y)."""
-
-    @staticmethod
-    def forward(ctx: Context, g: np.ndarray, y: np.ndarray) -> np.ndarray:
-        ctx.save_for_backward(g, y)
-        return _times_into(y * (1 - y), g)
-
-    @staticmethod
-    def backward(ctx: Context, gg: Tensor) -> tuple:
-        g, y = ctx.saved_tensors
-        dg = gg * (y * (1 - y)) if ctx.needs_input_grad[0] else None
-        dy = gg * g * (1 - 2 * y) if ctx.needs_input_grad[1] else None
-        return dg, dy
-
-
-def _times_into(slope: Any, g: np.ndarray) -> Any:
-    """slope · g, written into `slope` (a temporary of the caller's) when it has the result's shape and dtype."""
-    if isinstance(slope, np.ndarray) and slope.shape == g.shape and slope.dtype == np.result_type(slope, g):
-        return np.multiply(slope, g, out=slope)
-    return slope * g
-
-
-class Tanh(Function):
-    """y = tanh(x).   dy/dx = 1 - tanh(x)² = 1 - y²."""
-
-    @staticmethod
-    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
-        y = np.tanh(x)
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx: Context, g: Tensor) -> Tensor:
-        (y,) = ctx.saved_tensors
-        return TanhBackward.apply(g, y)
-
-    @staticmethod
-    def backward_arrays(ctx: Context, g: np.ndarray) -> np.ndarray:
-        (y,) = ctx.saved_arrays
-        return _times_into(1 - y * y, g)
-
-
-class TanhBackward(Function):
-    """dC/dx = g · (1 − y²), Tanh's backward as one operation. Its own backward: d/dg = 1 − y², d/dy = −2gy."""
-
-    @staticmethod
-    def forward(ctx: Context, g: np.ndarray, y: np.ndarray) -> np.ndarray:
-        ctx.save_for_backward(g, y)
-        return _times_into(1 - y * y, g)
-
-    @staticmethod
-    def backward(ctx: Context, gg: Tensor) -> tuple:
-        g, y = ctx.saved_tensors
-        dg = gg * (1 - y * y) if ctx.needs_input_grad[0] else None
-        dy = gg * g * (-2 * y) if ctx.needs_input_grad[1] else None
-        return dg, dy
-
-
-class ReLU(Function):
-    """y = max(x, 0).   dy/dx = 1 where x > 0, else 0 (so relu'(0) = 0)."""
-
-    @staticmethod
-    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
-        ctx.save_for_backward(x > 0)  # a bool mask: a quarter of the memory of a float32 copy
-        return np.maximum(x, 0)
-
-    @staticmethod
-    def backward(ctx: Context, g: Tensor) -> Tensor:
-        (positive,) = ctx.saved_tensors
-        return g * positive
-
-    @staticmethod
-    def backward_arrays(ctx: Context, g: np.ndarray) -> np.ndarray:
-        (positive,) = ctx.saved_arrays
-        return g * positive
-
-
-class Heaviside(Function):
-    """The chapter's step (eq. 94): y = 1 if x > 0 else 0.   dy/dx = 0 (taken as 0 at x = 0 too).
-
-    No gradient flows through a step: this is why the perceptron has its own learning rule.
-    """
-
-    @staticmethod
-    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
-        ctx.x_dtype = x.dtype
-        return np.heaviside(x, 0.0).astype(x.dtype, copy=False)
-
-    @staticmethod
-    def backward(ctx: Context, g: Tensor) -> Tensor:
-        return Tensor._wrap(np.zeros(g.shape, g.dtype))
-
-
-class Maximum(Function):
-    """y = maximum(a, b) elementwise. The gradient goes to the larger input; ties split it in half."""
-
-    @staticmethod
-    def forward(ctx: Context, a: Any, b: Any) -> np.ndarray:
-        y = np.maximum(a, b)
-        ctx.save_for_backward(_share_of_a(a, b, np.greater))
-        return y
-
-    @staticmethod
-    def backward(ctx: Context, g: Tensor) -> tuple:
-        (share,) = ctx.saved_tensors
-        ga = g * share if ctx.needs_input_grad[0] else None
-        gb = g * (1 - share) if ctx.needs_input_grad[1] else None
-        return _unbroadcast(ctx, 0, ga), _unbroadcast(ctx, 1, gb)
-
-
-class Minimum(Maximum):
-    """y = minimum(a, b) elementwise. The gradient goes to the smaller input; ties split it in half."""
-
-    @staticmethod
-    def forward(ctx: Context, a: Any, b: Any) -> np.ndarray:
-        y = np.minimum(a, b)
-        ctx.save_for_backward(_share_of_a(a, b, np.less))
-        return y
-
-
-def _share_of_a(a: Any, b: Any, wins: np.ufunc) -> np.ndarray:
-    """1 where a wins, 0.5 on ties, 0 where b wins, in the result's dtype."""
-    dtype = np.result_type(a, b)
-    dtype = dtype if dtype.kind in "fc" else np.float64
-    return wins(a, b).astype(dtype) + (np.equal(a, b) * 0.5).astype(dtype)
 
 
 class Clip(Function):
@@ -550,7 +362,7 @@ class Clip(Function):
         return np.clip(x, low, high)
 
     @staticmethod
-    def backward(ctx: Context, g: Tensor) -> Tensor:
+    def backward(ctx: Context, g: Any) -> Any:
         (inside,) = ctx.saved_tensors
         return g * inside
 
@@ -560,40 +372,43 @@ class Where(Function):
 
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any, condition: np.ndarray) -> np.ndarray:
-        ctx.save_for_backward(condition)
+        ctx.condition = condition  # a setting (bool array), not differentiated
         return np.where(condition, a, b)
 
     @staticmethod
-    def backward(ctx: Context, g: Tensor) -> tuple:
-        (condition,) = ctx.saved_tensors
-        ga = where(condition.data, g, 0.0) if ctx.needs_input_grad[0] else None
-        gb = where(condition.data, 0.0, g) if ctx.needs_input_grad[1] else None
+    def backward(ctx: Context, g: Any) -> tuple:
+        needs_a, needs_b = ctx.needs_input_grad
+        ga = Where.apply(g, 0.0, condition=ctx.condition) if needs_a else None
+        gb = Where.apply(0.0, g, condition=ctx.condition) if needs_b else None
         return _unbroadcast(ctx, 0, ga), _unbroadcast(ctx, 1, gb)
 
 
 def where(condition: Any, a: Any, b: Any) -> Tensor:
     """Elementwise `a if condition else b` (numpy.where), differentiable in a and b."""
-    condition = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
-    if condition.dtype != bool:
-        condition = condition.astype(bool)
-    return Where.apply(_tensor_or_value(a), _tensor_or_value(b), condition=condition)
+    condition = np.asarray(values(condition))
+    return Where.apply(operand(a), operand(b), condition=condition.astype(bool, copy=False))
 
 
-def _tensor_or_value(x: Any) -> Any:
-    return x if isinstance(x, (Tensor, int, float, np.ndarray, np.generic)) else np.asarray(x)
+def maximum(a: Any, b: Any) -> Tensor:
+    """Elementwise maximum (numpy.maximum); ties split the gradient."""
+    return Maximum.apply(operand(a), operand(b))
+
+
+def minimum(a: Any, b: Any) -> Tensor:
+    """Elementwise minimum (numpy.minimum); ties split the gradient."""
+    return Minimum.apply(operand(a), operand(b))
 
 
 class Cast(Function):
-    """y = x as another dtype. Backward casts g back to x's dtype."""
+    """y = x as another dtype.   Backward casts g back to x's dtype."""
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, dtype: np.dtype) -> np.ndarray:
-        ctx.x_dtype = x.dtype
         return x.astype(dtype)
 
     @staticmethod
-    def backward(ctx: Context, g: Tensor) -> Tensor:
-        return g.astype(ctx.x_dtype)
+    def backward(ctx: Context, g: Any) -> Any:
+        return g.astype(ctx.input_dtypes[0])
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -607,20 +422,16 @@ class Sum(Function):
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray:
         axes = normalize_axes(axis, x.ndim)
-        ctx.x_shape, ctx.kept_shape = x.shape, _kept_shape(x.shape, axes)
+        ctx.kept_shape = tuple(1 if i in axes else n for i, n in enumerate(x.shape))  # g's shape, lined up with x
         return x.sum(axis=axes, keepdims=keepdims)
 
     @staticmethod
-    def backward(ctx: Context, g: Tensor) -> Tensor:
-        # Put the summed axes back (length 1) so that g lines up with x, unless it already does: with
-        # keepdims, or for a total sum (a 0-d g broadcasts to any shape).
+    def backward(ctx: Context, g: Any) -> Any:
+        # The summed axes back (length 1) so that g lines up with x, unless it already does: with keepdims,
+        # or for a total sum (a 0-d g broadcasts to any shape).
         if g.ndim and g.shape != ctx.kept_shape:
             g = g.reshape(ctx.kept_shape)
-        return g.broadcast_to(ctx.x_shape)
-
-    @staticmethod
-    def backward_arrays(ctx: Context, g: np.ndarray) -> np.ndarray:
-        return np.broadcast_to(g.reshape(ctx.kept_shape), ctx.x_shape)  # a read-only view, never written to
+        return broadcast_to(g, ctx.input_shapes[0])
 
 
 class Max(Function):
@@ -633,17 +444,17 @@ class Max(Function):
         axes = normalize_axes(axis, x.ndim)
         if x.size == 0:
             raise ValueError(f"{cls.__name__.lower()} of an empty tensor (shape {x.shape}) is undefined")
-        ctx.x_shape, ctx.kept_shape = x.shape, _kept_shape(x.shape, axes)
         y = cls.reduce(x, axis=axes, keepdims=True)
+        ctx.kept_shape = y.shape
         is_extreme = x == y
         dtype = x.dtype if x.dtype.kind in "fc" else np.float64
         ctx.save_for_backward(is_extreme / is_extreme.sum(axis=axes, keepdims=True, dtype=dtype))
         return y if keepdims else y.reshape(tuple(n for i, n in enumerate(x.shape) if i not in axes))
 
     @staticmethod
-    def backward(ctx: Context, g: Tensor) -> Tensor:
+    def backward(ctx: Context, g: Any) -> Any:
         (share,) = ctx.saved_tensors
-        return g.reshape(ctx.kept_shape).broadcast_to(ctx.x_shape) * share
+        return broadcast_to(g.reshape(ctx.kept_shape), ctx.input_shapes[0]) * share
 
 
 class Min(Max):
@@ -652,18 +463,11 @@ class Min(Max):
     reduce = staticmethod(np.min)
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# The squared-error loss, fused
-# ---------------------------------------------------------------------------------------------------------------
-
-
 class SquaredErrorSum(Function):
-    """y = scale · Σ (a − b)², summed over every element: the MSE losses (scale = 1/N, 1/size or 1).
+    """y = scale · Σ (a − b)² over every element: the MSE losses (scale = 1/N, 1/size or 1).
 
-    dy/da = 2·scale·(a − b) and dy/db = −2·scale·(a − b). Written as `((a - b) * (a - b)).sum() * scale`
-    this is four operations forward and five backward, in the loss of every training step; fused, it is one
-    forward and three backward. Backward recomputes a − b from the saved inputs with Tensor operations, so
-    gradients of gradients still work (create_graph=True).
+    dy/da = 2·scale·(a − b) = −dy/db. Written as `((a - b) * (a - b)).sum() * scale` this is four operations
+    forward and five backward, in the loss of every training step; as one operation, one and three.
     """
 
     @staticmethod
@@ -674,15 +478,9 @@ class SquaredErrorSum(Function):
         return (diff * diff).sum() * scale  # scale is a Python float: a float32 loss stays float32
 
     @staticmethod
-    def backward(ctx: Context, g: Tensor) -> tuple:
+    def backward(ctx: Context, g: Any) -> tuple:
         a, b = ctx.saved_tensors
         d = (a - b) * (g * (2 * ctx.scale))  # g is the loss's (0-d) gradient
-        return _unbroadcast(ctx, 0, d), _unbroadcast(ctx, 1, -d if ctx.needs_input_grad[1] else None)
-
-    @staticmethod
-    def backward_arrays(ctx: Context, g: np.ndarray) -> tuple:
-        a, b = ctx.saved_arrays
-        d = (a - b) * (g * (2 * ctx.scale))
         return _unbroadcast(ctx, 0, d), _unbroadcast(ctx, 1, -d if ctx.needs_input_grad[1] else None)
 
 
@@ -692,23 +490,22 @@ class SquaredErrorSum(Function):
 
 
 class Reshape(Function):
-    """y = x with a new shape (same elements in the same order). Backward: reshape g back."""
+    """y = x with a new shape (same elements in the same order).   Backward: reshape g back."""
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-        ctx.x_shape = x.shape
         try:
             return x.reshape(shape)
         except ValueError:
             raise ValueError(f"cannot reshape a tensor of shape {x.shape} ({x.size} elements) into {shape}") from None
 
     @staticmethod
-    def backward(ctx: Context, g: Tensor) -> Tensor:
-        return g.reshape(ctx.x_shape)
+    def backward(ctx: Context, g: Any) -> Any:
+        return g.reshape(ctx.input_shapes[0])
 
 
 class Transpose(Function):
-    """y = x with its axes permuted (reversed when axes is None). Backward: the inverse permutation."""
+    """y = x with its axes permuted (reversed when axes is None).   Backward: the inverse permutation."""
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, axes: tuple[int, ...] | None = None) -> np.ndarray:
@@ -716,58 +513,53 @@ class Transpose(Function):
         return x.transpose(axes)
 
     @staticmethod
-    def backward(ctx: Context, g: Tensor) -> Tensor:
-        axes = ctx.axes
-        inverse = None if axes is None else tuple(np.argsort([a % g.ndim for a in axes]))
-        return Transpose.apply(g, axes=inverse)
-
-
-def _is_basic_index(index: Any) -> bool:
-    """Slices, integers, None and Ellipsis select each element at most once (a view in numpy)."""
-    items = index if isinstance(index, tuple) else (index,)
-    return all(isinstance(i, (slice, int, np.integer)) or i is None or i is Ellipsis for i in items)
+    def backward(ctx: Context, g: Any) -> Any:
+        if ctx.axes is None:
+            return g.transpose()
+        return g.transpose(tuple(np.argsort([a % g.ndim for a in ctx.axes])))
 
 
 class GetItem(Function):
-    """y = x[index] (basic and integer-array indexing).
-
-    Backward scatters g into zeros of x's shape. An element picked twice (x[[0, 0]]) gets both gradients,
-    which is why advanced indexing uses np.add.at (plain assignment would keep only the last one).
-    """
+    """y = x[index] (basic and integer-array indexing).   Backward: g scattered into zeros of x's shape."""
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, index: Any) -> np.ndarray:
-        ctx.x_shape, ctx.index = x.shape, index
+        ctx.index = index
         try:
             return np.asarray(x[index])
         except IndexError as e:
             raise IndexError(f"index {index!r} is invalid for a tensor of shape {x.shape}: {e}") from None
 
     @staticmethod
-    def backward(ctx: Context, g: Tensor) -> Tensor:
-        return ScatterAdd.apply(g, index=ctx.index, shape=ctx.x_shape)
+    def backward(ctx: Context, g: Any) -> Any:
+        return ScatterAdd.apply(g, index=ctx.index, shape=ctx.input_shapes[0])
 
 
 class ScatterAdd(Function):
-    """y = zeros(shape) with g added at `index` (the backward of GetItem). Backward: g[index]."""
+    """y = zeros(shape) with g added at `index` (the backward of GetItem).   Backward: g[index].
+
+    An element picked twice (x[[0, 0]]) gets both gradients: advanced indexing goes through np.add.at, as
+    plain assignment would keep only the last one.
+    """
 
     @staticmethod
     def forward(ctx: Context, g: np.ndarray, index: Any, shape: tuple[int, ...]) -> np.ndarray:
         ctx.index = index
         out = np.zeros(shape, g.dtype)
-        if _is_basic_index(index):
-            out[index] = g
+        items = index if isinstance(index, tuple) else (index,)
+        if all(isinstance(i, (slice, int, np.integer)) or i is None or i is Ellipsis for i in items):
+            out[index] = g  # basic indexing selects each element at most once
         else:
             np.add.at(out, index, g)
         return out
 
     @staticmethod
-    def backward(ctx: Context, g: Tensor) -> Tensor:
+    def backward(ctx: Context, g: Any) -> Any:
         return GetItem.apply(g, index=ctx.index)
 
 
 class Concatenate(Function):
-    """y = the inputs joined along `axis`. Backward: each input gets its slice of g."""
+    """y = the inputs joined along `axis`.   Backward: each input gets its slice of g."""
 
     @staticmethod
     def forward(ctx: Context, *xs: np.ndarray, axis: int = 0) -> np.ndarray:
@@ -781,17 +573,15 @@ class Concatenate(Function):
         return y
 
     @staticmethod
-    def backward(ctx: Context, g: Tensor) -> tuple:
+    def backward(ctx: Context, g: Any) -> tuple:
         head = (slice(None),) * ctx.axis
-        return tuple(
-            g[head + (slice(start, stop),)] if need else None
-            for start, stop, need in zip(ctx.bounds[:-1], ctx.bounds[1:], ctx.needs_input_grad)
-        )
+        return tuple(g[head + (slice(start, stop),)] if need else None
+                     for start, stop, need in zip(ctx.bounds[:-1], ctx.bounds[1:], ctx.needs_input_grad))
 
 
 def concatenate(tensors: Any, axis: int = 0) -> Tensor:
     """Join tensors along an existing axis (numpy.concatenate)."""
-    tensors = [t if isinstance(t, Tensor) else np.asarray(t) for t in tensors]
+    tensors = [operand(t) for t in tensors]
     if not tensors:
         raise ValueError("need at least one tensor to concatenate")
     return Concatenate.apply(*tensors, axis=axis)
@@ -799,7 +589,7 @@ def concatenate(tensors: Any, axis: int = 0) -> Tensor:
 
 def stack(tensors: Any, axis: int = 0) -> Tensor:
     """Join tensors along a new axis (numpy.stack): expand_dims each, then concatenate."""
-    tensors = [t if isinstance(t, Tensor) else Tensor._wrap(np.asarray(t)) for t in tensors]
+    tensors = [t if isinstance(t, Tensor) else Tensor._wrap(operand(t)) for t in tensors]
     if not tensors:
         raise ValueError("need at least one tensor to stack")
     shapes = {t.shape for t in tensors}
@@ -808,11 +598,118 @@ def stack(tensors: Any, axis: int = 0) -> Tensor:
     return concatenate([t.expand_dims(axis) for t in tensors], axis=axis)
 
 
-def maximum(a: Any, b: Any) -> Tensor:
-    """Elementwise maximum (numpy.maximum); ties split the gradient."""
-    return Maximum.apply(_tensor_or_value(a), _tensor_or_value(b))
+# ---------------------------------------------------------------------------------------------------------------
+# The Tensor's operators and methods
+# ---------------------------------------------------------------------------------------------------------------
 
 
-def minimum(a: Any, b: Any) -> Tensor:
-    """Elementwise minimum (numpy.minimum); ties split the gradient."""
-    return Minimum.apply(_tensor_or_value(a), _tensor_or_value(b))
+def _axes_argument(axes: tuple) -> tuple:
+    """reshape(2, 3) and reshape((2, 3)) alike."""
+    return tuple(axes[0]) if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
+
+
+def _unary(op: type[Function]) -> Any:
+    def method(self: Tensor) -> Tensor:
+        return op.apply(self)
+    return method
+
+
+def _binary(op: type[Function]) -> tuple[Any, Any]:
+    """The operator method of `t ⊙ x` and its reflected twin, for `x ⊙ t` (as in `2 - t`)."""
+    def method(self: Tensor, other: Any) -> Tensor:
+        return op.apply(self, operand(other))
+
+    def reflected(self: Tensor, other: Any) -> Tensor:
+        return op.apply(operand(other), self)
+    return method, reflected
+
+
+class TensorMethods:
+    """Tensor's arithmetic and differentiable methods, each one call of an operation above. tensor.py is the
+    engine's ground floor and imports no operation, so these are copied onto Tensor below."""
+
+    __add__, __radd__ = _binary(Add)
+    __sub__, __rsub__ = _binary(Sub)
+    __mul__, __rmul__ = _binary(Mul)
+    __truediv__, __rtruediv__ = _binary(Div)
+    __pow__, __rpow__ = _binary(Pow)
+    __matmul__, __rmatmul__ = _binary(MatMul)
+    __neg__, __abs__ = _unary(Neg), _unary(Abs)
+    exp, log, sqrt, abs = _unary(Exp), _unary(Log), _unary(Sqrt), _unary(Abs)
+    sigmoid, relu, tanh, heaviside = _unary(Sigmoid), _unary(ReLU), _unary(Tanh), _unary(Heaviside)
+    maximum, minimum = maximum, minimum
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return GetItem.apply(self, index=raw_index(index))
+
+    def clip(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 (numpy's and PyTorch's names)
+        return Clip.apply(self, low=values(min), high=values(max))
+
+    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return Sum.apply(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        count = int(np.prod([self.shape[a] for a in normalize_axes(axis, self.ndim)]))
+        return Sum.apply(self, axis=axis, keepdims=keepdims) / count
+
+    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return Max.apply(self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return Min.apply(self, axis=axis, keepdims=keepdims)
+
+    def reshape(self, *shape: Any) -> Tensor:
+        return Reshape.apply(self, shape=_axes_argument(shape))
+
+    def transpose(self, *axes: Any) -> Tensor:
+        """Permute axes like numpy: no argument reverses them; `transpose(1, 0, 2)` or `transpose((1, 0, 2))`."""
+        return Transpose.apply(self, axes=_axes_argument(axes) or None)
+
+    def permute(self, *dims: Any) -> Tensor:
+        """PyTorch's name for `transpose(*dims)` with explicit axes."""
+        dims = _axes_argument(dims)
+        if len(dims) != self.ndim:
+            raise ValueError(f"permute needs {self.ndim} axes for {self._describe()}, got {dims}")
+        return Transpose.apply(self, axes=dims)
+
+    @property
+    def T(self) -> Tensor:
+        """Axes reversed (numpy's `.T`)."""
+        return self if self.ndim < 2 else Transpose.apply(self, axes=None)
+
+    @property
+    def mT(self) -> Tensor:
+        """The last two axes swapped (a batch of transposed matrices)."""
+        if self.ndim == 2:  # a matrix: reversing its axes swaps them, and needs no permutation to invert
+            return Transpose.apply(self, axes=None)
+        axes = list(range(self.ndim))
+        axes[-1], axes[-2] = axes[-2], axes[-1]
+        return Transpose.apply(self, axes=tuple(axes))
+
+    def broadcast_to(self, shape: tuple[int, ...]) -> Tensor:
+        return BroadcastTo.apply(self, shape=tuple(shape))
+
+    def sum_to(self, shape: tuple[int, ...]) -> Tensor:
+        """Sum the axes that broadcasting to `self.shape` would have added: the adjoint of `broadcast_to`."""
+        return sum_to(self, shape)
+
+    def expand_dims(self, axis: int | tuple[int, ...]) -> Tensor:
+        return Reshape.apply(self, shape=np.expand_dims(self.data, axis).shape)
+
+    def squeeze(self, axis: int | tuple[int, ...] | None = None) -> Tensor:
+        return Reshape.apply(self, shape=np.squeeze(self.data, axis).shape)
+
+    def flatten(self) -> Tensor:
+        return Reshape.apply(self, shape=(-1,))
+
+    def astype(self, dtype: Any) -> Tensor:
+        """A copy cast to `dtype`; differentiable between float dtypes (the gradient is cast back)."""
+        return Cast.apply(self, dtype=np.dtype(dtype))
+
+
+for _name, _member in vars(TensorMethods).items():
+    if isinstance(_member, (FunctionType, property)):
+        setattr(Tensor, _name, _member)

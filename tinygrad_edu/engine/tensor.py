@@ -1,30 +1,29 @@
 """The Tensor: a numpy array that remembers how it was computed.
 
-A `Tensor` wraps a numpy array (`.data`). When it is computed by an operation from tensors that require
-gradients, it also holds `grad_fn`, the graph node (a `Context`, see function.py) that knows how to send a
-gradient back to the operation's inputs. `backward()` (autograd.py) walks these nodes in reverse.
+A `Tensor` wraps a numpy array (`.data`). When an operation computes it from tensors that require gradients,
+it also holds `grad_fn`, the graph node (a `Context`, function.py) that knows how to send a gradient back to
+the operation's inputs. `backward()` (autograd.py) walks these nodes in reverse.
 
 Arrays follow numpy exactly: dtypes, broadcasting and type promotion are numpy's (NEP 50: Python scalars are
 "weak", so a float32 tensor times 2.5 stays float32; a 0-d tensor is "strong" like a 0-d array).
 
-This module also holds the two pieces of global state the engine has:
+This file is the engine's ground floor: it imports none of the others. The arithmetic and the other
+differentiable methods are defined in ops.py next to the operations they call, `backward()` in autograd.py,
+numpy's hooks in interop.py; each of those files adds its methods to the class (as DeZero's `setup_variable`).
+
+The engine's global state lives here too:
 - grad mode (`no_grad`, `enable_grad`): whether new operations are recorded;
-- the name scope stack (`name_scope`): a label recorded on every graph node, so that drawings can group the
+- the name scope path (`name_scope`): a label recorded on every graph node, so that drawings can group the
   nodes created inside one layer. The engine itself knows nothing of layers.
 """
 
 from __future__ import annotations
 
 import contextlib
-import weakref
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from .function import Context
-
 
 # ---------------------------------------------------------------------------------------------------------------
 # Global state: grad mode and name scopes
@@ -32,13 +31,11 @@ if TYPE_CHECKING:
 
 
 class _State:
-    """Module-level switches (one Python thread is assumed, like most teaching code)."""
-
     grad_enabled: bool = True
     scope: tuple[str, ...] = ()
 
 
-_state = _State()
+_state = _State()  # one Python thread is assumed, like most teaching code
 
 
 def is_grad_enabled() -> bool:
@@ -104,19 +101,14 @@ def current_scope() -> tuple[str, ...]:
 # Tensor
 # ---------------------------------------------------------------------------------------------------------------
 
-_DIFFERENTIABLE_KINDS = "fc"  # floating and complex dtypes can carry gradients
-_NUMERIC_KINDS = "biufc"
+
+def check_numeric(array: np.ndarray, what: str = "tensor") -> None:
+    if array.dtype.kind not in "biufc":
+        raise TypeError(f"{what} needs numbers (bool, int, float or complex), got an array of dtype {array.dtype}")
 
 
-def _check_numeric(array: np.ndarray, what: str = "tensor") -> None:
-    if array.dtype.kind not in _NUMERIC_KINDS:
-        raise TypeError(
-            f"{what} needs numbers (bool, int, float or complex), got an array of dtype {array.dtype}"
-        )
-
-
-def _check_can_require_grad(dtype: np.dtype, who: str) -> None:
-    if dtype.kind not in _DIFFERENTIABLE_KINDS:
+def check_can_require_grad(dtype: np.dtype, who: str) -> None:
+    if dtype.kind not in "fc":  # floating and complex dtypes can carry gradients
         raise TypeError(
             f"only floating-point tensors can require gradients, but {who} has dtype {dtype}; "
             f"create it with a float dtype, e.g. tensor([1, 2, 3], dtype=float, requires_grad=True)"
@@ -146,28 +138,25 @@ class Tensor:
 
     __slots__ = ("data", "grad_fn", "name", "_requires_grad", "_grad", "_hooks", "_version", "__weakref__")
 
-    # numpy asks us before it combines a Tensor with an array (see __array_ufunc__ below).
-    __array_priority__ = 1000
+    __array_priority__ = 1000  # numpy asks us first when it combines an array with a Tensor (interop.py)
 
-    def __init__(
-        self, data: Any, dtype: Any = None, requires_grad: bool = False, name: str | None = None
-    ) -> None:
+    def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False, name: str | None = None) -> None:
         if isinstance(data, Tensor):
             data = data.data
         array = np.array(data, dtype=dtype)  # a copy, like torch.tensor: later changes to `data` don't leak in
-        _check_numeric(array)
+        check_numeric(array)
         self.data: np.ndarray = array
-        self.grad_fn: Context | None = None
+        self.grad_fn: Any = None  # the Context that computed this tensor; None for a leaf
         self.name: str | None = name
         self._grad: Tensor | None = None
-        self._hooks: list[Callable] | None = None
-        self._version = 0
+        self._hooks: list[Callable] | None = None  # a leaf's own; an intermediate's are on its grad_fn
+        self._version = 0  # bumped by every in-place change, so that backward can tell a saved value is stale
         self._requires_grad = False
         if requires_grad:
             self.requires_grad = True
 
     @classmethod
-    def _wrap(cls, array: Any, grad_fn: Context | None = None) -> Tensor:
+    def _wrap(cls, array: Any, grad_fn: Any = None) -> Tensor:
         """Fast internal constructor: no copy, no checks (the hot path of every operation)."""
         t = object.__new__(cls)
         t.data = array if type(array) is np.ndarray else np.asarray(array)
@@ -188,16 +177,14 @@ class Tensor:
 
     @requires_grad.setter
     def requires_grad(self, value: bool) -> None:
-        value = bool(value)
         if self.grad_fn is not None:
             raise RuntimeError(
                 f"you can only change requires_grad of leaf tensors; {self._describe()} was computed by "
                 f"{self.grad_fn.name()}. Use .detach() to get a leaf that shares its data."
             )
         if value:
-            name = f" {self.name!r}" if self.name else ""
-            _check_can_require_grad(self.data.dtype, f"tensor{name} of shape {self.shape}")
-        self._requires_grad = value
+            check_can_require_grad(self.data.dtype, f"tensor{f' {self.name!r}' if self.name else ''} of shape {self.shape}")
+        self._requires_grad = bool(value)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set `requires_grad` in place and return self (for `w = randn(3, 2).requires_grad_()`)."""
@@ -223,36 +210,27 @@ class Tensor:
                 raise ValueError(f"assigned grad has shape {value.shape}, but {self._describe()} has {self.shape}")
         self._grad = value
 
-    def backward(
-        self, gradient: Any = None, retain_graph: bool | None = None, create_graph: bool = False
-    ) -> None:
-        """Compute d(self)/d(leaf) for every leaf that requires grad and add it to `leaf.grad`.
-
-        `gradient` is d(final)/d(self); it may be omitted when self is a scalar (it is then 1).
-        Saved values are freed afterwards unless `retain_graph=True` (default: `create_graph`).
-        With `create_graph=True` the gradients are themselves differentiable (higher-order derivatives).
-        """
-        autograd.backward([self], None if gradient is None else [gradient], retain_graph, create_graph)
-
     def retain_grad(self) -> None:
         """Keep `.grad` for this intermediate tensor too (leaves always keep it)."""
         if not self._requires_grad:
             raise RuntimeError(f"can't retain_grad on {self._describe()}: it does not require grad")
         if self.grad_fn is not None:
-            self.grad_fn.retain_grad_of(self)
+            self.grad_fn.retains_grad = True
+
+    @property
+    def retains_grad(self) -> bool:
+        """True for an intermediate tensor whose `.grad` backward fills (see `retain_grad`)."""
+        return self.grad_fn is not None and self.grad_fn.retains_grad
 
     def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> RemovableHandle:
         """Call `hook(grad)` when this tensor's gradient is computed; a returned Tensor replaces the gradient."""
         if not self._requires_grad:
             raise RuntimeError(f"cannot register a hook on {self._describe()}: it does not require grad")
-        if self.grad_fn is not None:
-            hooks = self.grad_fn.hooks
-        else:
-            if self._hooks is None:
-                self._hooks = []
-            hooks = self._hooks
-        hooks.append(hook)
-        return RemovableHandle(hooks, hook)
+        owner = self if self.grad_fn is None else self.grad_fn  # an intermediate's gradient arrives at its node
+        if owner._hooks is None:
+            owner._hooks = []
+        owner._hooks.append(hook)
+        return RemovableHandle(owner._hooks, hook)
 
     def detach(self) -> Tensor:
         """A new leaf sharing this tensor's data, cut from the graph (no gradient flows through it)."""
@@ -310,6 +288,12 @@ class Tensor:
 
     __hash__ = object.__hash__  # tensors are graph nodes: hashed by identity even though == is elementwise
 
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        """`np.asarray(t)` gives the values (without the graph)."""
+        if dtype is not None and dtype != self.data.dtype:
+            return self.data.astype(dtype)
+        return self.data.copy() if copy else self.data
+
     def _describe(self) -> str:
         """'tensor 'w' of shape (3, 2) and dtype float64', used in error messages."""
         name = f" {self.name!r}" if self.name else ""
@@ -328,9 +312,10 @@ class Tensor:
             extras.append(f"name={self.name!r}")
         return "tensor(" + body + "".join(", " + e for e in extras) + ")"
 
-    # -- in-place updates ---------------------------------------------------------------------------------------
+    # -- in-place updates: plain numpy on .data, allowed where nothing is being recorded -------------------------
 
-    def _check_inplace(self, what: str) -> None:
+    def _inplace(self, update: Callable[[np.ndarray], Any], what: str) -> Tensor:
+        """Apply `update` to `.data` in place, refused while recording a tensor that requires grad."""
         if self._requires_grad and _state.grad_enabled:
             kind = "a leaf tensor" if self.grad_fn is None else "a tensor in the graph"
             raise RuntimeError(
@@ -338,182 +323,48 @@ class Tensor:
                 f"track of the old value. Update parameters inside `with tinygrad_edu.no_grad():`, or write "
                 f"`x = x {what.rstrip('=')} ...` to record a new node."
             )
-
-    def _inplace(self, ufunc: np.ufunc, other: Any, what: str) -> Tensor:
-        if self._requires_grad and _state.grad_enabled:  # (checked here first: optimizer loops come by often)
-            self._check_inplace(what)
-        other = other.data if isinstance(other, Tensor) else other
         try:
-            ufunc(self.data, other, out=self.data)
+            update(self.data)
         except (TypeError, ValueError) as e:  # numpy's casting and broadcasting errors, with our names
-            error = TypeError if isinstance(e, TypeError) else ValueError
+            error = TypeError if isinstance(e, TypeError) else ValueError  # (numpy's own subclasses need more)
             raise error(f"in-place '{what}' on {self._describe()} failed: {e}") from None
         self._version += 1  # saved copies of this tensor are now stale (checked in backward)
         return self
 
     def __iadd__(self, other: Any) -> Tensor:
-        return self._inplace(np.add, other, "+=")
+        return self._inplace(lambda data: np.add(data, values(other), out=data), "+=")
 
     def __isub__(self, other: Any) -> Tensor:
-        return self._inplace(np.subtract, other, "-=")
+        return self._inplace(lambda data: np.subtract(data, values(other), out=data), "-=")
 
     def __imul__(self, other: Any) -> Tensor:
-        return self._inplace(np.multiply, other, "*=")
+        return self._inplace(lambda data: np.multiply(data, values(other), out=data), "*=")
 
     def __itruediv__(self, other: Any) -> Tensor:
-        return self._inplace(np.true_divide, other, "/=")
+        return self._inplace(lambda data: np.true_divide(data, values(other), out=data), "/=")
 
     def __setitem__(self, index: Any, value: Any) -> None:
-        self._check_inplace("[...] =")
-        self.data[_raw_index(index)] = value.data if isinstance(value, Tensor) else value
-        self._version += 1
+        self._inplace(lambda data: data.__setitem__(raw_index(index), values(value)), "[...] =")
 
-    # -- numpy interoperability ---------------------------------------------------------------------------------
+    # -- outside the graph: comparisons and arg-reductions have no useful derivative ----------------------------
 
-    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
-        """`np.asarray(t)` gives the values (without the graph)."""
-        if dtype is not None and dtype != self.data.dtype:
-            return self.data.astype(dtype)
-        return self.data.copy() if copy else self.data
-
-    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        """`ndarray * t`, `np.exp(t)`, `ndarray @ t` ... become Tensor operations that stay in the graph."""
-        from .interop import array_ufunc
-
-        return array_ufunc(ufunc, method, inputs, kwargs)
-
-    def __array_function__(self, func: Callable, types: Any, args: Any, kwargs: Any) -> Any:
-        """`np.sum(t)`, `np.concatenate([t, u])` ... dispatch to the engine, or raise a TypeError with a hint."""
-        from .interop import array_function
-
-        return array_function(func, args, kwargs)
-
-    # -- operators and methods: thin wrappers around ops.py (imported at the bottom of this file) ---------------
-
-    def __add__(self, other: Any) -> Tensor:
-        return ops.Add.apply(self, _operand(other))
-
-    def __radd__(self, other: Any) -> Tensor:
-        return ops.Add.apply(_operand(other), self)
-
-    def __sub__(self, other: Any) -> Tensor:
-        return ops.Sub.apply(self, _operand(other))
-
-    def __rsub__(self, other: Any) -> Tensor:
-        return ops.Sub.apply(_operand(other), self)
-
-    def __mul__(self, other: Any) -> Tensor:
-        return ops.Mul.apply(self, _operand(other))
-
-    def __rmul__(self, other: Any) -> Tensor:
-        return ops.Mul.apply(_operand(other), self)
-
-    def __truediv__(self, other: Any) -> Tensor:
-        return ops.Div.apply(self, _operand(other))
-
-    def __rtruediv__(self, other: Any) -> Tensor:
-        return ops.Div.apply(_operand(other), self)
-
-    def __pow__(self, exponent: Any) -> Tensor:
-        return ops.Pow.apply(self, _operand(exponent))
-
-    def __rpow__(self, base: Any) -> Tensor:
-        return ops.Pow.apply(_operand(base), self)
-
-    def __matmul__(self, other: Any) -> Tensor:
-        return ops.MatMul.apply(self, _operand(other))
-
-    def __rmatmul__(self, other: Any) -> Tensor:
-        return ops.MatMul.apply(_operand(other), self)
-
-    def __neg__(self) -> Tensor:
-        return ops.Neg.apply(self)
-
-    def __pos__(self) -> Tensor:
-        return self
-
-    def __abs__(self) -> Tensor:
-        return ops.Abs.apply(self)
-
-    def __getitem__(self, index: Any) -> Tensor:
-        return ops.GetItem.apply(self, index=_raw_index(index))
-
-    # Comparisons give bool tensors, outside the graph (they have no useful derivative).
     def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return Tensor._wrap(self.data == _values(other))
+        return Tensor._wrap(self.data == values(other))
 
     def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return Tensor._wrap(self.data != _values(other))
+        return Tensor._wrap(self.data != values(other))
 
     def __lt__(self, other: Any) -> Tensor:
-        return Tensor._wrap(self.data < _values(other))
+        return Tensor._wrap(self.data < values(other))
 
     def __le__(self, other: Any) -> Tensor:
-        return Tensor._wrap(self.data <= _values(other))
+        return Tensor._wrap(self.data <= values(other))
 
     def __gt__(self, other: Any) -> Tensor:
-        return Tensor._wrap(self.data > _values(other))
+        return Tensor._wrap(self.data > values(other))
 
     def __ge__(self, other: Any) -> Tensor:
-        return Tensor._wrap(self.data >= _values(other))
-
-    def exp(self) -> Tensor:
-        return ops.Exp.apply(self)
-
-    def log(self) -> Tensor:
-        return ops.Log.apply(self)
-
-    def sqrt(self) -> Tensor:
-        return ops.Sqrt.apply(self)
-
-    def abs(self) -> Tensor:
-        return ops.Abs.apply(self)
-
-    def sigmoid(self) -> Tensor:
-        return ops.Sigmoid.apply(self)
-
-    def relu(self) -> Tensor:
-        return ops.ReLU.apply(self)
-
-    def tanh(self) -> Tensor:
-        return ops.Tanh.apply(self)
-
-    def heaviside(self) -> Tensor:
-        return ops.Heaviside.apply(self)
-
-    def maximum(self, other: Any) -> Tensor:
-        return ops.Maximum.apply(self, _operand(other))
-
-    def minimum(self, other: Any) -> Tensor:
-        return ops.Minimum.apply(self, _operand(other))
-
-    def clip(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 (numpy's and PyTorch's names)
-        return ops.Clip.apply(self, low=_values(min), high=_values(max))
-
-    def softmax(self, axis: int = -1) -> Tensor:
-        from ..functional import softmax
-
-        return softmax(self, axis)
-
-    def log_softmax(self, axis: int = -1) -> Tensor:
-        from ..functional import log_softmax
-
-        return log_softmax(self, axis)
-
-    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return ops.Sum.apply(self, axis=axis, keepdims=keepdims)
-
-    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        count = 1
-        for a in ops.normalize_axes(axis, self.ndim):
-            count *= self.shape[a]
-        return ops.Sum.apply(self, axis=axis, keepdims=keepdims) / count
-
-    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return ops.Max.apply(self, axis=axis, keepdims=keepdims)
-
-    def min(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return ops.Min.apply(self, axis=axis, keepdims=keepdims)
+        return Tensor._wrap(self.data >= values(other))
 
     def argmax(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
         return Tensor._wrap(np.argmax(self.data, axis=axis, keepdims=keepdims))
@@ -521,89 +372,14 @@ class Tensor:
     def argmin(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
         return Tensor._wrap(np.argmin(self.data, axis=axis, keepdims=keepdims))
 
-    def reshape(self, *shape: Any) -> Tensor:
-        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-            shape = tuple(shape[0])
-        return ops.Reshape.apply(self, shape=shape)
 
-    def transpose(self, *axes: Any) -> Tensor:
-        """Permute axes like numpy: no argument reverses them; `transpose(1, 0, 2)` or `transpose((1, 0, 2))`."""
-        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
-            axes = tuple(axes[0])
-        return ops.Transpose.apply(self, axes=axes or None)
-
-    def permute(self, *dims: Any) -> Tensor:
-        """PyTorch's name for `transpose(*dims)` with explicit axes."""
-        if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
-            dims = tuple(dims[0])
-        if len(dims) != self.ndim:
-            raise ValueError(f"permute needs {self.ndim} axes for {self._describe()}, got {dims}")
-        return ops.Transpose.apply(self, axes=dims)
-
-    @property
-    def T(self) -> Tensor:
-        """Axes reversed (numpy's `.T`)."""
-        return self if self.ndim < 2 else ops.Transpose.apply(self, axes=None)
-
-    @property
-    def mT(self) -> Tensor:
-        """The last two axes swapped (a batch of transposed matrices)."""
-        if self.data.ndim == 2:  # a matrix: reversing its axes swaps them (and needs no permutation to invert)
-            return ops.Transpose.apply(self, axes=None)
-        axes = list(range(self.ndim))
-        axes[-1], axes[-2] = axes[-2], axes[-1]
-        return ops.Transpose.apply(self, axes=tuple(axes))
-
-    def broadcast_to(self, shape: tuple[int, ...]) -> Tensor:
-        return ops.BroadcastTo.apply(self, shape=tuple(shape))
-
-    def sum_to(self, shape: tuple[int, ...]) -> Tensor:
-        """Sum the axes that broadcasting to `self.shape` would have added: the adjoint of `broadcast_to`."""
-        return ops.sum_to(self, tuple(shape))
-
-    def expand_dims(self, axis: int | tuple[int, ...]) -> Tensor:
-        return ops.Reshape.apply(self, shape=np.expand_dims(self.data, axis).shape)
-
-    def squeeze(self, axis: int | tuple[int, ...] | None = None) -> Tensor:
-        return ops.Reshape.apply(self, shape=np.squeeze(self.data, axis).shape)
-
-    def flatten(self) -> Tensor:
-        return ops.Reshape.apply(self, shape=(-1,))
-
-    def astype(self, dtype: Any) -> Tensor:
-        """A copy cast to `dtype`; differentiable between float dtypes (the gradient is cast back)."""
-        return ops.Cast.apply(self, dtype=np.dtype(dtype))
-
-    def draw(self, **kwargs: Any) -> Any:
-        """Draw the graph that computed this tensor: `tinygrad_edu.viz.draw_graph(self, **kwargs)`."""
-        from ..viz.graph import draw_graph
-
-        return draw_graph(self, **kwargs)
-
-
-def _operand(value: Any) -> Any:
-    """Operands of arithmetic: Tensors and Python/numpy scalars pass through, lists become arrays."""
-    if isinstance(value, (Tensor, np.ndarray, int, float, complex, np.generic)):
-        return value
-    array = np.asarray(value)
-    _check_numeric(array, "an operand")
-    return array
-
-
-def _values(value: Any) -> Any:
-    """The plain values of a Tensor (or the value itself), for operations outside the graph."""
+def values(value: Any) -> Any:
+    """The plain values of a Tensor (or the value itself), for work outside the graph."""
     return value.data if isinstance(value, Tensor) else value
 
 
-def _raw_index(index: Any) -> Any:
+def raw_index(index: Any) -> Any:
     """Indices may contain Tensors (e.g. `t[labels]`): use their arrays."""
-    if isinstance(index, Tensor):
-        return index.data
     if isinstance(index, tuple):
-        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
-    return index
-
-
-# ops and autograd need Tensor defined first; Tensor's methods need them at call time (an import inside a method
-# would run again at every call)
-from . import autograd, ops  # noqa: E402
+        return tuple(values(i) for i in index)
+    return values(index)

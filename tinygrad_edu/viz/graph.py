@@ -3,7 +3,7 @@
     with viz.trace() as tr:                       # keep values and intermediate gradients (see trace.py)
         loss = tg.mse(model(x), y)
     loss.backward()
-    g = viz.draw_graph(loss, params=dict(model.named_parameters()))   # or loss.draw(...)
+    g = tg.draw(loss, params=dict(model.named_parameters()))         # tg.draw is viz.draw_graph
     g                                             # in Jupyter: the picture (or the DOT source without `dot`)
     g.write("loss.svg"); print(g.text)            # a file; a plain-text listing, one line per operation
 
@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from ..engine import ops
 from ..engine.autograd import topological_order
 from ..engine.function import Context
 from ..engine.tensor import Tensor
@@ -64,7 +65,7 @@ LEGEND = {
     "seed": "seed: d(root)/d(root)",
     "collapsed": "a module drawn as one box",
 }
-ACTIVATIONS = {"Sigmoid": "sigmoid", "ReLU": "relu", "Tanh": "tanh", "Heaviside": "heaviside"}
+ACTIVATIONS = {ops.Sigmoid: "sigmoid", ops.ReLU: "relu", ops.Tanh: "tanh", ops.Heaviside: "heaviside"}
 NOT_KEPT = "not kept: draw what ran inside viz.trace()"
 SEP = "\n"  # statistics take two lines in a label, one in the listing
 
@@ -373,9 +374,9 @@ def _backward_model(r: _Reader) -> GraphModel:
         extras = []
         if node.released:
             extras.append("saved values freed")
-        if node.hooks:
-            extras.append(f"{len(node.hooks)} hook(s)")
-        if any(ref() is not None for ref in node.retained) and r.record(node) is None:
+        if node._hooks:
+            extras.append(f"{len(node._hooks)} hook(s)")
+        if node.retains_grad and r.record(node) is None:
             extras.append("retains grad")
         if extras:
             lines.append(("note", ", ".join(extras)))
@@ -439,7 +440,7 @@ def _weight_input(node: Context) -> tuple[int, Tensor] | None:
         e = node.edges[i]
         if isinstance(e, Tensor) and e.ndim == 2:
             return i, e
-        if isinstance(e, Context) and e.function.__name__ == "Transpose" and isinstance(e.edges[0], Tensor):
+        if isinstance(e, Context) and e.function is ops.Transpose and isinstance(e.edges[0], Tensor):
             if e.edges[0].ndim == 2:
                 return i, e.edges[0]
     return None
@@ -450,7 +451,7 @@ def find_layers(r: _Reader) -> list[_Layer]:
     Add of a 1-D parameter (the bias), an optional activation right after."""
     layers = []
     for node in r.forward_order:
-        if node.function.__name__ != "MatMul":
+        if node.function is not ops.MatMul:
             continue
         found = _weight_input(node)
         if found is None:
@@ -458,14 +459,14 @@ def find_layers(r: _Reader) -> list[_Layer]:
         w_index, weight = found
         z, bias = node, None
         uses = r.consumers.get(node, [])
-        if len(uses) == 1 and uses[0][0].function.__name__ == "Add":
+        if len(uses) == 1 and uses[0][0].function is ops.Add:
             add, k = uses[0]
             other = add.edges[1 - k]
             if isinstance(other, Tensor) and other.ndim == 1:
                 z, bias = add, other
         act = None
         uses = r.consumers.get(z, [])
-        if len(uses) == 1 and uses[0][0].function.__name__ in ACTIVATIONS:
+        if len(uses) == 1 and uses[0][0].function in ACTIVATIONS:
             act = uses[0][0]
         record = r.record(node)
         layers.append(_Layer(node, weight, bias, z, act, 1 - w_index, record.args if record else None))
@@ -501,7 +502,7 @@ def _chapter_model(r: _Reader, loss_label: str | None) -> GraphModel:
             if n is not None:
                 in_layers.add(id(n))
         e = layer.matmul.edges[1 - layer.prev_index]
-        if isinstance(e, Context) and e.function.__name__ == "Transpose":
+        if isinstance(e, Context) and e.function is ops.Transpose:
             in_layers.add(id(e))
 
     def value(key: str, kind: str, title: str, node: Context | None, t: Tensor | None, grad_label: str | None,
@@ -548,8 +549,8 @@ def _chapter_model(r: _Reader, loss_label: str | None) -> GraphModel:
         wkey = g.add(Node(f"W{l}", "parameter", lines, (), f"W^{l:<6} {fmt_shape(wdata.shape):<22} ({names})  "
                           + "  ".join(s[1] for s in lines[3:]), markup=True))
         tilde = f"[a^{{{l - 1}}}; 1]" if b is not None else f"a^{{{l - 1}}}"
-        ops = [layer.matmul.function.__name__] + (["Add"] if b is not None else [])
-        op = g.add(Node(f"lin{l}", "op", [("title", f"z^{{{l}}} = W^{{{l}}} {tilde}"), ("note", " + ".join(ops))],
+        op_names = [layer.matmul.function.__name__] + (["Add"] if b is not None else [])
+        op = g.add(Node(f"lin{l}", "op", [("title", f"z^{{{l}}} = W^{{{l}}} {tilde}"), ("note", " + ".join(op_names))],
                         (), markup=True))
         g.edge(prev_key, op, prev_label, "dashed" if prev_label else "")
         g.edge(wkey, op)
@@ -568,7 +569,7 @@ def _chapter_model(r: _Reader, loss_label: str | None) -> GraphModel:
         akey = value(f"a{l}", "intermediate", f"a^{{{l}}}" + (" = ŷ" if last else ""), layer.act,
                      r.tensor(layer.act), None, f"a^{l}")
         # a^l = σ(z^l) elementwise: drawn as a labelled arrow rather than one more node per layer
-        g.edge(zkey, akey, f"σ ({ACTIVATIONS[layer.act.function.__name__]})")
+        g.edge(zkey, akey, f"σ ({ACTIVATIONS[layer.act.function]})")
         outputs[id(layer.act)] = akey
         prev = akey
 

@@ -10,15 +10,14 @@ The choice made here: a context manager, `trace()`, that records while the forwa
     with viz.trace() as tr:
         loss = tg.mse(model(x), y)
     loss.backward()
-    loss.draw(trace=tr)          # or draw_graph(loss): the most recent trace is found by itself
+    tg.draw(loss, trace=tr)      # or tg.draw(loss): the most recent trace is found by itself
 
 Inside the block, every operation is seen as it is recorded: the trace keeps a strong reference to its
 output tensor (so values stay drawable), its inputs (constants included) and its settings (axis=..., a
 scalar exponent), and calls the engine's own `retain_grad()` on the output, so backward stores ∂C/∂(that
-value) in `.grad` exactly as for a leaf. It works by wrapping `Function.apply`, the one door every operation
-of the engine goes through, for the duration of the block only; leaving the block restores it, and nothing
-else in the engine changes. The cost is memory: everything recorded lives as long as the trace, so trace one
-batch, not a training loop.
+value) in `.grad` exactly as for a leaf. It listens through the engine's public observer list
+(`tinygrad_edu.engine.function.observers`) for the duration of the block only. The cost is memory:
+everything recorded lives as long as the trace, so trace one batch, not a training loop.
 """
 
 from __future__ import annotations
@@ -26,7 +25,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..engine.function import Context, Function
+from ..engine import function
+from ..engine.function import Context
 from ..engine.tensor import Tensor
 
 
@@ -48,18 +48,12 @@ class Trace:
 
     def __enter__(self) -> Trace:
         global _last
-        _active.append(self)
-        _install()
+        function.observers.append(self._record)
         _last = self
         return self
 
     def __exit__(self, *exc: object) -> None:
-        for i, t in enumerate(_active):
-            if t is self:
-                del _active[i]
-                break
-        if not _active:
-            _uninstall()
+        function.observers.remove(self._record)
 
     def __len__(self) -> int:
         return len(self.records)
@@ -74,9 +68,8 @@ class Trace:
         """Drop everything recorded (frees the values)."""
         self.records.clear()
 
-    def _record(self, args: tuple[Any, ...], kwargs: dict[str, Any], out: Tensor) -> None:
-        node = out.grad_fn
-        if node is None or node in self.records:
+    def _record(self, node: Context, args: tuple[Any, ...], kwargs: dict[str, Any], out: Tensor) -> None:
+        if node in self.records:
             return
         self.records[node] = Record(args, dict(kwargs), out)
         if self.retain_grads:
@@ -104,28 +97,4 @@ def find_record(node: Context, trace: Trace | None = None) -> Record | None:
     return None
 
 
-_active: list[Trace] = []
 _last: Trace | None = None
-_original_apply: Any = None
-
-
-def _traced_apply(cls: type[Function], *args: Any, **kwargs: Any) -> Tensor:
-    out = _original_apply.__func__(cls, *args, **kwargs)
-    if isinstance(out, Tensor) and out.grad_fn is not None:
-        for t in tuple(_active):
-            t._record(args, kwargs, out)
-    return out
-
-
-def _install() -> None:
-    global _original_apply
-    if _original_apply is None:
-        _original_apply = Function.__dict__["apply"]
-        Function.apply = classmethod(_traced_apply)  # type: ignore[method-assign, assignment]
-
-
-def _uninstall() -> None:
-    global _original_apply
-    if _original_apply is not None:
-        Function.apply = _original_apply  # type: ignore[method-assign]
-        _original_apply = None
