@@ -5,6 +5,7 @@
     python benchmarks/run.py --quick         # small sizes, for CI (seconds)
     python benchmarks/run.py --only 1,3 --repeats 9
     python benchmarks/run.py --out /tmp/b    # where results.json and RESULTS.md go (default: benchmarks/)
+    python benchmarks/run.py --baseline ../old-checkout   # also time another checkout's engine, side by side
 
 Workloads (the same computation on every side: shapes, dtype, initial values, loss, update):
   1  one epoch of MNIST-shaped data, 784-300-10 sigmoid, the chapter's MSE, SGD, batch 128, float32
@@ -99,6 +100,39 @@ def load_reference(path: Path | None) -> ModuleType | None:
     return module
 
 
+BASELINE = "tinygrad_edu_baseline"
+
+
+def load_baseline(root: Path) -> ModuleType:
+    """engine_workloads.py bound to the engine of another checkout (root/tinygrad_edu), in this process beside
+    this checkout's: how a change to the engine is measured against the code before it, round by round.
+
+    That package is imported as `tinygrad_edu` with this one's modules set aside; its modules are then renamed
+    tinygrad_edu_baseline(.x), so that the imports it runs at call time keep finding its own, and this one's
+    are put back."""
+    def ours(name: str) -> bool:
+        return name in ("tinygrad_edu", "engine_workloads") or name.startswith("tinygrad_edu.")
+
+    kept = {name: sys.modules.pop(name) for name in list(sys.modules) if ours(name)}
+    sys.path.insert(0, str(root.resolve()))
+    try:
+        engine = importlib.import_module("tinygrad_edu")
+        if Path(engine.__file__).parent != (root / "tinygrad_edu").resolve():
+            raise SystemExit(f"--baseline {root}: no tinygrad_edu package there")
+        engine.optim  # noqa: B018  (the lazy modules the workloads use, loaded now)
+        workloads = importlib.import_module("engine_workloads")
+    finally:
+        theirs = {name: sys.modules.pop(name) for name in list(sys.modules) if ours(name)}
+        sys.path.remove(str(root.resolve()))
+        sys.modules.update(kept)
+    for name, module in theirs.items():
+        new = BASELINE + name[len("tinygrad_edu"):] if name != "engine_workloads" else "engine_workloads_baseline"
+        module.__spec__.name = new
+        module.__package__ = new if hasattr(module, "__path__") else new.rpartition(".")[0]
+        sys.modules[new] = module
+    return workloads
+
+
 def load_torch(enabled: bool) -> tuple[ModuleType, ModuleType] | None:
     if not enabled:
         return None
@@ -112,7 +146,8 @@ def load_torch(enabled: bool) -> tuple[ModuleType, ModuleType] | None:
 
 
 def build_workloads(
-    only: set[int], sizes: Sizes, reference: ModuleType | None, torch_mods: tuple | None
+    only: set[int], sizes: Sizes, reference: ModuleType | None, torch_mods: tuple | None,
+    baseline: ModuleType | None = None,
 ) -> list[Workload]:
     workloads: list[Workload] = []
     X, Y = npf.mnist_shaped_data(sizes.samples) if only & {1, 2} else (None, None)
@@ -132,13 +167,18 @@ def build_workloads(
         # (Each lambda binds its layer sizes as a default argument: a closure would see later rebindings.)
         sz = npf.MNIST_SIGMOID
         w.series["engine"] = lambda sz=sz: eng.mnist_sigmoid_epoch(Xt, Yt, eng.leaves(params(sz, np.float32)))
+        if baseline is not None:
+            Xb, Yb = baseline.tg.tensor(X), baseline.tg.tensor(Y)
+            w.series["baseline"] = lambda sz=sz: baseline.mnist_sigmoid_epoch(
+                Xb, Yb, baseline.leaves(params(sz, np.float32)))
         w.series["numpy"] = lambda sz=sz: npf.mnist_sigmoid_epoch(X, Y, params(sz, np.float32))
         if reference is not None:
             w.series["reference"] = lambda: reference.mnist_epoch(X, Y)
         if torch_mods:
             tw = torch_mods[1]
             w.series["torch"] = lambda sz=sz: tw.mnist_sigmoid_epoch(Xtt, Ytt, tw.leaves(params(sz, np.float32)))
-        w.ratios = [("engine", "numpy"), ("engine", "reference"), ("reference", "numpy"), ("torch", "numpy")]
+        w.ratios = [("engine", "numpy"), ("engine", "baseline"), ("baseline", "numpy"), ("engine", "reference"),
+                    ("reference", "numpy"), ("torch", "numpy")]
         w.target = ("engine", "numpy", 1.10)
         workloads.append(w)
 
@@ -161,14 +201,16 @@ def build_workloads(
         w.series["engine"] = lambda: eng.tiny_mlp_steps(eng.leaves(params(npf.TINY, np.float64)), steps)
         w.series["engine, SGD by hand"] = lambda: eng.tiny_mlp_steps(
             eng.leaves(params(npf.TINY, np.float64)), steps, by_hand=True)
+        if baseline is not None:
+            w.series["baseline"] = lambda: baseline.tiny_mlp_steps(baseline.leaves(params(npf.TINY, np.float64)), steps)
         w.series["numpy"] = lambda: npf.tiny_mlp_steps(params(npf.TINY, np.float64), steps)
         if reference is not None:
             w.series["reference"] = lambda: reference.tiny_mlp_steps(steps)
         if torch_mods:
             tw = torch_mods[1]
             w.series["torch"] = lambda: tw.tiny_mlp_steps(tw.leaves(params(npf.TINY, np.float64)), steps)
-        w.ratios = [("engine", "numpy"), ("engine, SGD by hand", "numpy"), ("engine", "reference"),
-                    ("torch", "numpy"), ("engine", "torch")]
+        w.ratios = [("engine", "numpy"), ("engine, SGD by hand", "numpy"), ("engine", "baseline"),
+                    ("baseline", "numpy"), ("engine", "reference"), ("torch", "numpy"), ("engine", "torch")]
         w.target = ("engine", "numpy", 3.5)
         w.rounds_factor = 5
         w.note = ("engine: tg.optim.SGD's step() and zero_grad(); 'SGD by hand': `p -= lr * p.grad` under no_grad(); "
@@ -178,7 +220,8 @@ def build_workloads(
     if 4 in only:
         short, long = sizes.chains
         w = Workload(4, f"chains of {short} and {long} elementwise ops (·c, +c, tanh), forward + backward", "s")
-        for name, module in (("engine", eng), ("numpy", npf), ("torch", torch_mods[1] if torch_mods else None)):
+        for name, module in (("engine", eng), ("baseline", baseline), ("numpy", npf),
+                             ("torch", torch_mods[1] if torch_mods else None)):
             if module is not None:
                 w.series[f"{name} {short}"] = lambda m=module: m.elementwise_chain(short)
                 w.series[f"{name} {long}"] = lambda m=module: m.elementwise_chain(long)
@@ -186,7 +229,9 @@ def build_workloads(
         # collector's full passes over the growing graph (objects it must traverse), not the engine's walk.
         w.series[f"engine {short} gc paused"] = lambda: _gc_paused(eng.elementwise_chain, short)
         w.series[f"engine {long} gc paused"] = lambda: _gc_paused(eng.elementwise_chain, long)
-        w.ratios = [(f"engine {long}", f"engine {short}"), (f"engine {long} gc paused", f"engine {short} gc paused"),
+        w.ratios = [(f"engine {long}", f"engine {short}"), (f"baseline {long}", f"baseline {short}"),
+                    (f"engine {long}", f"baseline {long}"),
+                    (f"engine {long} gc paused", f"engine {short} gc paused"),
                     (f"numpy {long}", f"numpy {short}"), (f"torch {long}", f"torch {short}"),
                     (f"engine {long}", f"numpy {long}"), (f"engine {long}", f"torch {long}")]
         w.target = (f"engine {long}", f"engine {short}", 12.0)
@@ -361,9 +406,9 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def _git(*args: str) -> str | None:
+def _git(*args: str, cwd: Path = ROOT) -> str | None:
     try:
-        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10, check=False)
+        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return None
     return done.stdout.strip() if done.returncode == 0 else None
@@ -471,7 +516,9 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         f"{m['date']} · commit {(m['git_commit'] or 'unknown')[:10]}{' (dirty)' if m['git_dirty'] else ''} · "
         f"{m['cpu']}, {m['usable_cores']} of {m['cores']} cores · Python {m['python']} · numpy {m['numpy']} · "
-        f"BLAS {blas_text}" + (f" · torch {m['torch']}" if m.get("torch") else ""),
+        f"BLAS {blas_text}" + (f" · torch {m['torch']}" if m.get("torch") else "")
+        + (f" · baseline: commit {(m['baseline_commit'] or 'unknown')[:10]} ({results['settings']['baseline']})"
+           if results["settings"].get("baseline") else ""),
         "",
         f"{results['settings']['repeats']} interleaved rounds after {results['settings']['warmup']} warm-up"
         + "".join(f" (workload {s['id']}: {len(next(iter(s['times'].values())))} shorter ones)"
@@ -545,6 +592,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="the reference numpy_baselines.py (optional; default ../shared/bench/)")
     parser.add_argument("--mnist-dir", type=Path, default=DEFAULT_MNIST,
                         help="the MNIST files for workload 5 (default ../shared/data/mnist)")
+    parser.add_argument("--baseline", type=Path, metavar="CHECKOUT",
+                        help="also time the engine of another checkout of this project (e.g. a worktree of the "
+                             "commit before a change), interleaved with this one (workloads 1, 3, 4)")
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
     parser.add_argument("--samples", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -561,13 +611,15 @@ def main(argv: list[str] | None = None) -> int:
     only = parse_only(args.only)
     reference = load_reference(reference_path)
     torch_mods = load_torch(not args.no_torch)
+    baseline = load_baseline(args.baseline) if args.baseline else None
     print(f"tinygrad_edu benchmarks ({'quick' if args.quick else 'full'}): {repeats} rounds, "
           f"reference {'at ' + str(reference_path) if reference else 'absent'}, "
-          f"torch {'present' if torch_mods else 'absent'}", flush=True)
+          f"torch {'present' if torch_mods else 'absent'}"
+          + (f", baseline engine at {args.baseline}" if baseline else ""), flush=True)
 
     summaries: list[dict[str, Any]] = []
     started = time.perf_counter()
-    for workload in build_workloads(only, sizes, reference, torch_mods):
+    for workload in build_workloads(only, sizes, reference, torch_mods, baseline):
         rounds = repeats * workload.rounds_factor
         summaries.append(summarize(workload, time_interleaved(workload, rounds, args.warmup)))
         print_workload(summaries[-1])
@@ -584,9 +636,13 @@ def main(argv: list[str] | None = None) -> int:
         print_workload(summaries[-1])
     summaries.sort(key=lambda s: s["id"])
 
+    machine = machine_info()
+    if args.baseline:
+        machine["baseline_commit"] = _git("rev-parse", "HEAD", cwd=args.baseline)
     results = {
-        "machine": machine_info(),
+        "machine": machine,
         "settings": {"quick": args.quick, "repeats": repeats, "warmup": args.warmup, "samples": sizes.samples,
+                     "baseline": str(args.baseline) if args.baseline else None,
                      "tiny_steps": sizes.tiny_steps, "chains": list(sizes.chains), "only": sorted(only),
                      "seconds": round(time.perf_counter() - started, 1)},
         "workloads": summaries,
