@@ -11,8 +11,7 @@ from conftest import require
 
 import tinygrad_edu as tg
 from tinygrad_edu import viz
-from tinygrad_edu.cli import main
-from tinygrad_edu.viz.commands import loss_graph
+from tinygrad_edu.cli import loss_graph, main
 from tinygrad_edu.viz.drawing import DotNotFoundError
 
 
@@ -112,7 +111,7 @@ def test_chapter_view_labels_and_delta():
     # δ^L drawn equals the chapter's batch formula Δ^L = -(2/B)(Y - A^L) ⊙ σ'(Z^L)
     z2 = [r.output for r in tr.records.values() if r.output.shape == (4, 10) and r.output.grad_fn.name() == "AddBackward"][0]
     a = 1 / (1 + np.exp(-z2.data))
-    y = np.eye(10)[np.asarray([0, 1, 2, 3])]
+    y = tg.functional.one_hot(tg.data.load_digits().y_train[:4], 10).numpy()  # the batch's labels
     delta = -(2 / 4) * (y - a) * a * (1 - a)
     np.testing.assert_allclose(z2.grad.data, delta, rtol=1e-10)
     assert "norm " + viz.summarize(delta, kind="grad").split("norm ")[1].split(",")[0] in src
@@ -238,13 +237,11 @@ def test_cli_graph(tmp_path, capsys, monkeypatch):
     assert "nodot.dot" in err and len(err.strip().splitlines()) == 1
 
 
-def test_chapter_view_of_the_plain_tensor_mlp():
-    from tinygrad_edu.viz.commands import _PlainMLP
-
-    model = _PlainMLP([4, 3, 2], "tanh", "sigmoid", seed=0)
+def test_chapter_view_of_an_mlp_given_as_params():
+    model = tg.nn.MLP([4, 3, 2], "tanh", "sigmoid", generator=np.random.default_rng(0))
     x = tg.tensor(np.ones((5, 4)), name="x")
     with viz.trace() as tr:
         cost = tg.mse(model(x), tg.tensor(np.zeros((5, 2))))
     cost.backward()
     src = viz.draw_graph(cost, view="chapter", params=model, trace=tr).source
-    assert "layers.1.weight + layers.1.bias" in src and "σ (tanh)" in src and "(3, 5)" in src
+    assert "layers.2.weight + layers.2.bias" in src and "σ (tanh)" in src and "(3, 5)" in src

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from ..backprop_by_hand.equations import weights_from_linear
 from ..engine import ops
 from ..engine.autograd import topological_order
 from ..engine.function import Context
@@ -473,15 +474,14 @@ def find_layers(r: _Reader) -> list[_Layer]:
     return layers
 
 
-def _cat(weight: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
-    """The chapter's W^l = [weight | bias] (bias as the last column) when the shapes allow, else all entries."""
+def _chapter_weights(weight: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
+    """The chapter's W^l = [weight | bias], n_l × (n_{l-1}+1), from a weight in PyTorch's layout (out, in) or in
+    the `x @ W` layout (in, out)."""
     if bias is None:
         return weight
-    if weight.shape[0] == bias.shape[0]:
-        return np.concatenate([weight, bias[:, None]], axis=1)
-    if weight.shape[1] == bias.shape[0]:  # x @ W layout: W is (in, out), the bias is a last row
-        return np.concatenate([weight, bias[None, :]], axis=0)
-    return np.concatenate([weight.ravel(), bias.ravel()])
+    if weight.shape[0] != bias.shape[0] and weight.shape[1] == bias.shape[0]:  # x @ W: W is (in, out)
+        weight = weight.T
+    return weights_from_linear(weight, bias)
 
 
 def _chapter_model(r: _Reader, loss_label: str | None) -> GraphModel:
@@ -538,11 +538,11 @@ def _chapter_model(r: _Reader, loss_label: str | None) -> GraphModel:
             prev_key, prev_label = prev, ""
         w, b = layer.weight, layer.bias
         names = " + ".join(r.name(t, "?") for t in (w, b) if t is not None)
-        wdata = _cat(w.data, None if b is None else b.data)
+        wdata = _chapter_weights(w.data, None if b is None else b.data)
         lines = [("title", f"W^{{{l}}}"), ("note", names), ("meta", f"{fmt_shape(wdata.shape)} {w.dtype}"),
                  ("data", f"data: {summarize(wdata, r.limit, sep=SEP)}")]
         if w.grad is not None and (b is None or b.grad is not None):
-            gdata = _cat(w.grad.data, None if b is None else b.grad.data)
+            gdata = _chapter_weights(w.grad.data, None if b is None else b.grad.data)
             lines.append(("grad", f"∂C/∂W: {summarize(gdata, r.limit, kind='grad', sep=SEP)}"))
         else:
             lines.append(("note", "∂C/∂W: not computed yet (call backward())"))
@@ -612,7 +612,7 @@ def _chapter_model(r: _Reader, loss_label: str | None) -> GraphModel:
     b_text = f"B = {batch[0]}" if batch and len(batch) == 2 else "B samples"
     g.notes = [
         f"δ^{{l}} on z^{{l}} is autograd's ∂C/∂z^{{l}} for the batch ({b_text}): it includes the 1/B of "
-        f"C = 1/B Σ_{{i}} C_{{i}} (row i is δ^{{l}}_{{i}} / B), as in tinygrad_edu.backprop",
+        f"C = 1/B Σ_{{i}} C_{{i}} (row i is δ^{{l}}_{{i}} / B), as in tinygrad_edu.backprop_by_hand",
         "W^{l} = [weight | bias]: the bias is its last column; ∂C/∂W is shown in W's own layout, "
         "the chapter's (∂C/∂W^{l})ᵀ",
         "a^{l} = σ(z^{l}) elementwise; the rows of a^{l} and z^{l} are the B samples",
