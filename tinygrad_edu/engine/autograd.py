@@ -72,7 +72,7 @@ def run_backward(outputs: Sequence[Tensor], grad_outputs: Sequence[Any] | None, 
             if node in capture:
                 captured[node] = grad
             for edge, g in zip(node.edges, _input_gradients(node, grad)):
-                if g is not None:
+                if edge is not None and g is not None:
                     grads[edge] = grads[edge] + g if edge in grads else g
             if not keep:
                 node.release()
@@ -98,7 +98,7 @@ def _seed_gradients(outputs: Sequence[Tensor], grad_outputs: Sequence[Any] | Non
                 f"grad can be implicitly created only for scalar outputs, but {out._describe()} has "
                 f"{out.size} elements: pass gradient=... (dC/d(output), of shape {out.shape})")
         if g is None:
-            g = np.ones(out.shape, out.dtype)
+            g = np.array(1, out.dtype).reshape(out.shape)  # (faster than np.ones for one element)
         elif not (create_graph and isinstance(g, Tensor)):  # (a Tensor seed may itself be differentiated)
             g = np.array(g.data if isinstance(g, Tensor) else g, dtype=out.dtype)  # a copy: it is handed on
         if g.shape != out.shape:
@@ -110,9 +110,9 @@ def _seed_gradients(outputs: Sequence[Tensor], grad_outputs: Sequence[Any] | Non
     return seeds
 
 
-def _input_gradients(node: Context, grad: Any) -> list[Any]:
-    """The node's backward, checked: one gradient per input edge (None where none is sent), each of its
-    input's shape and cast to its dtype."""
+def _input_gradients(node: Context, grad: Any) -> Sequence[Any]:
+    """The node's backward, checked: one gradient per input (None where none is sent), each of the kind
+    backward was given (array or Tensor), of its input's shape, cast to its input's dtype."""
     try:
         grads = node.function.backward(node, grad)
     except AttributeError as e:
@@ -122,30 +122,35 @@ def _input_gradients(node: Context, grad: Any) -> list[Any]:
             f"{node.function.__name__}.backward: {e}. Without create_graph, backward receives numpy arrays, "
             f"not Tensors: write it with arithmetic and numpy functions (np.exp(x) rather than x.exp()), which "
             f"work on both (see tinygrad_edu/engine/function.py)") from e
-    if type(grads) is not tuple:
+    if type(grads) is not tuple and type(grads) is not list:
         grads = (grads,)
     if len(grads) != len(node.edges):
         raise RuntimeError(
             f"{node.function.__name__}.backward returned {len(grads)} gradients, but forward had "
             f"{len(node.edges)} positional inputs (return None for inputs without a gradient)")
-    tensors = isinstance(grad, Tensor)
-    checked = []
-    for i, (edge, g) in enumerate(zip(node.edges, grads)):
-        if edge is None or g is None:
-            checked.append(None)
-            continue
-        if tensors != isinstance(g, Tensor):  # a constant in a recorded backward, or a numpy scalar
-            g = Tensor._wrap(g) if tensors else np.asarray(g.data if isinstance(g, Tensor) else g)
-        if g.shape != node.input_shapes[i]:
-            raise RuntimeError(
-                f"{node.function.__name__}.backward returned a gradient of shape {g.shape} for input {i}, "
-                f"which has shape {node.input_shapes[i]}: a gradient always has the shape of its input "
-                f"(reduce a broadcast gradient with sum_to)")
-        if g.dtype is not node.input_dtypes[i] and g.dtype != node.input_dtypes[i]:  # `is`: the usual case, fast
-            check_can_require_grad(node.input_dtypes[i], f"input {i} of {node.function.__name__}")
-            g = g.astype(node.input_dtypes[i])
-        checked.append(g)
-    return checked
+    kind = Tensor if isinstance(grad, Tensor) else np.ndarray
+    for i, g in enumerate(grads):  # the usual case, all as expected, costs one test per input
+        if g is not None and (type(g) is not kind or g.shape != node.input_shapes[i]
+                              or g.dtype is not node.input_dtypes[i]) and node.edges[i] is not None:
+            return [_checked(g, node, i, kind) for i, g in enumerate(grads)]
+    return grads
+
+
+def _checked(g: Any, node: Context, i: int, kind: type) -> Any:
+    """One gradient returned by backward as what the walk sends on, or an error that says what is wrong."""
+    if g is None or node.edges[i] is None:
+        return None
+    if type(g) is not kind:  # a constant in a recorded backward, or a numpy scalar
+        g = Tensor._wrap(g) if kind is Tensor else np.asarray(g.data if isinstance(g, Tensor) else g)
+    if g.shape != node.input_shapes[i]:
+        raise RuntimeError(
+            f"{node.function.__name__}.backward returned a gradient of shape {g.shape} for input {i}, which has "
+            f"shape {node.input_shapes[i]}: a gradient always has the shape of its input (reduce a broadcast "
+            f"gradient with sum_to)")
+    if g.dtype != node.input_dtypes[i]:
+        check_can_require_grad(node.input_dtypes[i], f"input {i} of {node.function.__name__}")
+        g = g.astype(node.input_dtypes[i])
+    return g
 
 
 def _observe(node: Context, grad: Any) -> Any:
@@ -168,13 +173,13 @@ def _call_hooks(hooks: list, grad: Tensor) -> Tensor:
     return grad
 
 
-def _accumulate(tensor: Tensor, grad: Tensor, taken: set[int] | None) -> None:
-    """Add `grad` into `tensor.grad` by the rule of the module docstring; `taken` holds the ids of the arrays
-    already given to a .grad in this call (None: always copy)."""
+def _accumulate(tensor: Tensor, grad: Any, taken: set[int] | None) -> None:
+    """Add `grad` (an array or a Tensor) into `tensor.grad` by the rule of the module docstring; `taken` holds
+    the ids of the arrays already given to a .grad in this call (None: always copy)."""
+    grad_fn, data = (grad.grad_fn, grad.data) if isinstance(grad, Tensor) else (None, grad)
     if tensor._grad is not None:
-        tensor._grad = tensor._grad + grad  # a new array
+        tensor._grad = tensor._grad + Tensor._wrap(data, grad_fn)  # a new array
         return
-    data = grad.data
     owner = data if data.base is None else data.base
     whole = owner is data or (type(owner) is np.ndarray and owner.shape == data.shape and owner.dtype == data.dtype
                               and owner.strides == data.strides and owner.ctypes.data == data.ctypes.data)
@@ -182,7 +187,7 @@ def _accumulate(tensor: Tensor, grad: Tensor, taken: set[int] | None) -> None:
         owner = data.copy()
     else:  # a layer's weight gradient arrives as P.mT.mT, a view that is all of P: P itself is kept
         taken.add(id(owner))
-    tensor._grad = Tensor._wrap(owner, grad.grad_fn)
+    tensor._grad = Tensor._wrap(owner, grad_fn)
 
 
 LARGE_GRAPH = 1000  # nodes
@@ -213,9 +218,8 @@ def backward(outputs: Sequence[Tensor], grad_outputs: Sequence[Any] | None = Non
     """Accumulate d(outputs)/d(leaf) into `.grad` of every leaf that requires grad (see Tensor.backward)."""
     taken: set[int] | None = None if create_graph else set()  # (a recorded gradient is always copied)
     for leaf, grad in run_backward(outputs, grad_outputs, retain_graph, create_graph).items():
-        grad = grad if isinstance(grad, Tensor) else Tensor._wrap(grad)
         if leaf._hooks:
-            grad = _call_hooks(leaf._hooks, grad)
+            grad = _call_hooks(leaf._hooks, grad if isinstance(grad, Tensor) else Tensor._wrap(grad))
         _accumulate(leaf, grad, taken)
 
 

@@ -71,9 +71,9 @@ class Context:
     """
 
     # A graph has one Context per operation: slots keep them small. `__dict__` stays for what each forward
-    # keeps on ctx (ctx.x_shape, ctx.axis, ...).
+    # keeps on ctx (ctx.index, ctx.axis, ...).
     __slots__ = ("function", "edges", "needs_input_grad", "input_shapes", "input_dtypes", "scope", "shape",
-                 "dtype", "released", "_arrays", "_saved", "_output_data", "_output", "__dict__", "__weakref__")
+                 "dtype", "released", "_args", "_arrays", "_saved", "_output_data", "_output", "__dict__", "__weakref__")
     _hooks: list | None = None  # Tensor.register_hook on this node's output (class defaults: rarely set)
     retains_grad = False  # Tensor.retain_grad on this node's output
 
@@ -82,11 +82,12 @@ class Context:
         edges, needs, shapes, dtypes, arrays = [], [], [], [], []  # one pass over the inputs
         for a in args:
             if isinstance(a, Tensor):
-                edges.append((a if a.grad_fn is None else a.grad_fn) if a._requires_grad else None)
-                needs.append(a._requires_grad)
-                shapes.append(a.data.shape)
-                dtypes.append(a.data.dtype)
-                arrays.append(a.data)
+                need, data = a._requires_grad, a.data
+                edges.append((a if a.grad_fn is None else a.grad_fn) if need else None)
+                needs.append(need)
+                shapes.append(data.shape)
+                dtypes.append(data.dtype)
+                arrays.append(data)
             else:
                 edges.append(None)
                 needs.append(False)
@@ -97,7 +98,7 @@ class Context:
         self.input_shapes, self.input_dtypes = tuple(shapes), tuple(dtypes)
         self.scope = _state.scope
         self.released = False
-        self._arrays = (args, arrays)  # during forward only: to recognise saved inputs
+        self._args, self._arrays = args, arrays  # during forward only: to recognise saved inputs
         self._saved: tuple | None = None
 
     def name(self) -> str:
@@ -113,12 +114,11 @@ class Context:
         An array that is one of forward's inputs comes back as that input, and the array forward returns as
         the output, both connected to the graph: this is what makes gradients of gradients correct.
         """
-        args, arrays = self._arrays
         saved = []
         for v in values:
             if isinstance(v, np.ndarray):
-                for a, array in zip(args, arrays):
-                    if array is v and isinstance(a, Tensor):
+                for a in self._args:
+                    if isinstance(a, Tensor) and a.data is v:
                         v = _SavedInput(a)  # the input itself, to stay connected to the graph
                         break
             saved.append(v)
@@ -160,10 +160,12 @@ class Context:
         result numpy returns a scalar, which the output Tensor holds as a new array: both are looked for.)"""
         data = output.data
         self._output_data = None  # kept only when backward needs it
-        if self._saved is not None and any(v is data or v is returned for v in self._saved):
-            self._saved = tuple(_OUTPUT if v is data or v is returned else v for v in self._saved)
-            self._output_data = data
-        self._arrays = None
+        for v in self._saved or ():
+            if v is data or v is returned:
+                self._saved = tuple(_OUTPUT if v is data or v is returned else v for v in self._saved)
+                self._output_data = data
+                break
+        self._args = self._arrays = None
         self._output = weakref.ref(output)
         self.shape, self.dtype = data.shape, data.dtype
 
@@ -212,23 +214,30 @@ class Function:
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
         """Run forward on the inputs' arrays and, if grad mode is on and an input requires grad, record a node.
         Without any Tensor among the inputs, the result is forward's plain array."""
-        tensors = record = False
+        if _state.grad_enabled:
+            for a in args:
+                if isinstance(a, Tensor) and a._requires_grad:
+                    return cls._record(args, kwargs)
+        arrays, tensors = [], False
         for a in args:
             if isinstance(a, Tensor):
+                arrays.append(a.data)
                 tensors = True
-                record = record or a._requires_grad
-        if record and _state.grad_enabled:
-            ctx = Context(cls, args)
-            returned = cls.forward(ctx, *ctx._arrays[1], **kwargs)
-            out = Tensor._wrap(returned)
-            if out.data.dtype.kind not in "fc":  # integer or bool results (argmax, comparisons) have no gradient
-                return out
-            out.grad_fn, out._requires_grad = ctx, True
-            ctx._finish(out, returned)
-            for observe in observers:
-                observe(ctx, args, kwargs, out)
+            else:
+                arrays.append(a)
+        y = cls.forward(_Unrecorded(), *arrays, **kwargs)
+        return Tensor._wrap(y) if tensors else y  # plain numpy in, plain numpy out
+
+    @classmethod
+    def _record(cls, args: tuple, kwargs: dict) -> Tensor:
+        """apply when the result joins the graph: forward with a new node, attached to the output."""
+        ctx = Context(cls, args)
+        returned = cls.forward(ctx, *ctx._arrays, **kwargs)
+        out = Tensor._wrap(returned)
+        if out.data.dtype.kind not in "fc":  # integer or bool results (argmax, comparisons) have no gradient
             return out
-        if not tensors:  # plain numpy in, plain numpy out
-            return cls.forward(_Unrecorded(), *args, **kwargs)
-        arrays = [a.data if isinstance(a, Tensor) else a for a in args]
-        return Tensor._wrap(cls.forward(_Unrecorded(), *arrays, **kwargs))
+        out.grad_fn, out._requires_grad = ctx, True
+        ctx._finish(out, returned)
+        for observe in observers:
+            observe(ctx, args, kwargs, out)
+        return out

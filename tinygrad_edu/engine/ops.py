@@ -1,22 +1,26 @@
-"""The primitive operations: each one's forward (numpy) beside its backward, one formula per input.
+"""The primitive operations: each one's forward (numpy) beside its backward, one derivative formula per input.
 
-Notation in the docstrings: y is the output, g = dC/dy the incoming gradient, and each backward returns
-dC/dx = g · dy/dx for every input x (the chain rule, one link at a time). Every backward is written once, in
-expressions that work on numpy arrays and on Tensors alike (see function.py): autograd runs it on arrays in an
-ordinary backward and on Tensors when it records backward for higher derivatives (`create_graph=True`).
+Notation: y is the output, g = dC/dy the incoming gradient, and backward returns dC/dx = g · dy/dx for every
+input x (the chain rule, one link at a time). Every backward is written once, in expressions that work on
+numpy arrays and on Tensors alike (see function.py): autograd runs it on arrays in an ordinary backward and on
+Tensors when it records backward for higher derivatives (`create_graph=True`).
+
+The elementwise operations come first, each a numpy function `f` and its derivative formulas (`dx`, or `da`
+and `db`), as HIPS autograd's numpy_vjps.py writes them; the others (matrix product, reductions, shapes,
+indexing) are Function subclasses with forward beside backward. At the end of the file: the Tensor's
+operators and methods, each one call of an operation.
 
 Broadcasting. numpy lets `x + b` combine shapes (3, 4) and (4,): b is used as if repeated over the rows.
 Every use of a repeated value contributes to its gradient, so the backward of a broadcasting operation
 must add the contributions back up to the input's own shape. That one rule, "un-broadcast", is `sum_to`:
 it sums the axes that broadcasting added. `broadcast_to` and `sum_to` are each other's backward.
 
-Kinks (documented conventions, as in PyTorch):
+Kinks and edges (documented conventions, as in PyTorch):
 - relu'(0) = 0, heaviside'(x) = 0 everywhere (its derivative is 0 except at 0, where none exists),
   |x|' = sign(x) so |x|'(0) = 0;
 - max/min reductions and maximum/minimum split the gradient equally between tied elements;
-- clip passes the gradient where low <= x <= high (boundaries included).
-
-At the end of the file, the Tensor's operators and methods: each one call of an operation above.
+- clip passes the gradient where low <= x <= high (boundaries included);
+- d(a^b)/da = 0 where b = 0 (even at a = 0), d(a^b)/db = 0 where a = 0.
 """
 
 from __future__ import annotations
@@ -116,7 +120,8 @@ def _unbroadcast(ctx: Context, index: int, g: Any) -> Any:
     where that input needs none (a Python scalar, a constant, a tensor that does not require grad)."""
     if g is None or not ctx.needs_input_grad[index]:
         return None
-    return sum_to(g, ctx.input_shapes[index])
+    shape = ctx.input_shapes[index]
+    return g if g.shape == shape else sum_to(g, shape)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -127,59 +132,75 @@ def _unbroadcast(ctx: Context, index: int, g: Any) -> Any:
 class Elementwise(Function):
     """y = f(inputs), elementwise with numpy's broadcasting; Python scalars among the inputs are constants.
 
-    `dx[i](g, y, *inputs)` is dC/d(input i), given the incoming gradient g, the output y and the inputs: one
-    short formula per input, on arrays and Tensors alike. Only inputs that need a gradient get one, summed back
-    to the input's own shape (a broadcast input was used once per copy: sum_to adds the copies up). Only what
-    the formulas read is saved for backward: the output if `keeps_output`, the inputs if `keeps_inputs`
-    (None stands in for the rest).
+    Backward is one short formula per input (see Unary and Binary), of the incoming gradient g and of what the
+    operation keeps for it: the output y if `keeps_output`, then the inputs if `keeps_inputs` (only what the
+    formulas read, so that memory is freed early). The formulas run on arrays and Tensors alike.
     """
 
     f: Callable[..., Any]
-    dx: tuple[Callable[..., Any], ...]
     keeps_output = keeps_inputs = False
 
     @classmethod
     def forward(cls, ctx: Context, *inputs: Any) -> np.ndarray:
         y = cls.f(*inputs)
         if cls.keeps_output or cls.keeps_inputs:
-            ctx.save_for_backward(y if cls.keeps_output else None, *(inputs if cls.keeps_inputs else [None] * len(inputs)))
+            ctx.save_for_backward(*((y,) if cls.keeps_output else ()), *(inputs if cls.keeps_inputs else ()))
         return y
+
+
+class Unary(Elementwise):
+    """One input x, of the output's shape: `dx(g, *kept)` is dC/dx."""
+
+    dx: Callable[..., Any]
+
+    @classmethod
+    def backward(cls, ctx: Context, g: Any) -> Any:
+        return cls.dx(g, *ctx.saved_tensors)
+
+
+class Binary(Elementwise):
+    """Two inputs a and b: `da(g, *kept)` is dC/da and `db(g, *kept)` dC/db, each computed only if that input
+    needs it and summed back to its own shape (a broadcast input was used once per copy: sum_to adds them up)."""
+
+    da: Callable[..., Any]
+    db: Callable[..., Any]
 
     @classmethod
     def backward(cls, ctx: Context, g: Any) -> tuple:
-        saved = ctx.saved_tensors or (None,) * (len(cls.dx) + 1)
-        return tuple(sum_to(dx(g, *saved), shape) if needed else None
-                     for dx, needed, shape in zip(cls.dx, ctx.needs_input_grad, ctx.input_shapes))
+        kept = ctx.saved_tensors
+        needs_a, needs_b = ctx.needs_input_grad
+        return (_unbroadcast(ctx, 0, cls.da(g, *kept)) if needs_a else None,
+                _unbroadcast(ctx, 1, cls.db(g, *kept)) if needs_b else None)
 
 
-class Add(Elementwise):
+class Add(Binary):
     """y = a + b"""
     f = np.add
-    dx = (lambda g, y, a, b: g,  # dy/da = 1
-          lambda g, y, a, b: g)  # dy/db = 1
+    da = lambda g: g  # dy/da = 1
+    db = lambda g: g  # dy/db = 1
 
 
-class Sub(Elementwise):
+class Sub(Binary):
     """y = a - b"""
     f = np.subtract
-    dx = (lambda g, y, a, b: g,  # dy/da = 1
-          lambda g, y, a, b: -g)  # dy/db = -1
+    da = lambda g: g  # dy/da = 1
+    db = lambda g: -g  # dy/db = -1
 
 
-class Mul(Elementwise):
+class Mul(Binary):
     """y = a * b"""
     f = np.multiply
     keeps_inputs = True
-    dx = (lambda g, y, a, b: g * b,  # dy/da = b
-          lambda g, y, a, b: g * a)  # dy/db = a
+    da = lambda g, a, b: g * b  # dy/da = b
+    db = lambda g, a, b: g * a  # dy/db = a
 
 
-class Div(Elementwise):
+class Div(Binary):
     """y = a / b"""
     f = np.true_divide
     keeps_output = keeps_inputs = True
-    dx = (lambda g, y, a, b: g / b,  # dy/da = 1/b
-          lambda g, y, a, b: -g * y / b)  # dy/db = -a/b² = -y/b
+    da = lambda g, y, a, b: g / b  # dy/da = 1/b
+    db = lambda g, y, a, b: -g * y / b  # dy/db = -a/b² = -y/b
 
 
 def _pow_da(g: Any, y: Any, a: Any, b: Any) -> Any:
@@ -193,11 +214,11 @@ def _pow_db(g: Any, y: Any, a: Any, b: Any) -> Any:
     return g * y * Log.apply(Where.apply(1.0, a, condition=values(a) == 0))  # log(1) = 0 stands in
 
 
-class Pow(Elementwise):
+class Pow(Binary):
     """y = a ** b"""
     f = np.power
     keeps_output = keeps_inputs = True
-    dx = (_pow_da, _pow_db)
+    da, db = _pow_da, _pow_db
 
 
 def _share(g: Any, a: Any, b: Any, wins: np.ufunc) -> Any:
@@ -206,54 +227,54 @@ def _share(g: Any, a: Any, b: Any, wins: np.ufunc) -> Any:
     return g * wins(a, b) + (g * 0.5) * np.equal(a, b)
 
 
-class Maximum(Elementwise):
+class Maximum(Binary):
     """y = maximum(a, b): the gradient goes to the larger input; ties split it in half."""
     f = np.maximum
     keeps_inputs = True
-    dx = (lambda g, y, a, b: _share(g, a, b, np.greater),
-          lambda g, y, a, b: g - _share(g, a, b, np.greater))
+    da = lambda g, a, b: _share(g, a, b, np.greater)
+    db = lambda g, a, b: g - _share(g, a, b, np.greater)
 
 
-class Minimum(Elementwise):
+class Minimum(Binary):
     """y = minimum(a, b): the gradient goes to the smaller input; ties split it in half."""
     f = np.minimum
     keeps_inputs = True
-    dx = (lambda g, y, a, b: _share(g, a, b, np.less),
-          lambda g, y, a, b: g - _share(g, a, b, np.less))
+    da = lambda g, a, b: _share(g, a, b, np.less)
+    db = lambda g, a, b: g - _share(g, a, b, np.less)
 
 
-class Neg(Elementwise):
+class Neg(Unary):
     """y = -x"""
     f = np.negative
-    dx = (lambda g, y, x: -g,)  # dy/dx = -1
+    dx = lambda g: -g  # dy/dx = -1
 
 
-class Exp(Elementwise):
+class Exp(Unary):
     """y = exp(x)"""
     f = np.exp
     keeps_output = True
-    dx = (lambda g, y, x: g * y,)  # dy/dx = exp(x) = y
+    dx = lambda g, y: g * y  # dy/dx = exp(x) = y
 
 
-class Log(Elementwise):
+class Log(Unary):
     """y = log(x), natural"""
     f = np.log
     keeps_inputs = True
-    dx = (lambda g, y, x: g / x,)  # dy/dx = 1/x
+    dx = lambda g, x: g / x  # dy/dx = 1/x
 
 
-class Sqrt(Elementwise):
+class Sqrt(Unary):
     """y = √x"""
     f = np.sqrt
     keeps_output = True
-    dx = (lambda g, y, x: g / (2 * y),)  # dy/dx = 1/(2√x)
+    dx = lambda g, y: g / (2 * y)  # dy/dx = 1/(2√x)
 
 
-class Abs(Elementwise):
+class Abs(Unary):
     """y = |x|"""
     f = np.abs
     keeps_inputs = True
-    dx = (lambda g, y, x: g * np.sign(values(x)),)  # dy/dx = sign(x), so |x|'(0) = 0
+    dx = lambda g, x: g * np.sign(values(x))  # dy/dx = sign(x), so |x|'(0) = 0
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -265,32 +286,32 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return np.reciprocal(y, out=y)
 
 
-class Sigmoid(Elementwise):
+class Sigmoid(Unary):
     """y = σ(x) = 1 / (1 + e^(-x))"""
     f = _sigmoid
     keeps_output = True
-    dx = (lambda g, y, x: g * (y * (1 - y)),)  # dy/dx = σ(x)(1 - σ(x))
+    dx = lambda g, y: g * (y * (1 - y))  # dy/dx = σ(x)(1 - σ(x))
 
 
-class Tanh(Elementwise):
+class Tanh(Unary):
     """y = tanh(x)"""
     f = np.tanh
     keeps_output = True
-    dx = (lambda g, y, x: g * (1 - y * y),)  # dy/dx = 1 - tanh(x)²
+    dx = lambda g, y: g * (1 - y * y)  # dy/dx = 1 - tanh(x)²
 
 
-class ReLU(Elementwise):
+class ReLU(Unary):
     """y = max(x, 0)"""
-    f = lambda x: np.maximum(x, 0)  # noqa: E731
+    f = lambda x: np.maximum(x, 0)
     keeps_output = True
-    dx = (lambda g, y, x: g * (y > 0),)  # dy/dx = 1 where x > 0, else 0: relu'(0) = 0
+    dx = lambda g, y: g * (y > 0)  # dy/dx = 1 where x > 0, else 0: relu'(0) = 0
 
 
-class Heaviside(Elementwise):
+class Heaviside(Unary):
     """The chapter's step (eq. 94): y = 1 if x > 0 else 0. No gradient flows through a step (its derivative
     is 0, taken as 0 at x = 0 too): this is why the perceptron has its own learning rule."""
-    f = lambda x: np.heaviside(x, 0.0).astype(x.dtype, copy=False)  # noqa: E731
-    dx = (lambda g, y, x: np.zeros_like(values(g)),)  # a constant, whichever kind g is
+    f = lambda x: np.heaviside(x, 0.0).astype(x.dtype, copy=False)
+    dx = lambda g: np.zeros_like(values(g))  # a constant, whichever kind g is
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -318,17 +339,21 @@ class MatMul(Function):
     def backward(ctx: Context, g: Any) -> tuple:
         a, b = ctx.saved_tensors
         needs_a, needs_b = ctx.needs_input_grad
-        if a.ndim == 2 and b.ndim == 2:  # every layer of an MLP. Each gradient is made in its input's layout:
-            # for `x @ W.mT` the gradient of W.mT is then a transposed view, which Transpose's backward turns
-            # back into W's own layout (aᵀ g would reach W.grad column by column, and be copied).
-            ga = ((b @ g.mT).mT if _is_transposed(a) else g @ b.mT) if needs_a else None
-            gb = ((g.mT @ a).mT if _is_transposed(b) else a.mT @ g) if needs_b else None
-            return ga, gb
-        a2 = a if a.ndim > 1 else a.reshape(1, -1)
-        b2 = b if b.ndim > 1 else b.reshape(-1, 1)
-        g2 = g.reshape(np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2]) + (a2.shape[-2], b2.shape[-1]))
-        ga = sum_to(g2 @ b2.mT, a2.shape).reshape(a.shape) if needs_a else None
-        gb = sum_to(a2.mT @ g2, b2.shape).reshape(b.shape) if needs_b else None
+        a_shape, b_shape = a.shape, b.shape
+        if b.ndim == 1:  # a 1-D b is a column (n, 1), and g gets that axis back
+            b, g = b.reshape(-1, 1), g.reshape(g.shape + (1,))
+        if a.ndim == 1:  # a 1-D a is a row (1, n)
+            a, g = a.reshape(1, -1), g.reshape(g.shape[:-1] + (1,) + g.shape[-1:])
+        # Each gradient is made in its input's layout: for a layer's `x @ W.mT` the gradient of W.mT is then a
+        # transposed view, which Transpose's backward turns back into W's own layout (aᵀ g would reach W.grad
+        # column by column, and be copied). Batch axes broadcast: sum_to adds their copies up.
+        ga = gb = None
+        if needs_a:
+            ga = (b @ g.mT).mT if _is_transposed(a) else g @ b.mT
+            ga = ga if ga.shape == a_shape else sum_to(ga, a.shape).reshape(a_shape)
+        if needs_b:
+            gb = (g.mT @ a).mT if _is_transposed(b) else a.mT @ g
+            gb = gb if gb.shape == b_shape else sum_to(gb, b.shape).reshape(b_shape)
         return ga, gb
 
 
