@@ -64,8 +64,8 @@ def scalar_expression(out: Path) -> None:
     print(backward)
     # a feeds two operations, so two gradients arrive at AccumulateGrad(a) and are added
     assert backward.count("AccumulateGrad(a)") == 2 and backward.count("AccumulateGrad(b)") == 1
-    save(viz.draw_graph(d, trace=tr, title="d = a·b + a²"), out, "1_expression_forward")
-    save(viz.draw_graph(d, view="backward", trace=tr, title="what d.backward() walks"), out, "1_expression_backward")
+    save(tg.draw(d, trace=tr, title="d = a·b + a²"), out, "1_expression_forward")
+    save(tg.draw(d, view="backward", trace=tr, title="what d.backward() walks"), out, "1_expression_backward")
 
 
 def neuron(out: Path) -> None:
@@ -85,7 +85,7 @@ def neuron(out: Path) -> None:
     by_hand = -2 * (y - s) * s * (1 - s) * x.numpy()
     assert np.allclose(w.grad.numpy(), by_hand, rtol=1e-12, atol=0)
     print(f"   ∂C/∂w drawn on w: {np.round(w.grad.numpy(), 4)}; by hand −2(y − a)σ'(z)x: {np.round(by_hand, 4)}")
-    save(viz.draw_graph(C, trace=tr, title="one neuron and its cost"), out, "2_neuron")
+    save(tg.draw(C, trace=tr, title="one neuron and its cost"), out, "2_neuron")
 
 
 def mlp_loss(out: Path, batch: int) -> None:
@@ -114,10 +114,10 @@ def mlp_loss(out: Path, batch: int) -> None:
     assert f"value: {C.item():.4g}" in chapter  # the numbers drawn are the engine's
 
     label = "C = 1/B Σ_i ‖y_i − a^{2}_i‖²"
-    save(viz.draw_graph(C, params=params, trace=tr, title="forward"), out, "3_mlp_forward")
-    save(viz.draw_graph(C, params=params, trace=tr, collapse=True, title="one box per module"), out, "3_mlp_modules")
-    save(viz.draw_graph(C, view="backward", params=params, trace=tr), out, "3_mlp_backward")
-    save(viz.draw_graph(C, view="chapter", params=params, trace=tr, loss_label=label), out, "3_mlp_chapter")
+    save(tg.draw(C, params=params, trace=tr, title="forward"), out, "3_mlp_forward")
+    save(tg.draw(C, params=params, trace=tr, collapse=True, title="one box per module"), out, "3_mlp_modules")
+    save(tg.draw(C, view="backward", params=params, trace=tr), out, "3_mlp_backward")
+    save(tg.draw(C, view="chapter", params=params, trace=tr, loss_label=label), out, "3_mlp_chapter")
 
 
 def second_derivative(out: Path) -> None:
@@ -136,7 +136,7 @@ def second_derivative(out: Path) -> None:
     print(listing)
     # the graph of σ'' is made of σ's own backward, g·σ(1 − σ): the derivative of a derivative is another graph
     assert "Sigmoid(%0)" in listing and "Sub(1, %1)" in listing
-    save(viz.draw_graph(dds, trace=tr, title="σ''(x): the graph of a gradient"), out, "4_second_derivative")
+    save(tg.draw(dds, trace=tr, title="σ''(x): the graph of a gradient"), out, "4_second_derivative")
 
 
 def network(out: Path) -> None:

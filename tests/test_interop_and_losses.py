@@ -117,3 +117,12 @@ def test_cross_entropy_is_stable_and_validates():
         tg.cross_entropy(tg.zeros(2, 3), np.array([[0], [1]]))
     with pytest.raises(ValueError, match=r"logits must have shape \(N, K\)"):
         tg.cross_entropy(tg.zeros(3), np.array([0]))
+
+
+def test_one_coercion_of_operands_refuses_what_is_not_a_number_with_one_message():
+    t = tg.tensor([1.0, 2.0], requires_grad=True)
+    calls = [lambda: t + "a", lambda: "a" - t, lambda: t @ "a", lambda: tg.maximum(t, "a"), lambda: np.add(t, "a"),
+             lambda: tg.where([True, False], t, "a"), lambda: tg.concatenate([t, "a"])]
+    for call in calls:
+        with pytest.raises(TypeError, match="Tensor operations take numbers, arrays of numbers and Tensors, got str 'a'"):
+            call()
