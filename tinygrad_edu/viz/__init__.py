@@ -7,7 +7,7 @@
     viz.draw_graph(loss, view="chapter", params=dict(model.named_parameters()))
 
 graph.py    draw_graph / graph_text: forward, backward and chapter views of a computation graph
-trace.py    trace(): record a forward pass (values, constants, intermediate gradients)
+tracing.py  trace(): record a forward pass (values, constants, intermediate gradients)
 network.py  network_diagram: neurons and links of an MLP from its layer sizes
 plots.py    matplotlib figures: digits, weights as images, activations, curves, confusion matrix, descent
 drawing.py  the Drawing object (a graphviz.Digraph that works without `dot`), label escaping, summaries
@@ -29,7 +29,7 @@ from .plots import (
     training_curves,
     weight_images,
 )
-from .trace import Trace, trace
+from .tracing import Trace, trace
 
 __all__ = [
     "DotNotFoundError", "Drawing", "Trace", "activation_functions", "build_model", "confusion_matrix", "descend", "dot_available", "draw_graph", "gradient_descent", "graph_text",

@@ -1,6 +1,6 @@
 """Computation graphs as pictures: what the forward pass built, what `backward()` walks, the chapter's MLP.
 
-    with viz.trace() as tr:                       # keep values and intermediate gradients (see trace.py)
+    with viz.trace() as tr:                       # keep values and intermediate gradients (see tracing.py)
         loss = tg.mse(model(x), y)
     loss.backward()
     g = tg.draw(loss, params=dict(model.named_parameters()))         # tg.draw is viz.draw_graph
@@ -38,7 +38,7 @@ from ..engine.autograd import topological_order
 from ..engine.function import Context
 from ..engine.tensor import Tensor
 from .drawing import Drawing, fmt_number, fmt_shape, html_label, math_plain, summarize
-from .trace import Record, Trace, find_record
+from .tracing import Record, Trace, find_record
 
 VIEWS = ("forward", "backward", "chapter")
 RANKDIRS = ("LR", "TB", "RL", "BT")

@@ -1,10 +1,14 @@
-"""The engine's shape, checked on its source: files read in one order, each importing only the ones before it,
-numpy and the standard library; nothing of layers, data, pictures or the command line."""
+"""The package's shape, checked on its source: the engine's files read in one order, each importing only the
+ones before it, numpy and the standard library (nothing of layers, data, pictures or the command line), and no
+name that is both a module and a function."""
 
 from __future__ import annotations
 
 import ast
+import importlib
+import pkgutil
 import sys
+import types
 from pathlib import Path
 
 import tinygrad_edu as tg
@@ -47,3 +51,17 @@ def test_the_chapter_view_and_the_trace_know_operations_by_class():
         source = path.read_text(encoding="utf-8")
         assert "function.__name__ ==" not in source and "function.__name__ in" not in source, path.name
         assert "Function.apply =" not in source, f"{path.name} patches Function.apply"
+
+
+def test_no_name_is_both_a_module_and_something_else():
+    """`tinygrad_edu.tensor` is the function, so the file of Tensor is engine/tensor.py, and so on."""
+    clashes = []
+    for found in pkgutil.walk_packages(tg.__path__, "tinygrad_edu."):
+        if found.name.endswith("__main__"):
+            continue
+        importlib.import_module(found.name)
+        parent, _, child = found.name.rpartition(".")
+        value = getattr(importlib.import_module(parent), child)
+        if not isinstance(value, types.ModuleType):
+            clashes.append(f"{found.name} is also a {type(value).__name__}")
+    assert not clashes, clashes
