@@ -23,7 +23,7 @@ either, as HIPS autograd runs its VJPs:
 - on Tensors with `create_graph=True`: backward is then recorded like any computation, so gradients of
   gradients come for free.
 `ctx.saved_tensors` gives the saved values as the same kind, and `apply` on plain numpy arrays is plain
-numpy (forward's result), which is how one backward calls another operation (`sum_to`, a scatter).
+numpy (forward's result), which is how one backward calls another operation (a scatter, a `where`).
 
 Keyword arguments of `apply` are settings (an axis, a shape), passed to forward unchanged, never
 differentiated. `ctx` is the graph node (a `Context`): the output's `grad_fn`. It keeps what backward needs
