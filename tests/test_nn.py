@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import gzip
 import importlib.util
+import json
+import tracemalloc
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import require
+from model_files import config_of, deflate_bomb, npy, npy_header, rewrite, set_central_field, with_config
 
 import tinygrad_edu as tg
 from tinygrad_edu import nn
@@ -297,6 +301,194 @@ def test_load_refuses_foreign_files(tmp_path):
         nn.load(tmp_path / "nothing.npz")
     with pytest.raises(TypeError, match="cannot rebuild a Net"):
         nn.save(Net(), tmp_path / "net.npz")
+
+
+def _saved(tmp_path, model=None, name="model.npz"):
+    return nn.save(model or nn.MLP([4, 3, 2], generator=np.random.default_rng(0)), tmp_path / name)
+
+
+def _traced(function):
+    """(what function() returns or the exception it raised, the peak of the memory it allocated, in bytes)."""
+    tracemalloc.start()
+    try:
+        try:
+            result = function()
+        except Exception as error:  # noqa: BLE001 (returned for the test to judge)
+            result = error
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def _assert_same_model(a, b):
+    assert type(a) is type(b) and a.get_config() == b.get_config()
+    sa, sb = a.state_dict(), b.state_dict()
+    assert list(sa) == list(sb)
+    for key in sa:
+        assert sa[key].dtype == sb[key].dtype
+        np.testing.assert_array_equal(sa[key], sb[key])
+
+
+def test_load_reads_only_the_members_it_needs(tmp_path):
+    good = _saved(tmp_path)
+    bomb = deflate_bomb(good, tmp_path / "bomb.npz", 64 << 20)  # 64 MiB of zeros in an ignored member
+    assert bomb.stat().st_size < 256 << 10
+    model, peak = _traced(lambda: nn.load(bomb))
+    assert peak < 2 << 20, f"{peak / 2**20:.1f} MiB to load a {bomb.stat().st_size} byte file"
+    _assert_same_model(model, nn.load(good))
+
+
+def test_load_checks_the_config_against_the_limit_and_the_weights_before_building(tmp_path):
+    good = _saved(tmp_path)
+    wide = with_config(good, tmp_path / "wide.npz", config_of(good) | {"sizes": [64, 2_000_000, 10], "dtype": "float32"})
+    assert wide.stat().st_size < 4096
+    error, peak = _traced(lambda: nn.load(wide))
+    assert isinstance(error, nn.ModelFileError), error
+    assert peak < 2 << 20, f"{peak / 2**20:.1f} MiB before refusing"
+    assert "wide.npz" in str(error) and "150000010 parameters" in str(error) and "MAX_MODEL_BYTES" in str(error)
+    # within the limit, but the archive does not hold the weights such a network needs
+    wider = with_config(good, tmp_path / "wider.npz", config_of(good) | {"sizes": [64, 100_000, 10]})
+    error, peak = _traced(lambda: nn.load(wider))
+    assert isinstance(error, nn.ModelFileError), error
+    assert peak < 2 << 20, f"{peak / 2**20:.1f} MiB before refusing"
+    assert "7500010 numbers" in str(error) and "hold 23" in str(error)
+
+
+def test_load_checks_every_array_header_before_reading_it(tmp_path):
+    good = _saved(tmp_path)
+    member = "state/layers.0.weight.npy"
+    huge = rewrite(good, tmp_path / "huge.npz", {member: npy_header((1 << 40,), "<f8")})  # 8 TiB, 128 bytes
+    error, peak = _traced(lambda: nn.load(huge))
+    assert isinstance(error, nn.ModelFileError), error
+    assert peak < 2 << 20
+    assert f"'{member}'" in str(error) and "(1099511627776,) float64 (8 TiB)" in str(error) and "limit" in str(error)
+    config = rewrite(good, tmp_path / "config.npz", {"__config__.npy": npy_header((), "<U100000000")})
+    with pytest.raises(nn.ModelFileError, match="'__config__.npy'.*381.5 MiB.*limit"):
+        nn.load(config)
+    other = rewrite(good, tmp_path / "other.npz", {member: npy(np.zeros((5, 4), np.float32))})
+    with pytest.raises(nn.ModelFileError, match=f"'{member}'.*shape \\(5, 4\\).*\\(3, 4\\)"):
+        nn.load(other)
+    text = rewrite(good, tmp_path / "text.npz", {member: npy(np.array([["a"] * 4] * 3))})
+    with pytest.raises(nn.ModelFileError, match=f"'{member}'.*<U1.*layers.0.weight is float64"):
+        nn.load(text)
+    buffer = __import__("io").BytesIO()
+    np.lib.format.write_array(buffer, np.array([{"a": 1}] * 12, dtype=object).reshape(3, 4), allow_pickle=True)
+    pickled = rewrite(good, tmp_path / "pickled.npz", {member: buffer.getvalue()})
+    with pytest.raises(nn.ModelFileError, match=f"'{member}'.*Python objects.*pickle"):
+        nn.load(pickled)
+
+
+def _seq_config(*modules):
+    return {"modules": [{"name": str(i), "class": c, "config": k} for i, (c, k) in enumerate(modules)]}
+
+
+MLP_CONFIG = {"sizes": [4, 3, 2], "activation": "sigmoid", "output_activation": "sigmoid", "dtype": "float64",
+              "init": "xavier"}
+
+
+@pytest.mark.parametrize("cls, config, message", [
+    ("Sequential", _seq_config(("Linear", {"in_features": 3, "out_features": 2, "bias": True, "dtype": "float64"}),
+                               ("Softmax", {"axis": "x"})), r"modules\[1\].config.axis must be an integer.*'x'"),
+    ("MLP", MLP_CONFIG | {"activation": "swish"}, "activation must be one of .*'swish'"),
+    ("MLP", MLP_CONFIG | {"sizes": [4, True, 2]}, r"sizes\[1\] must be an integer >= 1, got True"),
+    ("MLP", MLP_CONFIG | {"sizes": [4, 2.5, 2]}, r"sizes\[1\] must be an integer >= 1, got 2.5"),
+    ("MLP", MLP_CONFIG | {"sizes": [4]}, "sizes must be a list of 2 to"),
+    ("MLP", MLP_CONFIG | {"dtype": "object"}, "dtype must be one of .*'object'"),
+    ("MLP", MLP_CONFIG | {"init": "evil"}, "init must be one of"),
+    ("MLP", MLP_CONFIG | {"command": "rm -rf"}, "unexpected key 'command'"),
+    ("MLP", {k: v for k, v in MLP_CONFIG.items() if k != "activation"}, "missing key 'activation'"),
+    ("MLP", [4, 3, 2], "config must be a JSON object"),
+    ("Linear", {"in_features": 3, "out_features": 2, "bias": "yes", "dtype": "float64"}, "bias must be true or false"),
+    ("Perceptron", {"n_features": 4, "n_classes": 1, "dtype": "float64"}, "n_classes must be an integer >= 2"),
+    ("Sequential", {"modules": "all"}, "modules must be a list"),
+    ("Sequential", {"modules": [{"name": "a", "class": "Tanh", "config": {}}] * 2}, "name 'a' is used twice"),
+    ("Sequential", {"modules": [{"name": "a.b", "class": "Tanh", "config": {}}]}, "name must be"),
+    ("Sequential", {"modules": [{"name": "0", "class": "os.system", "config": {}}]}, "unknown model class 'os.system'"),
+    ("Sequential", json.loads('{"modules": [{"name": "0", "class": "Sequential", "config": ' * 40 + '{"modules": []}'
+                              + '}]}' * 40), "nested more than 32"),
+    ("MLP", '{"sizes": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply"),
+    ("MLP", '{"sizes": [4, 3, 2]', "not JSON"),
+])
+def test_load_validates_the_config_before_building(tmp_path, cls, config, message):
+    # the weights fit the architecture's valid fields, so that nothing but the field checked can refuse it
+    bases = {"MLP": nn.MLP([4, 3, 2]), "Linear": nn.Linear(3, 2), "Perceptron": nn.Perceptron(4, 2),
+             "Sequential": nn.Sequential(nn.Linear(3, 2), nn.Softmax())}
+    bad = with_config(_saved(tmp_path, bases[cls]), tmp_path / "bad.npz", config, cls)
+    with pytest.raises(nn.ModelFileError, match="bad.npz.*" + message):
+        nn.load(bad)
+
+
+def _data_offset(path, member):
+    """Where the data of the stored `member` starts in the file (after its local header, name and extra field)."""
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo(member)
+    raw = path.read_bytes()
+    name_length, extra_length = (int.from_bytes(raw[info.header_offset + i:info.header_offset + i + 2], "little")
+                                 for i in (26, 28))
+    return info.header_offset + 30 + name_length + extra_length
+
+
+def _flip(path, offset):
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0xFF
+    path.write_bytes(bytes(data))
+    return path
+
+
+def _damaged(tmp_path, how):
+    good = _saved(tmp_path)
+    member = "state/layers.0.weight.npy"
+    weight = npy(nn.load(good).layers[0].weight.data)
+    bad = tmp_path / "bad.npz"
+    if how == "crc":
+        rewrite(good, bad)
+        return _flip(bad, _data_offset(bad, member) + len(weight) - 3)
+    if how == "truncated":
+        return rewrite(good, bad, {member: weight[:-5]})
+    if how == "trailing":
+        return rewrite(good, bad, {member: weight + b"\0" * 8})
+    if how == "zlib":
+        rewrite(good, bad, compress_type=zipfile.ZIP_DEFLATED)
+        with zipfile.ZipFile(bad) as archive:
+            size = archive.getinfo(member).compress_size
+        start = _data_offset(bad, member)
+        data = bytearray(bad.read_bytes())
+        data[start:start + size] = b"\xff" * size  # not a deflate stream
+        bad.write_bytes(bytes(data))
+        return bad
+    if how == "lzma":
+        rewrite(good, bad, compress_type=zipfile.ZIP_LZMA)
+        return _flip(bad, _data_offset(bad, member) + 20)
+    if how == "bzip2":
+        rewrite(good, bad, compress_type=zipfile.ZIP_BZIP2)
+        return _flip(bad, _data_offset(bad, member) + 20)
+    if how == "unknown compression":
+        return set_central_field(rewrite(good, bad), member, compress_type=99)
+    if how == "encrypted":
+        return set_central_field(rewrite(good, bad), member, flag_bits=1)
+    raise AssertionError(how)
+
+
+@pytest.mark.parametrize("how, cause", [
+    ("crc", "CRC-32"),
+    ("truncated", "holds 91 bytes.*header promises 96"),
+    ("trailing", "holds 104 bytes.*header promises 96"),
+    ("zlib", "compressed data is damaged"),
+    ("lzma", "compressed data is damaged"),
+    ("bzip2", "compressed data is damaged"),
+    ("unknown compression", "compression method 99"),
+    ("encrypted", "encrypted"),
+])
+def test_a_damaged_member_is_named_with_the_cause(tmp_path, how, cause):
+    with pytest.raises(nn.ModelFileError, match=f"bad.npz.*member 'state/layers.0.weight.npy'.*{cause}") as info:
+        nn.load(_damaged(tmp_path, how))
+    assert "pickle" not in str(info.value)
+
+
+def test_other_compressions_load(tmp_path):
+    good = _saved(tmp_path)
+    for method in (zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA):
+        _assert_same_model(nn.load(rewrite(good, tmp_path / f"{method}.npz", compress_type=method)), nn.load(good))
 
 
 # -- perceptron -------------------------------------------------------------------------------------------------
