@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import math
 import os
+import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import require
+from full_disk import run_with_file_size_limit
+from model_files import npy_header, rewrite
 
+from tinygrad_edu import nn
 from tinygrad_edu.cli import main
 from tinygrad_edu.data import write_idx
 from tinygrad_edu.experiment import DIGITS_RECIPES, RECIPES, ConfigError, TrainConfig, recommended
@@ -291,6 +298,23 @@ def test_check_exits_non_zero_when_the_equations_disagree(capsys, monkeypatch):
 # --------------------------------------------------------------------------------------------------------------
 # graph (the drawings themselves are tested in test_viz_graph.py)
 # --------------------------------------------------------------------------------------------------------------
+
+
+def test_graph_write_failure_is_bad_input_exit_2(tmp_path, capsys):
+    (tmp_path / "g.dot").mkdir()  # --out names a folder: the picture cannot be written there
+    code, _, err = run_cli(["graph", "--out", str(tmp_path / "g.dot"), "--hidden", "3"], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "g.dot" in err
+    assert [p.name for p in tmp_path.iterdir()] == ["g.dot"]  # no temporary left
+
+
+def test_graph_on_a_full_disk_keeps_the_old_file(tmp_path):
+    out = tmp_path / "g.dot"
+    out.write_text("digraph old {}\n")
+    result = run_with_file_size_limit(["-m", "tinygrad_edu", "graph", "--out", str(out), "--hidden", "8"], 4096,
+                                      cwd=tmp_path)
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "g.dot" in result.stderr and "Traceback" not in result.stderr
+    assert out.read_text() == "digraph old {}\n" and [p.name for p in tmp_path.iterdir()] == ["g.dot"]
 
 
 def test_graph_draws_an_nn_mlp_on_the_librarys_digits(tmp_path, capsys):

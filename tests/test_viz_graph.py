@@ -8,6 +8,7 @@ import shutil
 import numpy as np
 import pytest
 from conftest import require
+from full_disk import run_with_file_size_limit
 
 import tinygrad_edu as tg
 from tinygrad_edu import viz
@@ -210,6 +211,30 @@ def test_without_dot(tmp_path, monkeypatch):
     with pytest.raises(DotNotFoundError, match="apt-get install graphviz"):
         g.pipe(format="svg")
     g.write(tmp_path / "h.dot")  # DOT never needs the program
+
+
+WRITE_A_GRAPH = """
+import sys
+import numpy as np
+import tinygrad_edu as tg
+model = tg.nn.MLP([4, 8, 3], generator=np.random.default_rng(0))
+with tg.viz.trace() as recorded:
+    loss = tg.mse(model(np.ones((2, 4))), tg.tensor(np.zeros((2, 3))))
+loss.backward()
+tg.draw(loss, trace=recorded).write(sys.argv[1])
+"""
+
+
+@pytest.mark.parametrize("suffix", ["dot", "svg"])
+def test_a_failed_write_leaves_the_old_file(tmp_path, suffix):
+    if suffix == "svg":
+        require(shutil.which("dot") is not None, "graphviz's dot program (apt-get install graphviz)")
+    out = tmp_path / f"g.{suffix}"
+    out.write_text("the previous drawing")
+    result = run_with_file_size_limit(["-c", WRITE_A_GRAPH, str(out)], 2048, cwd=tmp_path)  # as on a full disk
+    assert result.returncode != 0 and "File too large" in result.stderr
+    assert out.read_text() == "the previous drawing"
+    assert [p.name for p in tmp_path.iterdir()] == [out.name]  # no temporary either
 
 
 def test_cli_graph(tmp_path, capsys, monkeypatch):

@@ -388,10 +388,10 @@ def _graph(args: argparse.Namespace) -> int:
         print(drawing.text)
     try:
         drawing.write(out)
-    except DotNotFoundError as error:
+    except DotNotFoundError as error:  # a program missing, not bad input
         raise CommandFailed(str(error)) from None
-    except OSError as error:
-        raise CommandFailed(f"cannot write {out}: {error.strerror or error}") from None
+    except OSError as error:  # like any --out that cannot be written (and the file there is left as it was)
+        raise UsageError(f"cannot write {out}: {error.strerror or error}") from None
     print(f"wrote {out} ({title})")
     return 0
 

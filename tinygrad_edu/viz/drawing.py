@@ -21,6 +21,8 @@ from typing import Any
 import graphviz
 import numpy as np
 
+from .._atomic import atomic_writer
+
 HOW_TO_INSTALL = "install it with `apt-get install graphviz` (Debian/Ubuntu), `brew install graphviz` or `conda install graphviz`"
 INSTALL_HINT = f"graphviz's `dot` program is not installed, so here is the DOT source instead of the picture; {HOW_TO_INSTALL}"
 MISSING_DOT = f"graphviz's `dot` program is not installed (it turns DOT into pictures): {HOW_TO_INSTALL}"
@@ -90,7 +92,8 @@ class Drawing(graphviz.Digraph):
         """Save to `path` in the format its suffix names (svg, png, pdf, dot/gv), or `format` if given.
 
         DOT needs nothing. The others need graphviz's `dot`: without it the DOT source is written to
-        `path` with suffix .dot, and a DotNotFoundError says so (one message, nothing half-written).
+        `path` with suffix .dot, and a DotNotFoundError says so. Each file is written atomically: a failure
+        (a full disk, `dot` failing) leaves the file that was there as it was.
         """
         path = Path(path)
         fmt = (format or path.suffix.lstrip(".")).lower()
@@ -100,17 +103,22 @@ class Drawing(graphviz.Digraph):
                 f"{', '.join('.' + f for f in FORMATS)} (or pass format=...)"
             )
         if fmt in ("dot", "gv"):
-            path.write_text(self.source, encoding="utf-8")
+            _write(path, self.source.encode("utf-8"))
             return path
         if not dot_available():
             fallback = path.with_suffix(".dot")
-            fallback.write_text(self.source, encoding="utf-8")
+            _write(fallback, self.source.encode("utf-8"))
             raise DotNotFoundError(
                 f"cannot write {path}: graphviz's `dot` program is not installed; the DOT source was written to "
                 f"{fallback} instead ({HOW_TO_INSTALL})"
             )
-        path.write_bytes(self.pipe(format=fmt))
+        _write(path, self.pipe(format=fmt))  # rendered first: a failing `dot` writes nothing
         return path
+
+
+def _write(path: Path, data: bytes) -> None:
+    with atomic_writer(path) as f:
+        f.write(data)
 
 
 # ---------------------------------------------------------------------------------------------------------------
