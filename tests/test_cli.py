@@ -211,6 +211,17 @@ def _corrupt_mnist(directory: Path) -> Path:
     (["evaluate"], "--model"),
     (["check", "--hidden", "abc"], "abc"),
     (["nonsense"], "invalid choice"),
+    (["train", "--seed", "-1"], "--seed: expected an integer >= 0, got -1"),
+    (["check", "--seed", "-1"], "--seed: expected an integer >= 0, got -1"),
+    (["demo", "--seed", "-1"], "--seed: expected an integer >= 0, got -1"),
+    (["graph", "--seed", "-1"], "--seed: expected an integer >= 0, got -1"),
+    (["train", "--dataset", "digits", "--hidden", "30000000", "--no-progress"], "64-30000000-10 network.*MAX_MODEL_BYTES"),
+    (["check", "--hidden", "30000000"], "64-30000000-10 network.*MAX_MODEL_BYTES"),
+    (["graph", "--hidden", "30000000", "--out", "{tmp}/g.dot"], "64-30000000-10 network.*MAX_MODEL_BYTES"),
+    (["evaluate", "--model", "{huge}"], "huge.npz.*'state/layers.0.weight.npy'.*8 TiB"),
+    (["train", "--dataset", "digits", "--out", "{notours}"], "notours.npz exists and is not a folder"),
+    (["train", "--dataset", "digits", "--out", "{notours}/run"], "notours.npz"),
+    (["train", "--dataset", "digits", "--out", "/proc/nope"], "--out /proc/nope: cannot write in /proc"),
 ])
 def test_bad_input_is_one_line_and_exit_2(argv, expected, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)  # nothing is found in ./data/mnist, and runs/ would land here
@@ -219,12 +230,18 @@ def test_bad_input_is_one_line_and_exit_2(argv, expected, tmp_path, capsys, monk
     notours = tmp_path / "notours.npz"
     notours.write_text("these are not weights")
     corrupt = _corrupt_mnist(tmp_path / "corrupt") if "{corrupt}" in argv else None
-    argv = [a.format(tmp=tmp_path, corrupt=corrupt, notours=notours) for a in argv]
-    code, _, err = run_cli(argv, capsys)
+    huge = tmp_path / "huge.npz"  # a model file whose first weight's .npy header claims 8 TiB
+    rewrite(nn.save(nn.MLP([64, 3, 10]), tmp_path / "model.npz"), huge,
+            {"state/layers.0.weight.npy": npy_header((1 << 40,), "<f8")})
+    argv = [a.format(tmp=tmp_path, corrupt=corrupt, notours=notours, huge=huge) for a in argv]
+    before = sorted(tmp_path.iterdir())
+    code, out, err = run_cli(argv, capsys)
     assert code == 2
+    assert sorted(tmp_path.iterdir()) == before  # nothing written: no runs/ folder either
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1, err
-    assert expected in lines[0] and "Traceback" not in err
+    assert re.search(expected, lines[0]) and "Traceback" not in err
+    assert "epoch" not in out  # refused before training
 
 
 @pytest.mark.slow
@@ -261,6 +278,143 @@ def test_a_process_with_bad_input_prints_no_traceback(tmp_path):
                             text=True, env=env, cwd=tmp_path, timeout=120)
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     assert result.stderr.startswith("tinygrad-edu train: error:")
+
+
+@pytest.mark.parametrize("steps", [1, 2, 3, 4])
+def test_demo_runs_any_number_of_steps(steps, capsys):
+    code, out, err = run_cli(["demo", "--steps", str(steps)], capsys)
+    assert "step     0" in out and f"step {steps:5d}" in out  # the first step and the last are printed
+    assert code == 1 and len(err.strip().splitlines()) == 1  # XOR is not learned in so few steps, and it says so
+    assert f"did not learn XOR in {steps} steps" in err
+
+
+def test_demo_learns_xor(capsys):
+    code, out, err = run_cli(["demo"], capsys)
+    assert code == 0 and err == "" and "targets 0 1 1 0" in out
+
+
+# --------------------------------------------------------------------------------------------------------------
+# train --out: one run, one complete folder
+# --------------------------------------------------------------------------------------------------------------
+
+TINY_RUN = ["train", "--dataset", "digits", "--hidden", "4", "--epochs", "1", "--train-limit", "100", "--no-progress"]
+
+
+def _listing(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+@pytest.mark.slow
+def test_an_existing_run_is_kept_and_overwrite_replaces_it(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert run_cli(TINY_RUN + ["--out", str(out)], capsys)[0] == 0
+    first = _listing(out)
+    code, stdout, _ = run_cli(TINY_RUN + ["--seed", "1", "--out", str(out)], capsys)
+    assert code == 0 and f"to {out}-1/" in stdout and f"{out} holds another run: kept" in stdout
+    assert _listing(out) == first  # not one byte of the first run changed
+    assert json.loads((tmp_path / "run-1" / "metrics.json").read_text())["seed"] == 1
+    code, stdout, _ = run_cli(TINY_RUN + ["--seed", "2", "--out", str(out), "--overwrite"], capsys)
+    assert code == 0 and f"to {out}/" in stdout
+    assert json.loads((out / "metrics.json").read_text())["seed"] == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run", "run-1"]  # and no temporary is left
+
+
+def test_overwrite_replaces_only_a_run_folder(tmp_path, capsys, monkeypatch):
+    from tinygrad_edu import experiment
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("months of work")
+    monkeypatch.setattr(experiment, "run", lambda *a, **k: pytest.fail("trained before checking --out"))
+    code, _, err = run_cli(TINY_RUN + ["--out", str(mine), "--overwrite"], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "thesis.tex" in err
+    assert (mine / "thesis.tex").read_text() == "months of work"
+
+
+def test_an_unwritable_out_is_refused_before_training(tmp_path, capsys, monkeypatch):
+    from tinygrad_edu import experiment
+
+    monkeypatch.setattr(experiment, "run", lambda *a, **k: pytest.fail("trained before checking --out"))
+    code, _, err = run_cli(TINY_RUN + ["--out", "/proc/nope"], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "/proc" in err
+
+
+@pytest.mark.parametrize("failure, status", [(OSError(errno.ENOSPC, "No space left on device"), 2),
+                                             (KeyboardInterrupt(), 130)])
+def test_a_run_that_fails_while_writing_leaves_nothing(tmp_path, capsys, monkeypatch, failure, status):
+    from tinygrad_edu import experiment
+
+    real, written = experiment._save_figure, []
+
+    def fail_on_the_second_figure(fig, path):
+        written.append(path.name)
+        if len(written) == 2:
+            raise failure
+        real(fig, path)
+
+    monkeypatch.setattr(experiment, "_save_figure", fail_on_the_second_figure)
+    runs = tmp_path / "runs"
+    code, _, err = run_cli(TINY_RUN + ["--out", str(runs / "run")], capsys)
+    assert code == status and len(err.strip().splitlines()) == 1
+    assert len(written) == 2 and list(tmp_path.iterdir()) == []  # no half folder, no temporary, no runs/
+
+
+@pytest.mark.slow
+def test_sigkill_leaves_one_temporary_which_the_next_run_removes(tmp_path, capsys):
+    """A killed run cannot clean up: it leaves its one temporary folder, and the next run into the same place
+    removes it (temporaries of processes still running are kept)."""
+    script = (
+        "import sys, time\n"
+        "from tinygrad_edu import experiment\n"
+        "from tinygrad_edu.cli import main\n"
+        "real = experiment._save_figure\n"
+        "def slow(fig, path):\n"
+        "    real(fig, path)\n"
+        "    print('writing', flush=True)\n"
+        "    time.sleep(300)\n"
+        "experiment._save_figure = slow\n"
+        "main(sys.argv[1:])\n"
+    )
+    out = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    child = subprocess.Popen([sys.executable, "-c", script, *TINY_RUN, "--out", str(out)], stdout=subprocess.PIPE,
+                             text=True, env=env, cwd=tmp_path)
+    try:
+        for line in child.stdout:
+            if line.startswith("writing"):
+                break
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=60)
+    left = [p.name for p in tmp_path.iterdir()]
+    assert not out.exists() and len(left) == 1 and left[0].startswith(".run.") and left[0].endswith(".part"), left
+    assert run_cli(TINY_RUN + ["--out", str(out)], capsys)[0] == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# metrics.json
+# --------------------------------------------------------------------------------------------------------------
+
+
+def strict_json(text: str):
+    """json.loads that refuses NaN and Infinity, which Python writes but JSON does not have."""
+
+    def refuse(constant: str):
+        raise ValueError(f"{constant} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_metrics_json_is_strict_json_with_null_for_non_finite_numbers(tmp_path):
+    from tinygrad_edu.experiment import write_json
+
+    nan, inf = float("nan"), float("inf")
+    metrics = {"train_loss": nan, "history": [{"epoch": 1, "train_loss": inf}, {"epoch": 2, "val_loss": -inf}],
+               "confusion_matrix": [[1, 0], [0, 1]], "test_accuracy": 0.5, "lr": math.pi, "interrupted": False}
+    write_json(tmp_path / "metrics.json", metrics)
+    assert strict_json((tmp_path / "metrics.json").read_text()) == {
+        **metrics, "train_loss": None, "history": [{"epoch": 1, "train_loss": None}, {"epoch": 2, "val_loss": None}]}
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -190,6 +190,7 @@ def test_edited_configs(files, tmp_path, name, data, new):
         assert result(np.zeros((2, result.sizes[0]))).shape == (2, result.sizes[-1])
 
 
+@pytest.mark.slow
 def test_every_single_byte_flip(files, tmp_path):
     """Each byte of a saved MLP inverted in turn: refused with a cause other than pickle, or the same model."""
     path, original = files["mlp"]

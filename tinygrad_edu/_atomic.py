@@ -95,7 +95,7 @@ class AtomicDirectory:
 
     `overwrite=True` replaces a `path` that holds files instead of keeping it. The temporary folder is made
     at once (with the missing parents of `path`), so that a place where nothing can be written fails before
-    the work starts; it is removed if the block raises, or by `discard()`.
+    the work starts; it is removed if the block raises, or by `discard()`, with the parents it made.
     """
 
     def __init__(self, path: str | os.PathLike[str], overwrite: bool = False) -> None:
@@ -104,6 +104,7 @@ class AtomicDirectory:
         self.path: Path | None = None  # where the folder ended up, once the block has finished
         if self.target.exists() and not self.target.is_dir():
             raise NotADirectoryError(errno.ENOTDIR, "exists and is not a folder", str(self.target))
+        self._made = [p for p in self.target.parents if not p.exists()]  # innermost first
         self.target.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(self.target)
         self.tmp = Path(tempfile.mkdtemp(dir=self.target.parent, prefix=_prefix(self.target), suffix=".part"))
@@ -124,6 +125,11 @@ class AtomicDirectory:
 
     def discard(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)
+        for folder in self._made:
+            try:
+                folder.rmdir()  # only while empty: what the folder became is kept
+            except OSError:
+                break
 
     def _keep(self) -> Path:
         """Rename into the first of path, path-1, path-2, ... that is free (or an empty folder)."""

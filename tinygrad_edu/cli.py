@@ -6,8 +6,10 @@
     tinygrad-edu demo        a short tour of the engine: an expression, its gradient, a tiny network learning XOR
     tinygrad-edu graph       draw the loss graph of an MLP on a batch of the 8x8 digits
 
-Bad input (an unknown option, a malformed size, missing or corrupt files, a model file that is not ours) gives
-one line on stderr and exit code 2, never a traceback. The work itself lives in `experiment.py` (training),
+Bad input (an unknown option, a value out of range, missing or corrupt files, a model file that is not ours, an
+--out that cannot be written) gives one line on stderr and exit code 2, never a traceback. Exit code 1: the
+command ran but could not finish or did not succeed (graphviz's `dot` or memory missing, `check`'s equations
+disagreeing, the demo's network not learning); 130: interrupted. The work itself lives in `experiment.py` (training),
 `backprop_by_hand/` (check) and `viz/` (the graph's drawing); this file parses arguments and, for `graph`, builds the
 network and records its loss.
 """
@@ -28,8 +30,9 @@ class UsageError(Exception):
 
 
 class CommandFailed(Exception):
-    """The command could not finish for a reason other than its input (a program or package missing, a file
-    that cannot be written): one line on stderr, exit code 1."""
+    """The command could not finish for a reason other than its input (a program or package missing, not
+    enough memory), or its result is not what it should be (the demo's network did not learn): one line on
+    stderr, exit code 1."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -146,7 +149,8 @@ def _add_train_command(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--batch-size", type=_positive, help=f"minibatch size (default: {_by_recipe('batch_size')})")
     train.add_argument("--epochs", type=_positive,
                        help=f"passes over the training set (default {EPOCHS}; {DIGITS_EPOCHS} on digits)")
-    train.add_argument("--seed", type=int, default=0, help="seeds the weights and the minibatch order (default 0)")
+    train.add_argument("--seed", type=_non_negative, default=0,
+                       help="seeds the weights and the minibatch order (default 0)")
     train.add_argument("--dtype", choices=DTYPES, default="float32", help="default float32")
     train.add_argument("--train-limit", type=_positive, metavar="N", help="train on the first N training images")
     train.add_argument("--test-limit", type=_positive, metavar="N", help="test on the first N test images")
@@ -154,7 +158,10 @@ def _add_train_command(commands: argparse._SubParsersAction) -> None:
                        help="validation images, the last N of the training file, used to choose the epoch "
                             "(default: a sixth, 10 000 for MNIST; 0: keep the last epoch)")
     train.add_argument("--out", metavar="DIR",
-                       help="where model.npz, metrics.json and the plots go (default runs/DATASET-...-seedN)")
+                       help="the folder for model.npz, metrics.json and the plots (default runs/DATASET-...-seedN); "
+                            "if it already holds a run, that one is kept and this one goes to DIR-1, DIR-2, ...")
+    train.add_argument("--overwrite", action="store_true",
+                       help="replace the run already in --out instead (only a folder of a run's files)")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_threads_argument(train)
     train.set_defaults(run=_train)
@@ -176,7 +183,7 @@ def _blas_threads(threads: int | None) -> Any:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .experiment import TrainConfig, default_out_dir, run, write_outputs
+    from .experiment import TrainConfig, check_out_dir, default_out_dir, run, write_outputs
 
     config = TrainConfig(
         dataset=args.dataset, data_dir=args.data_dir, download=args.download, hidden=args.hidden,
@@ -185,12 +192,13 @@ def _train(args: argparse.Namespace) -> int:
         dtype=args.dtype, train_limit=args.train_limit, test_limit=args.test_limit, val_size=args.val_size,
     )
     out = Path(args.out) if args.out else default_out_dir(config)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} exists and is not a directory")
+    check_out_dir(out, overwrite=args.overwrite)  # a bad --out fails now, not after training
     with _blas_threads(args.threads):
         result = run(config, progress=not args.no_progress)
-    paths = write_outputs(result, out)
-    print(f"wrote {', '.join(p.name for p in paths.values())} to {out}/")
+    paths = write_outputs(result, out, overwrite=args.overwrite)
+    folder = paths["model"].parent
+    kept = f" ({out} holds another run: kept; --overwrite replaces it)" if folder != out else ""
+    print(f"wrote {', '.join(p.name for p in paths.values())} to {folder}/{kept}")
     return 0
 
 
@@ -258,7 +266,7 @@ def _add_check_command(commands: argparse._SubParsersAction) -> None:
     check.add_argument("--activation", choices=HIDDEN_ACTIVATIONS, default="sigmoid")
     check.add_argument("--loss", choices=tuple(LOSSES), default="mse")
     check.add_argument("--batch-size", type=_positive, default=32, help="samples in the batch (default 32)")
-    check.add_argument("--seed", type=int, default=0, help="seeds the weights and the batch (default 0)")
+    check.add_argument("--seed", type=_non_negative, default=0, help="seeds the weights and the batch (default 0)")
     _add_data_arguments(check, "digits")
     check.set_defaults(run=_check)
 
@@ -313,6 +321,7 @@ def _demo(args: argparse.Namespace) -> int:
     W2 = tg.randn(args.hidden, 1, generator=rng, requires_grad=True, name="W2")
     b2 = tg.zeros(1, requires_grad=True, name="b2")
     params = [W1, b1, W2, b2]
+    every = max(1, args.steps // 5)
     for step in range(args.steps + 1):
         prediction = ((X @ W1 + b1).sigmoid() @ W2 + b2).sigmoid()
         loss = tg.mse(prediction, Y)  # C = 1/N sum_i ||y_i - a_i||^2
@@ -322,11 +331,14 @@ def _demo(args: argparse.Namespace) -> int:
         with tg.no_grad():
             for p in params:
                 p -= args.lr * p.grad
-        if step % (args.steps // 5) == 0:
+        if step % every == 0 or step == args.steps:
             print(f"   step {step:5d}  C = {loss.item():.5f}")
     outputs = np.round(prediction.numpy().ravel(), 3).tolist()
     print(f"   outputs for (0,0) (0,1) (1,0) (1,1): {outputs}  (targets 0 1 1 0)")
-    return 0 if loss.item() < 0.05 else 1
+    if not loss.item() < 0.05:
+        raise CommandFailed(f"the network did not learn XOR in {args.steps} steps (C = {loss.item():.4f}, not below "
+                            f"0.05): try more --steps or another --lr")
+    return 0
 
 
 #: The cost as the chapter view's legend writes it, per loss.
@@ -413,7 +425,7 @@ def _add_graph_command(commands: argparse._SubParsersAction) -> None:
                        help="chapter: a^l, W^l, z^l, delta^l, C (default); forward: every operation; "
                             "backward: what backward() walks")
     graph.add_argument("--batch", type=_positive, default=8, help="samples in the batch (default 8)")
-    graph.add_argument("--seed", type=int, default=0, help="random seed of the weights (default 0)")
+    graph.add_argument("--seed", type=_non_negative, default=0, help="random seed of the weights (default 0)")
     graph.add_argument("--depth", type=_positive, default=None, help="draw clusters for the first DEPTH scope levels only")
     graph.add_argument("--collapse", action="store_true", help="draw each layer as one box (forward/backward views)")
     graph.add_argument("--text", action="store_true", help="also print the graph as text, one line per operation")
@@ -430,7 +442,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--hidden", type=_positive, default=4, help="hidden units of the XOR network (default 4)")
     demo.add_argument("--steps", type=_positive, default=3000, help="gradient-descent steps (default 3000)")
     demo.add_argument("--lr", type=_positive_float, default=2.0, help="learning rate λ (default 2.0)")
-    demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    demo.add_argument("--seed", type=_non_negative, default=0, help="random seed (default 0)")
     demo.set_defaults(run=_demo)
     _add_graph_command(commands)
     return parser
@@ -467,6 +479,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{parser.prog} {args.command}: interrupted", file=sys.stderr)
         return 130
+    except MemoryError as error:  # the machine, not the input: numpy's message says how much was asked for
+        print(f"{parser.prog} {args.command}: error: not enough memory ({error})", file=sys.stderr)
+        return 1
     except Exception as error:
         if not isinstance(error, _user_errors()):
             raise  # a bug: the traceback is what a maintainer needs

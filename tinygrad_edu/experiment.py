@@ -3,7 +3,7 @@
     config = TrainConfig(dataset="digits", hidden=(30,))       # unset fields take the recommended values
     result = run(config)            # load data, train (model selection on validation), test once
     result.metrics["test_error"]
-    write_outputs(result, "runs/digits")   # model.npz, metrics.json and the plots
+    write_outputs(result, "runs/digits")   # model.npz, metrics.json and the plots, in one complete folder
 
 Data: the validation set is the last `val_size` images of the training set (default: a sixth, i.e. MNIST's
 last 10 000), used only to choose the epoch whose weights are kept; the test set is evaluated once, at the
@@ -44,13 +44,14 @@ from typing import Any
 import numpy as np
 
 from . import nn, optim
-from ._atomic import atomic_writer
+from ._atomic import AtomicDirectory, atomic_writer
 from .data import Dataset, load_digits, load_mnist
 from .data.dataset import VAL_FRACTION
+from .nn.serialization import MAX_MODEL_BYTES, mlp_parameters, save
 from .train import BestModel, Callback, History, evaluate, fit
 
-__all__ = ["DIGITS_RECIPES", "RECIPES", "ConfigError", "Recipe", "RunResult", "TrainConfig", "load_data", "recommended",
-           "run", "train_and_test", "write_outputs"]
+__all__ = ["DIGITS_RECIPES", "OUTPUT_FILES", "RECIPES", "ConfigError", "Recipe", "RunResult", "TrainConfig", "check_out_dir",
+           "load_data", "recommended", "run", "train_and_test", "write_outputs"]
 
 DATASETS = ("mnist", "digits")
 DTYPES = ("float32", "float64")
@@ -168,6 +169,8 @@ class TrainConfig:
                 raise ConfigError(f"{name.replace('_', '-')} must be a positive integer, got {value}")
         if c.val_size is not None and c.val_size < 0:
             raise ConfigError(f"val-size must be >= 0, got {c.val_size}")
+        if not isinstance(c.seed, (int, np.integer)) or c.seed < 0:  # numpy's generators take no negative seed
+            raise ConfigError(f"seed must be an integer >= 0, got {c.seed!r}")
         lr = recipe.lr if c.lr is None else c.lr
         if not (math.isfinite(lr) and lr > 0):
             raise ConfigError(f"lr must be a positive number, got {lr}")
@@ -214,7 +217,15 @@ def load_data(config: TrainConfig, progress: bool = True) -> tuple[Dataset, list
 
 
 def build_model(config: TrainConfig, n_inputs: int, n_classes: int) -> nn.MLP:
-    return nn.MLP([n_inputs, *config.hidden, n_classes], activation=config.activation,
+    """The config's MLP, refused (ConfigError) when tg.save and tg.load would refuse its size."""
+    sizes = [n_inputs, *config.hidden, n_classes]
+    count = mlp_parameters(sizes)
+    nbytes = count * np.dtype(config.dtype).itemsize
+    if nbytes > MAX_MODEL_BYTES:
+        raise ConfigError(f"a {'-'.join(map(str, sizes))} network has {count} parameters ({nbytes / 2**20:.0f} MiB "
+                          f"in {config.dtype}), more than model files hold ({MAX_MODEL_BYTES // 2**20} MiB, "
+                          f"MAX_MODEL_BYTES in tinygrad_edu/nn/serialization.py): choose smaller hidden sizes")
+    return nn.MLP(sizes, activation=config.activation,
                   output_activation=config.output_activation, dtype=config.dtype,
                   generator=np.random.default_rng(config.seed))
 
@@ -267,7 +278,7 @@ class RunResult:
 
 
 def _json_number(x: float) -> float | None:
-    return None if x is None or math.isnan(x) else float(x)
+    return None if x is None or not math.isfinite(x) else float(x)
 
 
 def run(config: TrainConfig, progress: bool = True, log: Callable[[str], None] | None = print) -> RunResult:
@@ -372,14 +383,32 @@ def format_confusion(confusion: np.ndarray) -> str:
 # ---------------------------------------------------------------------------------------------------------------
 
 
+#: What `write_outputs` writes into a run folder.
+OUTPUT_FILES = ("model.npz", "metrics.json", "curves.png", "weights.png", "misclassified.png", "confusion_matrix.png")
+
+
 def default_out_dir(config: TrainConfig) -> Path:
     c = config.resolved()
     return Path("runs") / f"{c.dataset}-{'-'.join(map(str, c.hidden))}-{c.activation}-{c.loss}-seed{c.seed}"
 
 
+def _finite(data: Any) -> Any:
+    """`data` with every NaN and infinity replaced by None (JSON has no such numbers), numpy scalars as Python's."""
+    if isinstance(data, dict):
+        return {key: _finite(value) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_finite(value) for value in data]
+    if isinstance(data, np.generic):
+        data = data.item()
+    if isinstance(data, float) and not math.isfinite(data):
+        return None
+    return data
+
+
 def write_json(path: Path, data: Any) -> None:
+    """Strict JSON (null for non-finite numbers), written atomically."""
     with atomic_writer(path) as f:
-        f.write((json.dumps(data, indent=2) + "\n").encode())
+        f.write((json.dumps(_finite(data), indent=2, allow_nan=False) + "\n").encode())
 
 
 def _save_figure(fig: Any, path: Path) -> None:
@@ -387,16 +416,40 @@ def _save_figure(fig: Any, path: Path) -> None:
         fig.savefig(f, format=path.suffix[1:], dpi=110)
 
 
-def write_outputs(result: RunResult, out_dir: str | Path) -> dict[str, Path]:
+def _run_folder(out_dir: str | Path, overwrite: bool) -> AtomicDirectory:
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} exists and is not a folder")
+    if overwrite and out.is_dir():
+        others = sorted(p.name for p in out.iterdir() if p.name not in OUTPUT_FILES)
+        if others:
+            raise ConfigError(f"--out {out} holds files that are not a run's ({', '.join(others[:3])}"
+                              f"{', ...' if len(others) > 3 else ''}): --overwrite replaces only a run folder")
+    try:
+        return AtomicDirectory(out, overwrite=overwrite)
+    except OSError as error:
+        above = next((p for p in out.parents if p.exists()), out.parent)
+        if not above.is_dir():
+            raise ConfigError(f"--out {out}: {above} is a file, not a folder") from None
+        raise ConfigError(f"--out {out}: cannot write in {out.parent} ({error.strerror or error})") from None
+
+
+def check_out_dir(out_dir: str | Path, overwrite: bool = False) -> None:
+    """Raise ConfigError now if `write_outputs(..., out_dir, overwrite)` could not write there (a file in the
+    way, a folder that cannot be written, a folder of other files to overwrite): before training, not after."""
+    _run_folder(out_dir, overwrite).discard()
+
+
+def write_outputs(result: RunResult, out_dir: str | Path, overwrite: bool = False) -> dict[str, Path]:
     """model.npz, metrics.json, and the plots: curves.png, weights.png (first layer), misclassified.png,
-    confusion_matrix.png. Each file is written atomically. Returns {what: path}."""
-    from .nn.serialization import save
+    confusion_matrix.png. Returns {what: path}.
+
+    They are written into a temporary folder next to `out_dir`, renamed to `out_dir` once all are written: an
+    error or Ctrl-C leaves no folder. If `out_dir` already holds files, it is kept and the run goes to
+    `out_dir-1` (then -2, ...), or, with `overwrite`, replaces it (only if it holds nothing but a run's files).
+    """
     from .viz import plots
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {"model": save(result.model, out / "model.npz"), "metrics": out / "metrics.json"}
-    write_json(paths["metrics"], result.metrics)
     ds, model = result.dataset, result.model
     figures = {
         "curves": lambda: plots.training_curves(result.history, title=f"{ds.name}, {'-'.join(map(str, model.sizes))}"),
@@ -406,8 +459,11 @@ def write_outputs(result: RunResult, out_dir: str | Path) -> dict[str, Path]:
         "confusion_matrix": lambda: plots.confusion_matrix(ds.y_test, result.test_predictions,
                                                            num_classes=model.sizes[-1]),
     }
-    for name, make in figures.items():
-        paths[name] = out / f"{name}.png"
-        _save_figure(make(), paths[name])
-    return paths
-
+    with _run_folder(out_dir, overwrite) as folder:
+        names = {"model": save(result.model, folder.tmp / "model.npz").name, "metrics": "metrics.json"}
+        write_json(folder.tmp / names["metrics"], result.metrics)
+        for name, make in figures.items():
+            names[name] = f"{name}.png"
+            _save_figure(make(), folder.tmp / names[name])
+    assert folder.path is not None
+    return {what: folder.path / name for what, name in names.items()}
