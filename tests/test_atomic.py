@@ -81,3 +81,12 @@ def test_a_folder_cannot_replace_a_file(tmp_path):
     with pytest.raises(NotADirectoryError, match="run"):
         AtomicDirectory(tmp_path / "run")
     assert [p.name for p in tmp_path.iterdir()] == ["run"]
+
+
+def test_the_current_folder_by_its_name(tmp_path, monkeypatch):
+    (tmp_path / "here").mkdir()
+    (tmp_path / "here" / "notes").write_text("mine")
+    monkeypatch.chdir(tmp_path / "here")
+    with AtomicDirectory(".") as folder:  # "." is "here", which holds files: kept
+        (folder.tmp / "m").write_bytes(b"run")
+    assert folder.path == tmp_path / "here-1" and (tmp_path / "here" / "notes").read_text() == "mine"

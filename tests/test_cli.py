@@ -310,7 +310,7 @@ def test_an_existing_run_is_kept_and_overwrite_replaces_it(tmp_path, capsys):
     assert run_cli(TINY_RUN + ["--out", str(out)], capsys)[0] == 0
     first = _listing(out)
     code, stdout, _ = run_cli(TINY_RUN + ["--seed", "1", "--out", str(out)], capsys)
-    assert code == 0 and f"to {out}-1/" in stdout and f"{out} holds another run: kept" in stdout
+    assert code == 0 and f"to {out}-1/" in stdout and f"{out} already holds files: kept" in stdout
     assert _listing(out) == first  # not one byte of the first run changed
     assert json.loads((tmp_path / "run-1" / "metrics.json").read_text())["seed"] == 1
     code, stdout, _ = run_cli(TINY_RUN + ["--seed", "2", "--out", str(out), "--overwrite"], capsys)

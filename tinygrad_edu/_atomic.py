@@ -100,6 +100,8 @@ class AtomicDirectory:
 
     def __init__(self, path: str | os.PathLike[str], overwrite: bool = False) -> None:
         self.target = Path(path)
+        if self.target.name in ("", ".", ".."):  # "." or "runs/..": the folder by its own name, next to its parent
+            self.target = Path(os.path.abspath(path))
         self.overwrite = overwrite
         self.path: Path | None = None  # where the folder ended up, once the block has finished
         if self.target.exists() and not self.target.is_dir():

@@ -197,7 +197,7 @@ def _train(args: argparse.Namespace) -> int:
         result = run(config, progress=not args.no_progress)
     paths = write_outputs(result, out, overwrite=args.overwrite)
     folder = paths["model"].parent
-    kept = f" ({out} holds another run: kept; --overwrite replaces it)" if folder != out else ""
+    kept = f" ({out} already holds files: kept; --overwrite replaces a run)" if folder != out else ""
     print(f"wrote {', '.join(p.name for p in paths.values())} to {folder}/{kept}")
     return 0
 
