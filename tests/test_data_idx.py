@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import struct
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -164,11 +165,14 @@ def test_truncated_float_data(tmp_path: Path) -> None:
         read_idx(path)
 
 
-@pytest.mark.parametrize("gz", [False, True])
-def test_trailing_garbage(tmp_path: Path, gz: bool) -> None:
-    path = put(tmp_path, "f.idx", raw_idx(0x08, (3,), b"\x01\x02\x03") + b"junk", gz=gz)
-    with pytest.raises(IDXError, match=r"f\.idx: 4 unexpected trailing bytes from byte 11 of the"):
-        read_idx(path)
+def test_trailing_garbage(tmp_path: Path) -> None:
+    """A raw file's size is known, so the message counts the extra bytes; a gzip stream is not inflated past
+    the first extra byte, so its message cannot."""
+    content = raw_idx(0x08, (3,), b"\x01\x02\x03") + b"junk"
+    with pytest.raises(IDXError, match=r"f\.idx: 4 unexpected trailing bytes from byte 11 of the file: header"):
+        read_idx(put(tmp_path, "f.idx", content))
+    with pytest.raises(IDXError, match=r"g\.idx: unexpected trailing data from byte 11 of the decompressed data: "):
+        read_idx(put(tmp_path, "g.idx", content, gz=True))
 
 
 @pytest.mark.parametrize(
@@ -188,3 +192,46 @@ def test_corrupt_gzip(tmp_path: Path, mangle: object, detail: str) -> None:
     text = str(err.value)
     assert text.startswith(f"{path}: corrupt or truncated gzip stream after ")
     assert detail in text and "delete it and get it again" in text
+
+
+# --- bounded reading: what is allocated is bounded by what the header promises and the file holds ------
+
+
+def peak_bytes(fn: object) -> tuple[BaseException | None, int]:
+    """(the exception fn raised or None, the peak of Python allocations while it ran, in bytes)."""
+    tracemalloc.start()
+    try:
+        fn()  # type: ignore[operator]
+    except Exception as exc:  # returned, so that the caller asserts on it
+        return exc, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return None, 0
+
+
+def test_gzip_bomb_is_not_decompressed(tmp_path: Path) -> None:
+    """A 66 kB gzip file whose header promises 18 bytes but which inflates to 64 MiB: read_idx stops after
+    byte 19 of the decompressed data instead of inflating it all (before: 64 MiB allocated)."""
+    member = gzip.compress(bytes(1 << 20), mtime=0)  # one zero-filled MiB, about 1 kB compressed
+    path = tmp_path / "bomb-idx1-ubyte.gz"
+    path.write_bytes(gzip.compress(raw_idx(0x08, (10,), bytes(10)), mtime=0) + member * 64)
+    error, peak = peak_bytes(lambda: read_idx(path))
+    assert peak < 4 << 20, f"{peak / 2**20:.0f} MiB allocated"
+    assert isinstance(error, IDXError)
+    assert str(error) == (
+        f"{path}: unexpected trailing data from byte 18 of the decompressed data: header promises 10 ubyte "
+        "values = 10 bytes after the 8-byte header (18 bytes in all)"
+    )
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_size_claim_beyond_the_data_allocates_nothing_large(tmp_path: Path, gz: bool) -> None:
+    """A header promising 60 000×65 535×65 535 doubles (2 PB) over 10 bytes of data: truncated, reported
+    without allocating what was promised."""
+    path = put(tmp_path, "f.idx", raw_idx(0x0E, (60000, 65535, 65535), bytes(10)), gz=gz)
+    error, peak = peak_bytes(lambda: read_idx(path))
+    where = "of the decompressed data" if gz else "of the file"
+    assert isinstance(error, IDXError) and str(error).startswith(
+        f"{path}: truncated at byte 26 {where}: header promises 60000×65535×65535 double values = "
+    )
+    assert peak < 4 << 20, f"{peak / 2**20:.0f} MiB allocated"

@@ -8,11 +8,14 @@ by its first two bytes (1f 8b), never by its name.
 from __future__ import annotations
 
 import gzip
+import io
 import math
 import os
+import stat
 import struct
 import zlib
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -44,20 +47,44 @@ def _fmt(n: int) -> str:
     return f"{n:,}".replace(",", " ")
 
 
-def parse_idx(data: bytes | bytearray, name: str = "<bytes>", *, where: str = "of the data") -> np.ndarray:
-    """Decode the (already decompressed) bytes of an IDX file into an array in native byte order.
+#: Read at most this much at a time, so that memory follows the bytes actually present, not a header's claim.
+_CHUNK = 1 << 20
 
-    `name` and `where` only go into error messages ("truncated at byte N {where}").
+
+class _Source:
+    """A binary stream read in bounded chunks, counting the bytes it delivered (for error messages).
+
+    `size` is the stream's total length when it is known without reading it (a regular raw file, bytes in
+    memory), None for a gzip stream, whose length is known only once it has been inflated.
     """
-    size = len(data)
-    if size < 4:
+
+    def __init__(self, stream: BinaryIO, size: int | None) -> None:
+        self.stream, self.size, self.offset = stream, size, 0
+
+    def read(self, n: int) -> bytearray:
+        """Up to `n` bytes, fewer only at the end of the stream. A request for n bytes allocates them only as
+        they arrive (a file object's read(n) would allocate all n at once)."""
+        data = bytearray()
+        while len(data) < n:
+            chunk = self.stream.read(min(n - len(data), _CHUNK))
+            if not chunk:
+                break
+            data += chunk
+            self.offset += len(chunk)
+        return data
+
+
+def _parse(source: _Source, name: str, where: str) -> np.ndarray:
+    """Decode an IDX stream, reading only what its header promises plus one byte (to detect trailing data)."""
+    magic = source.read(4)
+    if len(magic) < 4:
         raise IDXError(
-            f"{name}: truncated at byte {_fmt(size)} {where}: expected a 4-byte magic number 00 00 <type code> <ndim>"
+            f"{name}: truncated at byte {len(magic)} {where}: expected a 4-byte magic number 00 00 <type code> <ndim>"
         )
-    zero0, zero1, code, ndim = data[:4]
+    zero0, zero1, code, ndim = magic
     if zero0 or zero1:
         raise IDXError(
-            f"{name}: bad magic number {bytes(data[:4]).hex(' ')} at byte 0: expected 00 00 <type code> <ndim>; "
+            f"{name}: bad magic number {bytes(magic).hex(' ')} at byte 0: expected 00 00 <type code> <ndim>; "
             "this is not an IDX file (a gzip file would start with 1f 8b)"
         )
     if code not in IDX_TYPES:
@@ -65,60 +92,69 @@ def parse_idx(data: bytes | bytearray, name: str = "<bytes>", *, where: str = "o
     if ndim == 0:
         raise IDXError(f"{name}: 0 dimensions in the magic number at byte 3: expected at least 1")
     header = 4 + 4 * ndim
-    if size < header:
+    sizes = source.read(4 * ndim)
+    if len(sizes) < 4 * ndim:
         raise IDXError(
-            f"{name}: truncated at byte {_fmt(size)} {where}: the magic number promises {ndim} dimensions, "
+            f"{name}: truncated at byte {4 + len(sizes)} {where}: the magic number promises {ndim} dimensions, "
             f"i.e. a {header}-byte header (4 + {ndim}×4)"
         )
-    dims = struct.unpack(f">{ndim}I", bytes(data[4:header]))
+    dims = struct.unpack(f">{ndim}I", sizes)
     dtype, type_name = IDX_TYPES[code]
     count = math.prod(dims)
-    expected = header + count * dtype.itemsize
+    nbytes = count * dtype.itemsize
+    expected = header + nbytes
     promise = (
-        f"header promises {'×'.join(map(str, dims))} {type_name} values = {_fmt(count * dtype.itemsize)} bytes "
+        f"header promises {'×'.join(map(str, dims))} {type_name} values = {_fmt(nbytes)} bytes "
         f"after the {header}-byte header ({_fmt(expected)} bytes in all)"
     )
-    if size < expected:
-        raise IDXError(f"{name}: truncated at byte {_fmt(size)} {where}: {promise}")
-    if size > expected:
-        raise IDXError(
-            f"{name}: {_fmt(size - expected)} unexpected trailing bytes from byte {_fmt(expected)} {where}: {promise}"
-        )
-    array = np.frombuffer(data, dtype=dtype, count=count, offset=header).reshape(dims)
-    array = array.astype(dtype.newbyteorder("="), copy=False)  # native order: no surprises downstream
-    return array if array.flags.writeable else array.copy()
+    if source.size is not None and source.size < expected:  # known short: refused before reading the data
+        raise IDXError(f"{name}: truncated at byte {_fmt(source.size)} {where}: {promise}")
+    try:
+        payload = source.read(nbytes)
+    except MemoryError:  # the data is there, but more than this machine can hold
+        raise IDXError(f"{name}: not enough memory after reading {_fmt(source.offset)} bytes {where}: {promise}") from None
+    if len(payload) < nbytes:
+        raise IDXError(f"{name}: truncated at byte {_fmt(header + len(payload))} {where}: {promise}")
+    if source.read(1):
+        extra = "unexpected trailing data" if source.size is None else (
+            f"{_fmt(source.size - expected)} unexpected trailing bytes")
+        raise IDXError(f"{name}: {extra} from byte {_fmt(expected)} {where}: {promise}")
+    array = np.frombuffer(payload, dtype=dtype, count=count).reshape(dims)
+    return array.astype(dtype.newbyteorder("="), copy=False)  # native order: no surprises downstream
 
 
-def _read_bytes(path: Path) -> tuple[bytearray | bytes, bool]:
-    """Return (decompressed content, was_gzip). Corrupt gzip streams raise IDXError naming the file."""
-    with open(path, "rb") as f:
-        compressed = f.read(2) == GZIP_MAGIC
-        f.seek(0)
-        if not compressed:
-            return f.read(), False
-        data = bytearray()
-        try:
-            with gzip.GzipFile(fileobj=f, mode="rb") as gz:
-                while chunk := gz.read(1 << 20):
-                    data += chunk
-        except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
-            raise IDXError(
-                f"{path}: corrupt or truncated gzip stream after {_fmt(len(data))} bytes of decompressed data "
-                f"({exc}); the file is damaged: delete it and get it again"
-            ) from exc
-        return data, True
+def parse_idx(data: bytes | bytearray, name: str = "<bytes>", *, where: str = "of the data") -> np.ndarray:
+    """Decode the (already decompressed) bytes of an IDX file into a writable array in native byte order.
+
+    `name` and `where` only go into error messages ("truncated at byte N {where}").
+    """
+    return _parse(_Source(io.BytesIO(data), len(data)), name, where)
 
 
 def read_idx(path: str | os.PathLike[str], *, ndim: int | None = None) -> np.ndarray:
-    """Read an IDX file (gzip-compressed or raw) into a numpy array in native byte order.
+    """Read an IDX file (gzip-compressed or raw) into a writable numpy array in native byte order.
 
-    Every byte is accounted for: header, dimensions, data length and no trailing bytes. If `ndim` is
-    given, the file must have that many dimensions. Problems raise `IDXError` naming the file.
+    Every byte is accounted for: header, dimensions, data length and no trailing bytes. Only as much is
+    read (and, for gzip, inflated) as the header promises, plus one byte to detect trailing data, so a
+    small file cannot make it allocate more than its header's claim, nor more than the data it holds. If
+    `ndim` is given, the file must have that many dimensions. Problems raise `IDXError` naming the file.
     """
     path = Path(path)
-    data, compressed = _read_bytes(path)
-    where = "of the decompressed data" if compressed else "of the file"
-    array = parse_idx(data, str(path), where=where)
+    with open(path, "rb") as f:
+        if f.read(2) != GZIP_MAGIC:
+            f.seek(0)
+            info = os.fstat(f.fileno())
+            array = _parse(_Source(f, info.st_size if stat.S_ISREG(info.st_mode) else None), str(path), "of the file")
+        else:
+            f.seek(0)
+            source = _Source(gzip.GzipFile(fileobj=f, mode="rb"), None)
+            try:
+                array = _parse(source, str(path), "of the decompressed data")
+            except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+                raise IDXError(
+                    f"{path}: corrupt or truncated gzip stream after {_fmt(source.offset)} bytes of decompressed "
+                    f"data ({exc}); the file is damaged: delete it and get it again"
+                ) from exc
     if ndim is not None and array.ndim != ndim:
         raise IDXError(f"{path}: has {array.ndim} dimensions ({'×'.join(map(str, array.shape))}), expected {ndim}")
     return array
