@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from tinygrad_edu.data import IDXError, read_idx, write_idx
+from tinygrad_edu.data import idx as idx_module
 from tinygrad_edu.data.idx import IDX_TYPES
 
 DTYPES = [np.uint8, np.int8, np.int16, np.int32, np.float32, np.float64]
@@ -235,3 +236,33 @@ def test_size_claim_beyond_the_data_allocates_nothing_large(tmp_path: Path, gz: 
         f"{path}: truncated at byte 26 {where}: header promises 60000×65535×65535 double values = "
     )
     assert peak < 4 << 20, f"{peak / 2**20:.0f} MiB allocated"
+
+
+def test_empty_array_too_large_for_numpy(tmp_path: Path) -> None:
+    """2³²-1 × 2³²-1 × 0 is a valid IDX header with no data, but numpy cannot index such an array."""
+    path = put(tmp_path, "f.idx", raw_idx(0x08, (2**32 - 1, 2**32 - 1, 0), b""))
+    with pytest.raises(IDXError) as err:
+        read_idx(path)
+    assert str(err.value) == (
+        f"{path}: the dimensions 4294967295×4294967295×0 in the header (bytes 4 to 15) describe an empty array "
+        "too large for numpy to index"
+    )
+    np.testing.assert_array_equal(read_idx(put(tmp_path, "g.idx", raw_idx(0x08, (2**31, 0), b""))), np.zeros((2**31, 0)))
+
+
+def test_out_of_memory_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Data that is there but does not fit in memory: an IDXError naming the file, not a bare MemoryError."""
+    path = put(tmp_path, "f.idx", raw_idx(0x08, (4, 5), bytes(20)), gz=True)
+    real_read = idx_module._Source.read
+
+    def read(self: idx_module._Source, n: int) -> bytearray:
+        if n > 8:
+            raise MemoryError
+        return real_read(self, n)
+
+    monkeypatch.setattr(idx_module._Source, "read", read)
+    with pytest.raises(IDXError) as err:
+        read_idx(path)
+    assert str(err.value).startswith(
+        f"{path}: not enough memory after reading 12 bytes of the decompressed data: header promises 4×5 ubyte values"
+    )

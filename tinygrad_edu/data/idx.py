@@ -112,14 +112,22 @@ def _parse(source: _Source, name: str, where: str) -> np.ndarray:
     try:
         payload = source.read(nbytes)
     except MemoryError:  # the data is there, but more than this machine can hold
-        raise IDXError(f"{name}: not enough memory after reading {_fmt(source.offset)} bytes {where}: {promise}") from None
+        raise IDXError(
+            f"{name}: not enough memory after reading {_fmt(source.offset)} bytes {where}: {promise}"
+        ) from None
     if len(payload) < nbytes:
         raise IDXError(f"{name}: truncated at byte {_fmt(header + len(payload))} {where}: {promise}")
     if source.read(1):
         extra = "unexpected trailing data" if source.size is None else (
             f"{_fmt(source.size - expected)} unexpected trailing bytes")
         raise IDXError(f"{name}: {extra} from byte {_fmt(expected)} {where}: {promise}")
-    array = np.frombuffer(payload, dtype=dtype, count=count).reshape(dims)
+    try:
+        array = np.frombuffer(payload, dtype=dtype, count=count).reshape(dims)
+    except ValueError:  # only with no values: sizes such as 2³²-1 × 2³²-1 × 0 overflow numpy's index type
+        raise IDXError(
+            f"{name}: the dimensions {'×'.join(map(str, dims))} in the header (bytes 4 to {header - 1}) describe an "
+            "empty array too large for numpy to index"
+        ) from None
     return array.astype(dtype.newbyteorder("="), copy=False)  # native order: no surprises downstream
 
 
