@@ -282,3 +282,71 @@ def test_require_shared_mnist_skips_locally_and_fails_in_ci(monkeypatch: pytest.
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="CI must have them"):
         require_shared_mnist()
+
+
+# --- degenerate but valid sets, and messages that name the file ----------------------------------------
+
+
+def write_set(directory: Path, n_train: int, n_test: int, rows: int, cols: int) -> Path:
+    """Four MNIST-format files with images of rows×cols pixels."""
+    directory.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for part, n in (("train", n_train), ("test", n_test)):
+        write_idx(directory / MNIST_FILENAMES[f"{part}_images"], rng.integers(0, 256, (n, rows, cols), dtype=np.uint8))
+        write_idx(directory / MNIST_FILENAMES[f"{part}_labels"], rng.integers(0, 10, n, dtype=np.uint8))
+    return directory
+
+
+def test_a_set_of_zero_images_loads_as_empty_arrays(isolated: Path) -> None:
+    ds = load_mnist(write_set(isolated / "d", 0, 0, 28, 28))
+    assert ds.X_train.shape == (0, 784) and ds.X_test.shape == (0, 784) and ds.y_train.shape == (0,)
+    assert ds.image_shape == (28, 28) and ds.n_features == 784
+    assert load_mnist_images(isolated / "d" / MNIST_FILENAMES["test_images"]).shape == (0, 784)
+
+
+@pytest.mark.parametrize(("rows", "cols"), [(28, 20), (32, 18)])
+def test_non_square_images_keep_their_shape(isolated: Path, rows: int, cols: int) -> None:
+    """28×20 images have 560 pixels, 32×18 have 576 = 24²: neither may be taken for a square image."""
+    ds = load_mnist(write_set(isolated / "d", 3, 2, rows, cols))
+    assert ds.n_features == rows * cols and ds.image_shape == (rows, cols)
+    assert ds.split_validation(1).image_shape == (rows, cols)
+
+
+def test_image_shape_of_a_dataset() -> None:
+    X, y = np.zeros((2, 12)), np.zeros(2, dtype=np.int64)
+    assert Dataset(X, y, X, y).image_shape is None  # 12 features: no square image
+    assert Dataset(X, y, X, y, image_shape=(3, 4)).image_shape == (3, 4)
+    assert Dataset(X[:, :9], y, X[:, :9], y).image_shape == (3, 3)
+    with pytest.raises(ValueError, match=r"image_shape \(3, 3\) has 9 pixels but X has 12 features"):
+        Dataset(X, y, X, y, image_shape=(3, 3))
+
+
+def test_train_and_test_image_sizes_must_agree(isolated: Path) -> None:
+    directory = write_set(isolated / "d", 3, 2, 4, 4)
+    write_idx(directory / MNIST_FILENAMES["test_images"], np.zeros((2, 5, 4), dtype=np.uint8))
+    with pytest.raises(IDXError) as err:
+        load_mnist(directory)
+    assert str(err.value) == (
+        f"{directory / MNIST_FILENAMES['train_images']} holds images of 4×4 pixels but "
+        f"{directory / MNIST_FILENAMES['test_images']} images of 5×4"
+    )
+
+
+def test_a_label_that_is_not_a_digit_is_located(isolated: Path) -> None:
+    directory = make_set(isolated / "d", 5)
+    write_idx(directory / MNIST_FILENAMES["test_labels"], np.array([1, 2, 3, 12, 200], dtype=np.uint8))
+    with pytest.raises(IDXError) as err:
+        load_mnist(directory)
+    assert str(err.value) == (
+        f"{directory / MNIST_FILENAMES['test_labels']}: labels must be digits 0..9, found 12 at index 3 "
+        "(byte 11 of the IDX data)"
+    )
+
+
+def test_a_val_size_too_large_names_the_file(isolated: Path) -> None:
+    directory = make_set(isolated / "d", 5)
+    with pytest.raises(ValueError) as err:
+        load_mnist(directory, val_size=4)
+    assert str(err.value) == (
+        f"{directory / MNIST_FILENAMES['train_images']}: val_size must be in 0..3 for 4 training samples, got 4"
+    )

@@ -63,6 +63,9 @@ class Dataset:
     X_val: np.ndarray | None = None
     y_val: np.ndarray | None = None
     source: str = ""  # where the data came from (a directory, a package), to tell sets apart
+    #: (rows, cols) each row of X shows as an image. Default: the square of n_features pixels if n_features is
+    #: a perfect square, else None (the features are no image). IDX files say it: 28×20 stays 28×20.
+    image_shape: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         for part in ("train", "test", "val"):
@@ -74,6 +77,15 @@ class Dataset:
                     f"{part}: expected X of shape (n, p) and y of shape (n,), got "
                     f"{getattr(X, 'shape', None)} and {getattr(y, 'shape', None)}"
                 )
+        if self.image_shape is None:
+            side = math.isqrt(self.n_features)
+            if side and side * side == self.n_features:
+                object.__setattr__(self, "image_shape", (side, side))  # frozen: set once, here
+        elif math.prod(self.image_shape) != self.n_features:
+            raise ValueError(
+                f"image_shape {tuple(self.image_shape)} has {math.prod(self.image_shape)} pixels but X has "
+                f"{self.n_features} features"
+            )
 
     @property
     def n_features(self) -> int:
@@ -82,11 +94,6 @@ class Dataset:
     @property
     def n_classes(self) -> int:
         return len(self.class_names)
-
-    @property
-    def image_shape(self) -> tuple[int, int]:
-        side = image_side(self.n_features)
-        return side, side
 
     def split_validation(self, val_size: int | None = None) -> Dataset:
         """A copy whose last `val_size` training samples became X_val/y_val.

@@ -9,6 +9,7 @@ gzip-compressed or raw, under its usual name or without ``.gz``. Any directory o
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -142,14 +143,18 @@ def _read_labels(path: Path) -> np.ndarray:
             f"{labels.ndim} dimensions {'×'.join(map(str, labels.shape))} of {labels.dtype}"
         )
     if labels.size and labels.max() > 9:
-        raise IDXError(f"{path}: labels must be digits 0..9, found {labels.max()}")
+        at = int(np.argmax(labels > 9))
+        raise IDXError(
+            f"{path}: labels must be digits 0..9, found {labels[at]} at index {at} (byte {8 + at} of the IDX data)"
+        )
     return labels.astype(np.int64)
 
 
 def _scale(images: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """uint8 (n, rows, cols) -> (n, rows*cols) floats in [0, 1], i.e. x/255 as in the chapter."""
-    # one pass, computed in `dtype` (no float64 temporary for float32); equals the chapter's / 255. for float64
-    return np.divide(images.reshape(len(images), -1), dtype.type(255), dtype=dtype)
+    # one pass, computed in `dtype` (no float64 temporary for float32); equals the chapter's / 255. for float64.
+    # rows*cols, not -1: reshape cannot infer a size from 0 images
+    return np.divide(images.reshape(len(images), math.prod(images.shape[1:])), dtype.type(255), dtype=dtype)
 
 
 def load_mnist_images(
@@ -217,13 +222,20 @@ def load_mnist(
                 f"{paths[f'{part}_images']} holds {len(X[part])} images but {paths[f'{part}_labels']} "
                 f"holds {len(y[part])} labels"
             )
-    if X["train"].shape[1:] != X["test"].shape[1:]:
-        raise IDXError(f"train images are {X['train'].shape[1:]} but test images {X['test'].shape[1:]}")
+    image_shape = X["train"].shape[1:]
+    if image_shape != X["test"].shape[1:]:
+        raise IDXError(
+            f"{paths['train_images']} holds images of {'×'.join(map(str, image_shape))} pixels but "
+            f"{paths['test_images']} images of {'×'.join(map(str, X['test'].shape[1:]))}"
+        )
 
     X_train, y_train = _scale(X["train"], dtype), y["train"]
     X_val = y_val = None
     if val_size:
-        X_train, y_train, X_val, y_val = train_val_split(X_train, y_train, val_size)
+        try:
+            X_train, y_train, X_val, y_val = train_val_split(X_train, y_train, val_size)
+        except ValueError as exc:
+            raise ValueError(f"{paths['train_images']}: {exc}") from None
     return Dataset(
         X_train=X_train,
         y_train=y_train,
@@ -234,4 +246,5 @@ def load_mnist(
         X_val=X_val,
         y_val=y_val,
         source=str(paths["train_images"].parent),
+        image_shape=image_shape,
     )
