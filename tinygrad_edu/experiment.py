@@ -202,6 +202,15 @@ def load_data(config: TrainConfig, progress: bool = True) -> tuple[Dataset, list
                         fallback=config.data_dir is None)
         if config.dataset == "idx":
             ds = replace(ds, name=Path(ds.source).name or "idx")
+    # valid IDX sets the commands cannot use; refused before any training or writing
+    shape = "×".join(map(str, ds.image_shape or (ds.n_features,)))
+    if not (len(ds.X_train) and len(ds.X_test) and ds.n_features):
+        raise ConfigError(f"{ds.source}: the set holds {len(ds.X_train)} training and {len(ds.X_test)} test images "
+                          f"of {shape} pixels; train, check and evaluate need at least one image in each, of one "
+                          "pixel or more")
+    if ds.image_shape is None or ds.image_shape[0] != ds.image_shape[1]:
+        raise ConfigError(f"{ds.source}: its images are {shape} pixels; the command line takes square images only "
+                          "(train draws them)")
     val_size = round(len(ds.X_train) * VAL_FRACTION) if config.val_size is None else config.val_size
     if val_size >= len(ds.X_train):
         raise ConfigError(f"val-size {val_size} leaves no training images ({ds.name} has {len(ds.X_train)})")
