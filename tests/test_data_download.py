@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import inspect
 import io
+import re
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -45,12 +48,15 @@ def idx_bytes(array: np.ndarray) -> bytes:
 
 
 class Mirrors:
-    """A local web server whose URL prefix picks the behaviour: /<behaviour>/<file name>."""
+    """A local web server whose URL prefix picks the behaviour: /<behaviour>/<file name>; HTTPS with `tls`."""
 
-    BEHAVIOURS = ("ok", "forbidden", "truncated", "corrupt", "cut", "slow")
+    BEHAVIOURS = ("ok", "forbidden", "truncated", "corrupt", "cut", "slow", "trickle", "trickle-headers")
+    #: seconds between two bytes of a trickling answer: each read gets a byte well within any timeout used here
+    TRICKLE = 0.1
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.files: dict[str, bytes] = {}
+        self.scheme = "https" if tls else "http"
         self.requests: list[str] = []
         mirrors = self
 
@@ -67,6 +73,17 @@ class Mirrors:
                     return
                 if behaviour == "slow":
                     time.sleep(0.5)
+                if behaviour.startswith("trickle"):  # one byte at a time, for ever, until the client hangs up
+                    head = f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+                    if behaviour == "trickle":
+                        self.wfile.write(head)
+                        head = b""
+                    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                        for i in range(len(head + body)):
+                            self.wfile.write((head + body)[i : i + 1])
+                            self.wfile.flush()
+                            time.sleep(Mirrors.TRICKLE)
+                    return
                 if behaviour == "cut":  # chunked body, connection closed in the middle of the chunk
                     self.send_response(200)
                     self.send_header("Transfer-Encoding", "chunked")
@@ -84,12 +101,14 @@ class Mirrors:
                     self.wfile.write(body)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.01,), daemon=True)
         self.thread.start()
 
     def url(self, behaviour: str) -> str:
-        return f"http://127.0.0.1:{self.port}/{behaviour}/"
+        return f"{self.scheme}://127.0.0.1:{self.port}/{behaviour}/"
 
     def add(self, name: str, content: bytes) -> FileSpec:
         self.files[name] = content
@@ -300,3 +319,134 @@ def test_idx_bytes_helper_agrees_with_write_idx(tmp_path: Path) -> None:
     path = write_idx(tmp_path / "x.gz", array)
     assert gzip.decompress(path.read_bytes()) == gzip.decompress(idx_bytes(array))
     assert io.BytesIO(idx_bytes(array)).read(2) == b"\x1f\x8b"
+
+
+# --- the overall deadline -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("behaviour", ["trickle", "trickle-headers"])
+def test_a_trickling_server_is_cut_off_at_the_deadline(
+    tmp_path: Path, mirrors: Mirrors, spec: FileSpec, behaviour: str
+) -> None:
+    """A byte every 0.1 s never trips the 5 s per-read timeout; the 1 s deadline ends the call, in the body or
+    in the headers, and the next mirror is not tried."""
+    start = time.monotonic()
+    with pytest.raises(DownloadError) as err:
+        download_file(spec, tmp_path, mirrors=[mirrors.url(behaviour), mirrors.url("ok")], timeout=5.0, deadline=1.0,
+                      progress=False)
+    elapsed = time.monotonic() - start
+    assert 1.0 <= elapsed < 2.5, f"took {elapsed:.1f} s"
+    lines = str(err.value).splitlines()
+    assert lines[0] == f"could not download {spec.name} into {tmp_path}: the deadline of 1 s was reached:"
+    assert lines[1].startswith(f"  - {mirrors.url(behaviour)}{spec.name}: stopped at the deadline")
+    if behaviour == "trickle":  # about 9 bytes in the second the body trickled
+        assert re.search(rf"\(([1-9]\d*) of {spec.size} bytes received\)$", lines[1]), lines[1]
+    assert lines[2] == "On a slow connection pass a longer deadline (seconds; None for no limit), or fetch the file " \
+                       f"by hand and put it in {tmp_path}."
+    assert len(mirrors.requests) == 1
+    assert_empty(tmp_path)
+
+
+def test_the_deadline_covers_every_file_of_download_files(tmp_path: Path, mirrors: Mirrors) -> None:
+    specs = {name: mirrors.add(name, idx_bytes(np.arange(30, dtype=np.uint8))) for name in "abc"}
+    start = time.monotonic()
+    with pytest.raises(DownloadError, match="could not download a into .*: the deadline of 0.5 s was reached"):
+        download_files(tmp_path, specs=specs, mirrors=[mirrors.url("trickle")], deadline=0.5, progress=False)
+    assert time.monotonic() - start < 2.0
+    assert mirrors.requests == ["/trickle/a"]
+    assert_empty(tmp_path)
+
+
+def test_a_download_within_the_deadline_and_the_default(tmp_path: Path, mirrors: Mirrors, spec: FileSpec) -> None:
+    assert download_file(spec, tmp_path, mirrors=[mirrors.url("ok")], deadline=30, progress=False).is_file()
+    assert download_module.DEFAULT_DEADLINE == 900.0
+    for function in (download_file, download_files, load_mnist):
+        assert inspect.signature(function).parameters["deadline"].default == download_module.DEFAULT_DEADLINE
+    assert download_file(spec, tmp_path / "b", mirrors=[mirrors.url("ok")], deadline=None, progress=False).is_file()
+    for bad in (0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match=r"deadline must be a positive number of seconds, or None for no limit"):
+            download_file(spec, tmp_path, mirrors=[mirrors.url("ok")], deadline=bad)
+
+
+def test_load_mnist_passes_the_deadline_on(isolated: Path, mirrors: Mirrors) -> None:
+    specs = tiny_mnist(mirrors)
+    with pytest.raises(DownloadError, match="the deadline of 0.5 s was reached"):
+        load_mnist(isolated / "dl", download=True, mirrors=[mirrors.url("trickle")], specs=specs, deadline=0.5,
+                   progress=False)
+    assert_empty(isolated / "dl")
+
+
+#: A self-signed certificate for 127.0.0.1 (valid 2000-2100) and its key, made for these tests with openssl:
+#: the HTTPS mirror below is trusted by monkeypatching the default context, never by disabling verification.
+TEST_CERTIFICATE = """-----BEGIN CERTIFICATE-----
+MIIBXDCCAQKgAwIBAgIBATAKBggqhkjOPQQDAjAUMRIwEAYDVQQDDAkxMjcuMC4w
+LjEwIBcNMDAwMTAxMDAwMDAwWhgPMjEwMDAxMDEwMDAwMDBaMBQxEjAQBgNVBAMM
+CTEyNy4wLjAuMTBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABNNOVQIQay7PGPFm
+OQY+g84OyJo46twemSy0CkPAKg9OMZVDWIbC7lgtCaMW/5p1Na8sMezOgNf3z2BH
+ZtFxmKejQzBBMA8GA1UdEQQIMAaHBH8AAAEwDwYDVR0TAQH/BAUwAwEB/zAdBgNV
+HQ4EFgQUeiZzAniRp/MYtkrcVuxkip9eCcMwCgYIKoZIzj0EAwIDSAAwRQIhAMlP
+L84oJxl5KkPTQ31gFY58CKneSSNfOOsP33lYWdEMAiBe6AoSXu23HnHiG83fruLf
+FgSFkDkVxu1HTsdaw0dhKA==
+-----END CERTIFICATE-----
+"""
+TEST_KEY = """-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgQnxwXokt3ZC0BKSF
+jRnhpUqse8kVHRe/GW1z98pRGEOhRANCAATTTlUCEGsuzxjxZjkGPoPODsiaOOrc
+HpkstApDwCoPTjGVQ1iGwu5YLQmjFv+adTWvLDHszoDX989gR2bRcZin
+-----END PRIVATE KEY-----
+"""
+
+
+@pytest.fixture
+def https_mirrors(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Mirrors]:
+    keys = tmp_path_factory.mktemp("tls")
+    (keys / "cert.pem").write_text(TEST_CERTIFICATE)
+    (keys / "key.pem").write_text(TEST_KEY)
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(keys / "cert.pem", keys / "key.pem")
+    client_context = ssl.create_default_context(cafile=keys / "cert.pem")  # verifies, against the test's CA only
+    monkeypatch.setattr(ssl, "_create_default_https_context", lambda: client_context)
+    server = Mirrors(tls=server_context)
+    yield server
+    server.close()
+
+
+def test_https_download_and_deadline(tmp_path: Path, https_mirrors: Mirrors) -> None:
+    """The mirrors are HTTPS: the watched connections work over TLS, and the deadline cuts a TLS read short."""
+    spec = https_mirrors.add("train-labels-idx1-ubyte.gz", idx_bytes(np.arange(200, dtype=np.uint8)))
+    path = download_file(spec, tmp_path / "ok", mirrors=[https_mirrors.url("ok")], deadline=30, progress=False)
+    assert path.read_bytes() == https_mirrors.files[spec.name]
+    start = time.monotonic()
+    with pytest.raises(DownloadError, match=r"the deadline of 1 s was reached:\n.*stopped at the deadline \([1-9]"):
+        download_file(spec, tmp_path / "slow", mirrors=[https_mirrors.url("trickle")], timeout=5, deadline=1,
+                      progress=False)
+    assert time.monotonic() - start < 2.5
+    assert_empty(tmp_path / "slow")
+
+
+def test_the_deadline_cuts_a_trickled_tls_handshake(tmp_path: Path, spec: FileSpec) -> None:
+    """A server that answers the TLS hello with the header of a 16 kB record, then one byte of it every 0.1 s:
+    the 5 s per-operation timeout never trips, the call still ends at its 1 s deadline."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve() -> None:
+        connection, _ = listener.accept()
+        with connection, contextlib.suppress(OSError):
+            connection.sendall(b"\x16\x03\x03\x40\x00")  # handshake record, TLS 1.2, 16 384 bytes follow
+            while not stop.wait(Mirrors.TRICKLE):
+                connection.sendall(b"\x00")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    url = f"https://127.0.0.1:{listener.getsockname()[1]}/"
+    start = time.monotonic()
+    try:
+        with pytest.raises(DownloadError, match=r"the deadline of 1 s was reached:\n  - https://.*: stopped at the"):
+            download_file(spec, tmp_path, mirrors=[url], timeout=5, deadline=1, progress=False)
+        assert time.monotonic() - start < 2.5
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()
+    assert_empty(tmp_path)

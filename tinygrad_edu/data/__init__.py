@@ -11,13 +11,21 @@ tqdm and urllib are imported only by the functions that need them.
     ...     pass
 
 MNIST: ``load_mnist()`` looks in `data_dir`, ``$TINYGRAD_EDU_DATA``, ``./data/mnist`` and the user cache;
-``load_mnist(download=True)`` fetches missing files (md5 and sha256 checked).
+``load_mnist(download=True)`` fetches missing files (md5 and sha256 checked, within a deadline).
 """
 
 from .batches import DataLoader, iterate_minibatches
 from .dataset import Dataset, image_side, train_val_split
 from .digits import load_digits
-from .download import DEFAULT_MIRRORS, MNIST_FILES, DownloadError, FileSpec, download_file, download_files
+from .download import (
+    DEFAULT_DEADLINE,
+    DEFAULT_MIRRORS,
+    MNIST_FILES,
+    DownloadError,
+    FileSpec,
+    download_file,
+    download_files,
+)
 from .idx import IDXError, read_idx, write_idx
 from .mnist import (
     MNISTNotFoundError,
@@ -30,6 +38,7 @@ from .mnist import (
 )
 
 __all__ = [
+    "DEFAULT_DEADLINE",
     "DEFAULT_MIRRORS",
     "MNIST_FILES",
     "DataLoader",

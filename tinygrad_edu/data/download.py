@@ -6,9 +6,14 @@ Nothing here touches the network unless called. urllib and tqdm are imported ins
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
+import math
 import os
+import socket
+import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +21,8 @@ from typing import Any, BinaryIO
 
 from .._atomic import atomic_writer
 
-__all__ = ["DEFAULT_MIRRORS", "MNIST_FILES", "DownloadError", "FileSpec", "download_file", "download_files"]
+__all__ = ["DEFAULT_DEADLINE", "DEFAULT_MIRRORS", "MNIST_FILES", "DownloadError", "FileSpec", "download_file",
+           "download_files"]
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +33,11 @@ DEFAULT_MIRRORS: tuple[str, ...] = (
 )
 
 _CHUNK = 1 << 16
+
+#: Seconds a `download_file` or `download_files` call may take in all (every mirror, every file): enough for
+#: the four MNIST files (11.6 MB) at 13 kB/s. `timeout` bounds each network operation, which alone does not
+#: stop a server that keeps sending a byte now and then.
+DEFAULT_DEADLINE = 900.0
 
 
 @dataclass(frozen=True)
@@ -85,6 +96,85 @@ class _MirrorFailed(Exception):
     """One mirror failed for a reason already phrased for the user."""
 
 
+class _DeadlineReached(_MirrorFailed):
+    """The call's deadline passed during this mirror's transfer."""
+
+
+class _Deadline:
+    """When a download call must end. A timer thread shuts down every socket the call opened at that moment,
+    so that a read blocked on one returns at once, in the headers or in the body (a per-read timeout cannot
+    do this: a server trickling a byte per read never trips it)."""
+
+    def __init__(self, seconds: float | None) -> None:
+        if seconds is not None and not seconds > 0:  # also refuses NaN
+            raise ValueError(f"deadline must be a positive number of seconds, or None for no limit, got {seconds!r}")
+        self.seconds = seconds
+        self._end = math.inf if seconds is None else time.monotonic() + seconds
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = None if seconds is None else threading.Timer(seconds, self._expire)
+        if self._timer is not None:
+            self._timer.daemon = True
+            self._timer.start()
+
+    def __enter__(self) -> _Deadline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        with self._lock:
+            self._sockets.clear()
+
+    @property
+    def reached(self) -> bool:
+        return time.monotonic() >= self._end
+
+    def remaining(self) -> float:
+        return self._end - time.monotonic()
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.append(sock)
+        if self.reached:
+            self._expire()
+
+    def _expire(self) -> None:
+        with self._lock:
+            for sock in self._sockets:
+                with contextlib.suppress(OSError):  # already closed
+                    # the plain socket's shutdown, for TLS too: SSLSocket.shutdown would drop its TLS state
+                    # under the thread reading from it
+                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+def _opener(deadline: _Deadline) -> Any:
+    """urllib's default opener (proxies, redirects, HTTPS), but each connection it opens is watched by
+    `deadline`."""
+    import urllib.request
+
+    class Watching:
+        def do_open(self, http_class: type, req: Any, **kwargs: Any) -> Any:
+            class Connection(http_class):  # type: ignore[valid-type, misc]
+                def connect(self) -> None:
+                    super().connect()
+                    deadline.watch(self.sock)
+
+            return super().do_open(Connection, req, **kwargs)  # type: ignore[misc]
+
+    class HTTPHandler(Watching, urllib.request.HTTPHandler):
+        pass
+
+    handlers: list[type] = [HTTPHandler]
+    if hasattr(urllib.request, "HTTPSHandler"):  # absent when Python was built without ssl
+
+        class HTTPSHandler(Watching, urllib.request.HTTPSHandler):
+            pass
+
+        handlers.append(HTTPSHandler)
+    return urllib.request.build_opener(*handlers)
+
+
 class _NoBar:
     def __enter__(self) -> _NoBar:
         return self
@@ -106,14 +196,16 @@ def _progress_bar(total: int | None, desc: str, enabled: bool) -> Any:
     return tqdm(total=total, desc=desc, unit="B", unit_scale=True, unit_divisor=1024)
 
 
-def _fetch(url: str, out: BinaryIO, spec: FileSpec, timeout: float, progress: bool) -> None:
+def _fetch(url: str, out: BinaryIO, spec: FileSpec, timeout: float, progress: bool, deadline: _Deadline) -> None:
     """Stream `url` into `out`, checking length and checksums; raise _MirrorFailed with a reason."""
     import http.client
     import urllib.request
 
     request = urllib.request.Request(url, headers={"User-Agent": "tinygrad_edu-data"})
-    # `timeout` bounds the connection and every read, so a dead network fails in seconds, not minutes.
-    with urllib.request.urlopen(request, timeout=timeout) as response:
+    # `timeout` bounds the connection and every read, so a dead network fails in seconds, not minutes; no
+    # more than the time left, so that connecting ends by the deadline too (and the TLS handshake: ssl applies
+    # a socket's timeout to the whole handshake). The watched opener ends what comes after.
+    with _opener(deadline).open(request, timeout=min(timeout, max(deadline.remaining(), 1e-3))) as response:
         announced = response.headers.get("Content-Length")
         announced = int(announced) if announced and announced.isdigit() else None
         if announced is not None and spec.size is not None and announced != spec.size:
@@ -123,7 +215,9 @@ def _fetch(url: str, out: BinaryIO, spec: FileSpec, timeout: float, progress: bo
             while True:
                 try:
                     chunk = response.read(_CHUNK)
-                except (http.client.IncompleteRead, ConnectionError, TimeoutError) as exc:
+                except (http.client.IncompleteRead, OSError) as exc:  # resets, timeouts, a deadline's shutdown
+                    if deadline.reached:
+                        break
                     raise _MirrorFailed(
                         f"transfer interrupted after {received} bytes ({type(exc).__name__}: {exc})"
                     ) from exc
@@ -136,7 +230,11 @@ def _fetch(url: str, out: BinaryIO, spec: FileSpec, timeout: float, progress: bo
                 sha256.update(chunk)
                 out.write(chunk)
                 bar.update(len(chunk))
+                if deadline.reached:
+                    break
     expected = announced if announced is not None else spec.size
+    if deadline.reached and received != expected:
+        raise _DeadlineReached(f"{received} of {expected if expected is not None else '?'} bytes received")
     if expected is not None and received != expected:
         raise _MirrorFailed(f"truncated: received {received} of {expected} bytes (connection closed early)")
     bad = [
@@ -171,13 +269,25 @@ def download_file(
     *,
     mirrors: Sequence[str] = DEFAULT_MIRRORS,
     timeout: float = 10.0,
+    deadline: float | None = DEFAULT_DEADLINE,
     progress: bool = True,
 ) -> Path:
     """Download `spec.name` into `dest_dir`, trying `mirrors` (base URLs) in order; return the file's path.
 
     The file appears only once its size, md5 and sha256 match `spec`; a failure or Ctrl-C leaves no
-    partial file. If every mirror fails, `DownloadError` lists each URL with its reason.
+    partial file. If every mirror fails, `DownloadError` lists each URL with its reason. `timeout` bounds
+    each network operation (connecting, each read), `deadline` the whole call, every mirror included
+    (default `DEFAULT_DEADLINE`, 15 minutes; None: no limit): when it passes, the transfer is cut off and
+    `DownloadError` says so.
     """
+    with _Deadline(deadline) as clock:
+        return _download(spec, dest_dir, mirrors, timeout, progress, clock)
+
+
+def _download(
+    spec: FileSpec, dest_dir: str | os.PathLike[str], mirrors: Sequence[str], timeout: float, progress: bool,
+    deadline: _Deadline,
+) -> Path:
     import http.client
 
     if not mirrors:
@@ -190,9 +300,17 @@ def download_file(
         url = mirror.rstrip("/") + "/" + spec.name
         try:
             with atomic_writer(target) as out:
-                _fetch(url, out, spec, timeout, progress)
+                _fetch(url, out, spec, timeout, progress, deadline)
         except (_MirrorFailed, OSError, http.client.HTTPException, ValueError) as exc:
             # OSError covers URLError, HTTPError, timeouts and resets; ValueError a malformed mirror URL.
+            if deadline.reached:  # no time left for another mirror
+                detail = f" ({exc})" if isinstance(exc, _DeadlineReached) else ""
+                failures.append(f"  - {url}: stopped at the deadline{detail}")
+                raise DownloadError(
+                    f"could not download {spec.name} into {dest_dir}: the deadline of {deadline.seconds:g} s was "
+                    "reached:\n" + "\n".join(failures) + "\nOn a slow connection pass a longer deadline (seconds; "
+                    f"None for no limit), or fetch the file by hand and put it in {dest_dir}."
+                ) from exc
             failures.append(f"  - {url}: {_reason(exc, timeout)}")
             log.info("download of %s failed: %s", url, failures[-1])
             continue
@@ -212,18 +330,21 @@ def download_files(
     specs: Mapping[str, FileSpec] = MNIST_FILES,
     mirrors: Sequence[str] = DEFAULT_MIRRORS,
     timeout: float = 10.0,
+    deadline: float | None = DEFAULT_DEADLINE,
     progress: bool = True,
 ) -> list[Path]:
     """Download the files `names` (default: all of `specs`) that `dest_dir` does not hold yet.
 
-    Files already present are not checked again. `specs` maps file names to their `FileSpec`.
+    Files already present are not checked again. `specs` maps file names to their `FileSpec`. `timeout`
+    and `deadline` as in `download_file`, the deadline covering all the files together.
     """
     paths = []
-    for name in specs if names is None else names:
-        if name not in specs:
-            raise KeyError(f"no checksums known for {name!r}: pass specs={{name: FileSpec(...)}}")
-        target = Path(dest_dir) / name
-        if not target.exists():
-            download_file(specs[name], dest_dir, mirrors=mirrors, timeout=timeout, progress=progress)
-        paths.append(target)
+    with _Deadline(deadline) as clock:
+        for name in specs if names is None else names:
+            if name not in specs:
+                raise KeyError(f"no checksums known for {name!r}: pass specs={{name: FileSpec(...)}}")
+            target = Path(dest_dir) / name
+            if not target.exists():
+                _download(specs[name], dest_dir, mirrors, timeout, progress, clock)
+            paths.append(target)
     return paths

@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .dataset import DIGIT_CLASSES, Dataset, train_val_split
-from .download import DEFAULT_MIRRORS, MNIST_FILES, FileSpec, download_files
+from .download import DEFAULT_DEADLINE, DEFAULT_MIRRORS, MNIST_FILES, FileSpec, download_files
 from .idx import IDXError, read_idx
 
 __all__ = [
@@ -183,6 +183,7 @@ def load_mnist(
     mirrors: Sequence[str] = DEFAULT_MIRRORS,
     specs: Mapping[str, FileSpec] = MNIST_FILES,
     timeout: float = 10.0,
+    deadline: float | None = DEFAULT_DEADLINE,
     progress: bool = True,
     fallback: bool = True,
 ) -> Dataset:
@@ -194,7 +195,8 @@ def load_mnist(
     (10 000 is customary; see also `Dataset.split_validation`).
 
     With ``download=True`` missing files are fetched from `mirrors` (checked against `specs`) into
-    `data_dir`, else ``$TINYGRAD_EDU_DATA``, else the user cache. Without it, nothing touches the network
+    `data_dir`, else ``$TINYGRAD_EDU_DATA``, else the user cache; `timeout` bounds each network operation,
+    `deadline` the whole download (see `download_file`). Without it, nothing touches the network
     and missing files raise `MNISTNotFoundError` saying where they were looked for. fallback=False: with a
     `data_dir`, look there only (the command line's --data-dir).
     """
@@ -211,7 +213,8 @@ def load_mnist(
         else:
             target = default_cache_dir()
         missing = [name for name in MNIST_FILENAMES.values() if _find(target, name) is None]
-        download_files(target, missing, specs=specs, mirrors=mirrors, timeout=timeout, progress=progress)
+        download_files(target, missing, specs=specs, mirrors=mirrors, timeout=timeout, deadline=deadline,
+                       progress=progress)
         paths = locate_mnist(target)
 
     X = {part: _read_images(paths[f"{part}_images"]) for part in ("train", "test")}
