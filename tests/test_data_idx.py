@@ -15,7 +15,7 @@ from hypothesis.extra import numpy as hnp
 
 from tinygrad_edu.data import IDXError, read_idx, write_idx
 from tinygrad_edu.data import idx as idx_module
-from tinygrad_edu.data.idx import IDX_TYPES
+from tinygrad_edu.data.idx import IDX_TYPES, read_idx_header
 
 DTYPES = [np.uint8, np.int8, np.int16, np.int32, np.float32, np.float64]
 
@@ -266,3 +266,15 @@ def test_out_of_memory_names_the_file(tmp_path: Path, monkeypatch: pytest.Monkey
     assert str(err.value).startswith(
         f"{path}: not enough memory after reading 12 bytes of the decompressed data: header promises 4×5 ubyte values"
     )
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_read_idx_header_reads_only_the_header(tmp_path: Path, gz: bool) -> None:
+    """The shape a header declares, whatever follows: here 60 000×28×28 ubyte over 3 bytes of data."""
+    path = put(tmp_path, "f.idx", raw_idx(0x08, (60000, 28, 28), b"abc"), gz=gz)
+    assert read_idx_header(path) == ((60000, 28, 28), np.dtype(np.uint8))
+    assert read_idx_header(write_idx(tmp_path / "g.idx", np.zeros((2, 3), dtype=">f8"))) == ((2, 3), np.float64)
+    with pytest.raises(IDXError, match=r"f\.idx: has 3 dimensions \(60000×28×28\), expected 1"):
+        read_idx(path, ndim=1)  # refused from the header, before the data is found missing
+    with pytest.raises(IDXError, match=r"h\.idx: bad magic number"):
+        read_idx_header(put(tmp_path, "h.idx", b"\x01\x02\x03\x04", gz=gz))

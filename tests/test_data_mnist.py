@@ -23,6 +23,7 @@ from tinygrad_edu.data import (
     locate_mnist,
     write_idx,
 )
+from tinygrad_edu.data import mnist as mnist_module
 from tinygrad_edu.data.mnist import MNIST_FILENAMES
 
 # ../shared/data/mnist seen from the project root (see the README there)
@@ -334,13 +335,14 @@ def test_train_and_test_image_sizes_must_agree(isolated: Path) -> None:
 
 def test_a_label_that_is_not_a_digit_is_located(isolated: Path) -> None:
     directory = make_set(isolated / "d", 5)
-    write_idx(directory / MNIST_FILENAMES["test_labels"], np.array([1, 2, 3, 12, 200], dtype=np.uint8))
+    write_idx(directory / MNIST_FILENAMES["test_labels"], np.array([3, 12], dtype=np.uint8), compress=False)
     with pytest.raises(IDXError) as err:
         load_mnist(directory)
     assert str(err.value) == (
-        f"{directory / MNIST_FILENAMES['test_labels']}: labels must be digits 0..9, found 12 at index 3 "
-        "(byte 11 of the IDX data)"
+        f"{directory / MNIST_FILENAMES['test_labels']}: labels must be digits 0..9, found 12 at index 1 "
+        "(byte 9 of the IDX data)"
     )
+    assert (directory / MNIST_FILENAMES["test_labels"]).read_bytes()[9] == 12
 
 
 def test_a_val_size_too_large_names_the_file(isolated: Path) -> None:
@@ -350,3 +352,18 @@ def test_a_val_size_too_large_names_the_file(isolated: Path) -> None:
     assert str(err.value) == (
         f"{directory / MNIST_FILENAMES['train_images']}: val_size must be in 0..3 for 4 training samples, got 4"
     )
+
+
+def test_headers_are_checked_before_any_data_is_read(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Mismatched counts or a swapped file are found from the four headers: no file's data is read."""
+    directory = make_set(isolated / "d", 5)
+    write_idx(directory / MNIST_FILENAMES["test_labels"], np.array([1, 2, 3], dtype=np.uint8))
+    read = []
+    monkeypatch.setattr(mnist_module, "read_idx", lambda path: read.append(path))
+    with pytest.raises(IDXError, match="holds 2 images but .* holds 3 labels"):
+        load_mnist(directory)
+    images = directory / MNIST_FILENAMES["train_images"]
+    write_idx(images, np.zeros((4, 9), dtype=np.uint8))
+    with pytest.raises(IDXError, match=r"train-images-idx3-ubyte\.gz: expected images, .* got 2 dimensions 4×9 of"):
+        load_mnist(directory)
+    assert read == []

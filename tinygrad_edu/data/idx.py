@@ -7,6 +7,7 @@ by its first two bytes (1f 8b), never by its name.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import math
@@ -14,6 +15,7 @@ import os
 import stat
 import struct
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -21,7 +23,7 @@ import numpy as np
 
 from .._atomic import atomic_writer
 
-__all__ = ["IDX_TYPES", "IDXError", "parse_idx", "read_idx", "write_idx"]
+__all__ = ["IDX_TYPES", "IDXError", "parse_idx", "read_idx", "read_idx_header", "write_idx"]
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -74,8 +76,8 @@ class _Source:
         return data
 
 
-def _parse(source: _Source, name: str, where: str) -> np.ndarray:
-    """Decode an IDX stream, reading only what its header promises plus one byte (to detect trailing data)."""
+def _parse_header(source: _Source, name: str, where: str) -> tuple[tuple[int, ...], np.dtype, str]:
+    """(dimensions, big-endian dtype, type name) from an IDX stream's header, which it reads and no more."""
     magic = source.read(4)
     if len(magic) < 4:
         raise IDXError(
@@ -91,15 +93,19 @@ def _parse(source: _Source, name: str, where: str) -> np.ndarray:
         raise IDXError(f"{name}: unknown IDX type code 0x{code:02X} at byte 2: expected one of {_CODES_TEXT}")
     if ndim == 0:
         raise IDXError(f"{name}: 0 dimensions in the magic number at byte 3: expected at least 1")
-    header = 4 + 4 * ndim
     sizes = source.read(4 * ndim)
     if len(sizes) < 4 * ndim:
         raise IDXError(
             f"{name}: truncated at byte {4 + len(sizes)} {where}: the magic number promises {ndim} dimensions, "
-            f"i.e. a {header}-byte header (4 + {ndim}×4)"
+            f"i.e. a {4 + 4 * ndim}-byte header (4 + {ndim}×4)"
         )
-    dims = struct.unpack(f">{ndim}I", sizes)
-    dtype, type_name = IDX_TYPES[code]
+    return struct.unpack(f">{ndim}I", sizes), *IDX_TYPES[code]
+
+
+def _parse(source: _Source, name: str, where: str) -> np.ndarray:
+    """Decode an IDX stream, reading only what its header promises plus one byte (to detect trailing data)."""
+    dims, dtype, type_name = _parse_header(source, name, where)
+    header = source.offset
     count = math.prod(dims)
     nbytes = count * dtype.itemsize
     expected = header + nbytes
@@ -139,33 +145,50 @@ def parse_idx(data: bytes | bytearray, name: str = "<bytes>", *, where: str = "o
     return _parse(_Source(io.BytesIO(data), len(data)), name, where)
 
 
+@contextlib.contextmanager
+def _opened(path: Path) -> Iterator[tuple[_Source, str]]:
+    """The file as a _Source, decompressed if it is gzip (told by its first two bytes), with the `where` of its
+    messages. A corrupt gzip stream raises IDXError naming the file."""
+    with open(path, "rb") as f:
+        compressed = f.read(2) == GZIP_MAGIC
+        f.seek(0)
+        if not compressed:
+            info = os.fstat(f.fileno())
+            yield _Source(f, info.st_size if stat.S_ISREG(info.st_mode) else None), "of the file"
+            return
+        source = _Source(gzip.GzipFile(fileobj=f, mode="rb"), None)
+        try:
+            yield source, "of the decompressed data"
+        except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+            raise IDXError(
+                f"{path}: corrupt or truncated gzip stream after {_fmt(source.offset)} bytes of decompressed "
+                f"data ({exc}); the file is damaged: delete it and get it again"
+            ) from exc
+
+
+def read_idx_header(path: str | os.PathLike[str]) -> tuple[tuple[int, ...], np.dtype]:
+    """The shape and (native) dtype an IDX file declares, reading nothing past its header: to check a file
+    before its data is read."""
+    path = Path(path)
+    with _opened(path) as (source, where):
+        dims, dtype, _ = _parse_header(source, str(path), where)
+    return dims, dtype.newbyteorder("=")
+
+
 def read_idx(path: str | os.PathLike[str], *, ndim: int | None = None) -> np.ndarray:
     """Read an IDX file (gzip-compressed or raw) into a writable numpy array in native byte order.
 
     Every byte is accounted for: header, dimensions, data length and no trailing bytes. Only as much is
     read (and, for gzip, inflated) as the header promises, plus one byte to detect trailing data, so a
     small file cannot make it allocate more than its header's claim, nor more than the data it holds. If
-    `ndim` is given, the file must have that many dimensions. Problems raise `IDXError` naming the file.
+    `ndim` is given, the file must have that many dimensions (checked before the data is read). Problems
+    raise `IDXError` naming the file.
     """
     path = Path(path)
-    with open(path, "rb") as f:
-        if f.read(2) != GZIP_MAGIC:
-            f.seek(0)
-            info = os.fstat(f.fileno())
-            array = _parse(_Source(f, info.st_size if stat.S_ISREG(info.st_mode) else None), str(path), "of the file")
-        else:
-            f.seek(0)
-            source = _Source(gzip.GzipFile(fileobj=f, mode="rb"), None)
-            try:
-                array = _parse(source, str(path), "of the decompressed data")
-            except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
-                raise IDXError(
-                    f"{path}: corrupt or truncated gzip stream after {_fmt(source.offset)} bytes of decompressed "
-                    f"data ({exc}); the file is damaged: delete it and get it again"
-                ) from exc
-    if ndim is not None and array.ndim != ndim:
-        raise IDXError(f"{path}: has {array.ndim} dimensions ({'×'.join(map(str, array.shape))}), expected {ndim}")
-    return array
+    if ndim is not None and len(shape := read_idx_header(path)[0]) != ndim:
+        raise IDXError(f"{path}: has {len(shape)} dimensions ({'×'.join(map(str, shape))}), expected {ndim}")
+    with _opened(path) as (source, where):
+        return _parse(source, str(path), where)
 
 
 def _type_code(dtype: np.dtype) -> int:

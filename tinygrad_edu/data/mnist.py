@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 from .dataset import DIGIT_CLASSES, Dataset, train_val_split
 from .download import DEFAULT_DEADLINE, DEFAULT_MIRRORS, MNIST_FILES, FileSpec, download_files
-from .idx import IDXError, read_idx
+from .idx import IDXError, read_idx, read_idx_header
 
 __all__ = [
     "ENV_VAR",
@@ -125,23 +125,29 @@ def _take(array: np.ndarray, n: int | None, what: str, path: Path) -> np.ndarray
     return array[:n]
 
 
+#: role -> (dimensions, what the file must hold), for the messages
+_LAYOUTS = {"images": (3, "images, a 3-dimensional ubyte array (count×rows×cols)"),
+            "labels": (1, "labels, a 1-dimensional ubyte array")}
+
+
+def _check_header(path: Path, kind: str) -> tuple[int, ...]:
+    """The shape `path` declares, checked to be MNIST images or labels ("images", "labels") from its header
+    alone, before any of its data is read."""
+    shape, dtype = read_idx_header(path)
+    ndim, what = _LAYOUTS[kind]
+    if len(shape) != ndim or dtype != np.uint8:
+        raise IDXError(f"{path}: expected {what}, got {len(shape)} dimensions {'×'.join(map(str, shape))} of {dtype}")
+    return shape
+
+
 def _read_images(path: Path) -> np.ndarray:
-    images = read_idx(path)
-    if images.ndim != 3 or images.dtype != np.uint8:
-        raise IDXError(
-            f"{path}: expected images, a 3-dimensional ubyte array (count×rows×cols), got "
-            f"{images.ndim} dimensions {'×'.join(map(str, images.shape))} of {images.dtype}"
-        )
-    return images
+    _check_header(path, "images")
+    return read_idx(path)
 
 
 def _read_labels(path: Path) -> np.ndarray:
+    _check_header(path, "labels")
     labels = read_idx(path)
-    if labels.ndim != 1 or labels.dtype != np.uint8:
-        raise IDXError(
-            f"{path}: expected labels, a 1-dimensional ubyte array, got "
-            f"{labels.ndim} dimensions {'×'.join(map(str, labels.shape))} of {labels.dtype}"
-        )
     if labels.size and labels.max() > 9:
         at = int(np.argmax(labels > 9))
         raise IDXError(
@@ -217,20 +223,22 @@ def load_mnist(
                        progress=progress)
         paths = locate_mnist(target)
 
-    X = {part: _read_images(paths[f"{part}_images"]) for part in ("train", "test")}
-    y = {part: _read_labels(paths[f"{part}_labels"]) for part in ("train", "test")}
+    # the four headers agree before any data is read
+    shapes = {role: _check_header(path, role.split("_")[1]) for role, path in paths.items()}
     for part in ("train", "test"):
-        if len(X[part]) != len(y[part]):
+        if shapes[f"{part}_images"][0] != shapes[f"{part}_labels"][0]:
             raise IDXError(
-                f"{paths[f'{part}_images']} holds {len(X[part])} images but {paths[f'{part}_labels']} "
-                f"holds {len(y[part])} labels"
+                f"{paths[f'{part}_images']} holds {shapes[f'{part}_images'][0]} images but "
+                f"{paths[f'{part}_labels']} holds {shapes[f'{part}_labels'][0]} labels"
             )
-    image_shape = X["train"].shape[1:]
-    if image_shape != X["test"].shape[1:]:
+    image_shape = shapes["train_images"][1:]
+    if image_shape != shapes["test_images"][1:]:
         raise IDXError(
             f"{paths['train_images']} holds images of {'×'.join(map(str, image_shape))} pixels but "
-            f"{paths['test_images']} images of {'×'.join(map(str, X['test'].shape[1:]))}"
+            f"{paths['test_images']} images of {'×'.join(map(str, shapes['test_images'][1:]))}"
         )
+    X = {part: read_idx(paths[f"{part}_images"]) for part in ("train", "test")}
+    y = {part: _read_labels(paths[f"{part}_labels"]) for part in ("train", "test")}
 
     X_train, y_train = _scale(X["train"], dtype), y["train"]
     X_val = y_val = None
