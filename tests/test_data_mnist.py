@@ -303,6 +303,8 @@ def test_a_set_of_zero_images_loads_as_empty_arrays(isolated: Path) -> None:
     assert ds.X_train.shape == (0, 784) and ds.X_test.shape == (0, 784) and ds.y_train.shape == (0,)
     assert ds.image_shape == (28, 28) and ds.n_features == 784
     assert load_mnist_images(isolated / "d" / MNIST_FILENAMES["test_images"]).shape == (0, 784)
+    with pytest.raises(ValueError, match=r"train-images-idx3-ubyte\.gz: cannot split a validation set off 0 training"):
+        load_mnist(isolated / "d", val_size=1)
 
 
 @pytest.mark.parametrize(("rows", "cols"), [(28, 20), (32, 18)])

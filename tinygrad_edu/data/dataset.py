@@ -44,6 +44,8 @@ def train_val_split(
     n = len(X)
     if len(y) != n:
         raise ValueError(f"X has {n} samples but y has {len(y)}")
+    if n == 0:
+        raise ValueError("cannot split a validation set off 0 training samples")
     if not 0 <= val_size < n:
         raise ValueError(f"val_size must be in 0..{n - 1} for {n} training samples, got {val_size}")
     cut = n - val_size
