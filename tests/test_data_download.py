@@ -8,6 +8,7 @@ import contextlib
 import gzip
 import inspect
 import io
+import math
 import re
 import socket
 import ssl
@@ -362,7 +363,9 @@ def test_a_download_within_the_deadline_and_the_default(tmp_path: Path, mirrors:
     assert download_module.DEFAULT_DEADLINE == 900.0
     for function in (download_file, download_files, load_mnist):
         assert inspect.signature(function).parameters["deadline"].default == download_module.DEFAULT_DEADLINE
-    assert download_file(spec, tmp_path / "b", mirrors=[mirrors.url("ok")], deadline=None, progress=False).is_file()
+    for unlimited in (None, math.inf):
+        assert download_file(spec, tmp_path / str(unlimited), mirrors=[mirrors.url("ok")], deadline=unlimited,
+                             progress=False).is_file()
     for bad in (0, -1.0, float("nan")):
         with pytest.raises(ValueError, match=r"deadline must be a positive number of seconds, or None for no limit"):
             download_file(spec, tmp_path, mirrors=[mirrors.url("ok")], deadline=bad)

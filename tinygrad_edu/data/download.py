@@ -112,7 +112,8 @@ class _Deadline:
         self._end = math.inf if seconds is None else time.monotonic() + seconds
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
-        self._timer = None if seconds is None else threading.Timer(seconds, self._expire)
+        # no timer for no limit (None or inf: a Timer cannot wait for ever)
+        self._timer = None if math.isinf(self._end) else threading.Timer(self._end - time.monotonic(), self._expire)
         if self._timer is not None:
             self._timer.daemon = True
             self._timer.start()

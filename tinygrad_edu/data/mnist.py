@@ -125,7 +125,7 @@ def _take(array: np.ndarray, n: int | None, what: str, path: Path) -> np.ndarray
     return array[:n]
 
 
-#: role -> (dimensions, what the file must hold), for the messages
+#: kind of file -> (its number of dimensions, what it must hold, for messages)
 _LAYOUTS = {"images": (3, "images, a 3-dimensional ubyte array (count×rows×cols)"),
             "labels": (1, "labels, a 1-dimensional ubyte array")}
 
