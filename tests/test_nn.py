@@ -130,7 +130,7 @@ def test_scope_is_closed_after_an_error():
     assert tg.current_scope() == ()
     from tinygrad_edu.nn import module
 
-    assert module._call_stack == []
+    assert module._calls.stack == []  # this thread's stack of modules being called
 
 
 def test_repr_shows_architecture_and_count():

@@ -42,10 +42,13 @@ from .engine.ops import concatenate, maximum, minimum, stack, sum_to, where
 from .engine.tensor import (
     Tensor,
     current_scope,
+    detect_anomaly,
     enable_grad,
+    is_anomaly_enabled,
     is_grad_enabled,
     name_scope,
     no_grad,
+    set_detect_anomaly,
     set_grad_enabled,
 )
 
@@ -53,10 +56,10 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Context", "Function", "Generator", "Tensor", "arange", "backward", "concatenate", "cross_entropy",
-    "current_scope", "default_generator", "enable_grad", "eye", "full", "full_like", "functional", "grad", "gradcheck", "GradcheckError",
+    "current_scope", "default_generator", "detect_anomaly", "enable_grad", "eye", "full", "full_like", "functional", "grad", "gradcheck", "GradcheckError",
     "GradcheckReport", "check_gradients", "gradgradcheck",
-    "heaviside", "is_grad_enabled", "log_softmax", "manual_seed", "maximum", "minimum", "mse", "name_scope",
-    "no_grad", "ones", "ones_like", "rand", "rand_like", "randn", "randn_like", "relu", "set_grad_enabled",
+    "heaviside", "is_anomaly_enabled", "is_grad_enabled", "log_softmax", "manual_seed", "maximum", "minimum", "mse", "name_scope",
+    "no_grad", "ones", "ones_like", "rand", "rand_like", "randn", "randn_like", "relu", "set_detect_anomaly", "set_grad_enabled",
     "sigmoid", "softmax", "stack", "sum_to", "tanh", "tensor", "where", "zeros", "zeros_like",
 ]
 
@@ -68,7 +71,7 @@ _LAZY = {
     "check_student": ("tinygrad_edu.backprop_by_hand", "check_student"),
     "draw": ("tinygrad_edu.viz.graph", "draw_graph"),  # tg.draw(loss): micrograd's draw_dot, torchviz's make_dot
     "fit": ("tinygrad_edu.train", "fit"), "evaluate": ("tinygrad_edu.train", "evaluate"),
-    "History": ("tinygrad_edu.train", "History"),
+    "History": ("tinygrad_edu.train", "History"), "NonFiniteLossError": ("tinygrad_edu.train", "NonFiniteLossError"),
     "save": ("tinygrad_edu.nn.serialization", "save"), "load": ("tinygrad_edu.nn.serialization", "load"),
 }
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from .engine.tensor import Tensor
+from .engine.tensor import Tensor, bump_version
 
 __all__ = [
     "SGD", "Adam", "AdamW", "CosineAnnealingLR", "ExponentialLR", "LRScheduler", "LambdaLR", "MultiStepLR",
@@ -106,7 +106,7 @@ class Optimizer:
                 if grad is None:
                     continue
                 self._update(p, grad.data, group)
-                p._version += 1  # an in-place change: graphs that saved the old value must notice
+                bump_version(p.data)  # an in-place change: graphs that saved the old value must notice
 
     def _update(self, p: Tensor, grad: np.ndarray, group: dict[str, Any]) -> None:
         """Move `p.data` in place, given its gradient (an array) and its group's settings."""

@@ -34,9 +34,18 @@ from .optim import Optimizer
 from .engine.tensor import Tensor, no_grad
 from .functional import one_hot
 
-__all__ = ["BestModel", "Callback", "History", "StopTraining", "evaluate", "fit"]
+__all__ = ["BestModel", "Callback", "History", "NonFiniteLossError", "StopTraining", "evaluate", "fit"]
 
 LossLike = str | Callable[[Tensor, Tensor], Tensor]
+
+
+class NonFiniteLossError(FloatingPointError):
+    """fit stopped because a batch's loss was NaN or infinite; the model keeps the weights of the last finite
+    step, and `history` holds the epochs completed before."""
+
+    def __init__(self, message: str, history: History) -> None:
+        super().__init__(message)
+        self.history = history
 
 
 class StopTraining(Exception):
@@ -294,6 +303,7 @@ def fit(
     callbacks: Sequence[Callback | Callable[[int, History], Any]] = (),
     classification: bool | None = None,
     scheduler: Any = None,
+    nonfinite: str = "raise",
 ) -> History:
     """Train `model` on `train` = (X, y) for `epochs` epochs of minibatch gradient descent; returns a History.
 
@@ -301,7 +311,11 @@ def fit(
     seed: the minibatch order (one generator for the whole run: each epoch has a new permutation).
     scheduler: an optional learning-rate schedule, stepped after each epoch.
     progress: a tqdm progress bar (tqdm.auto: a widget in notebooks).
+    nonfinite: "raise" (default): a NaN or infinite loss stops training before that batch's update, with a
+               NonFiniteLossError naming the epoch and batch; "continue": train on regardless.
     """
+    if nonfinite not in ("raise", "continue"):
+        raise ValueError(f"nonfinite must be 'raise' or 'continue', got {nonfinite!r}")
     X, y = _split(train, "train")
     val_data = _split(val, "val") if val is not None else None
     if not isinstance(optimizer, Optimizer):
@@ -336,9 +350,16 @@ def fit(
                     cost = fn(out, _target(yb, out, kind))
                     if cost.size != 1:
                         raise ValueError(f"the loss must be a scalar, got shape {cost.shape}")
+                    value = float(cost.item())
+                    if not math.isfinite(value) and nonfinite == "raise":
+                        raise NonFiniteLossError(
+                            f"the loss is {value} at epoch {epoch}, batch {b + 1} of {n_batches}: training stopped "
+                            f"before that update, and the model keeps the weights of the step before. A loss that "
+                            f"blows up usually means a learning rate too large for this network: try a smaller one "
+                            f"(now {getattr(optimizer, 'lr', '?')}), or pass nonfinite='continue' to train on",
+                            history)
                     cost.backward()
                     optimizer.step()
-                    value = float(cost.item())
                     total_loss += value * len(xb)
                     seen += len(xb)
                     if is_cls:

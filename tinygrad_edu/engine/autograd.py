@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from .function import Context
-from .tensor import Tensor, check_can_require_grad, set_grad_enabled
+from .function import Context, check_finite
+from .tensor import Tensor, _state, check_can_require_grad, set_grad_enabled
 
 
 def topological_order(roots: Sequence[Context]) -> list[Context]:
@@ -62,6 +62,7 @@ def run_backward(outputs: Sequence[Tensor], grad_outputs: Sequence[Any] | None, 
     order = topological_order([t.grad_fn for t in outputs if t.grad_fn is not None])
     captured = {}
     keep = create_graph if retain_graph is None else retain_graph
+    anomaly = _state.detect_anomaly
     with set_grad_enabled(create_graph), _CollectorPaused(len(order)):
         for node in order:
             grad = grads.pop(node, None)
@@ -71,7 +72,7 @@ def run_backward(outputs: Sequence[Tensor], grad_outputs: Sequence[Any] | None, 
                 grad = _observe(node, grad)
             if node in capture:
                 captured[node] = grad
-            for edge, g in zip(node.edges, _input_gradients(node, grad)):
+            for edge, g in zip(node.edges, _input_gradients(node, grad, anomaly)):
                 if edge is not None and g is not None:
                     grads[edge] = grads[edge] + g if edge in grads else g
             if not keep:
@@ -110,7 +111,7 @@ def _seed_gradients(outputs: Sequence[Tensor], grad_outputs: Sequence[Any] | Non
     return seeds
 
 
-def _input_gradients(node: Context, grad: Any) -> Sequence[Any]:
+def _input_gradients(node: Context, grad: Any, anomaly: bool) -> Sequence[Any]:
     """The node's backward, checked: one gradient per input (None where none is sent), each of the kind
     backward was given (array or Tensor), of its input's shape, cast to its input's dtype."""
     try:
@@ -132,7 +133,12 @@ def _input_gradients(node: Context, grad: Any) -> Sequence[Any]:
     for i, g in enumerate(grads):  # the usual case, all as expected, costs one test per input
         if g is not None and (type(g) is not kind or g.shape != node.input_shapes[i]
                               or g.dtype is not node.input_dtypes[i]) and node.edges[i] is not None:
-            return [_checked(g, node, i, kind) for i, g in enumerate(grads)]
+            grads = [_checked(g, node, i, kind) for i, g in enumerate(grads)]
+            break
+    if anomaly:
+        for i, g in enumerate(grads):
+            if g is not None:
+                check_finite(g, f"the gradient for input {i}", node)
     return grads
 
 

@@ -32,13 +32,15 @@ and the edges to the inputs' nodes, and nothing else, so that memory is released
 
 from __future__ import annotations
 
+import os
+import sys
 import weakref
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from .tensor import Tensor, _state
+from .tensor import Tensor, _state, version_of
 
 #: Called as `observer(ctx, args, kwargs, output)` each time an operation is recorded: how a tool watches a
 #: forward pass (`tinygrad_edu.viz.trace()` registers here) without the engine knowing about it.
@@ -46,13 +48,14 @@ observers: list[Callable[[Context, tuple, dict, Tensor], None]] = []
 
 
 class _SavedInput:
-    """One of forward's inputs among the saved values, with its version when saved: if it is changed in
-    place before backward, the saved value is stale and backward says so instead of computing garbage."""
+    """One of forward's inputs among the saved values, with the version of its memory when saved: if the memory
+    is changed in place before backward (through this tensor, a view, a detached alias), the saved value is
+    stale and backward says so instead of computing garbage."""
 
     __slots__ = ("tensor", "version")
 
     def __init__(self, tensor: Tensor) -> None:
-        self.tensor, self.version = tensor, tensor._version
+        self.tensor, self.version = tensor, version_of(tensor.data)
 
 
 _OUTPUT = object()  # "the output of this node" among the saved values (kept as its array: no reference cycle)
@@ -73,7 +76,8 @@ class Context:
     # A graph has one Context per operation: slots keep them small. `__dict__` stays for what each forward
     # keeps on ctx (ctx.index, ctx.axis, ...).
     __slots__ = ("function", "edges", "needs_input_grad", "input_shapes", "input_dtypes", "scope", "shape",
-                 "dtype", "released", "_args", "_arrays", "_saved", "_output_data", "_output", "__dict__", "__weakref__")
+                 "dtype", "released", "_args", "_arrays", "_saved", "_output_data", "_output_version", "_output",
+                 "__dict__", "__weakref__")
     _hooks: list | None = None  # Tensor.register_hook on this node's output (class defaults: rarely set)
     retains_grad = False  # Tensor.retain_grad on this node's output
 
@@ -142,13 +146,12 @@ class Context:
         out = []
         for v in self._saved:
             if type(v) is _SavedInput:
-                if v.tensor._version != v.version:
-                    _raise_modified(v.tensor, v.version, self)
+                if version_of(v.tensor.data) != v.version:
+                    _raise_modified(v.tensor.data, v.version, self, v.tensor._describe())
                 v = v.tensor if tensors else v.tensor.data
             elif v is _OUTPUT:
-                alive = self._output()
-                if alive is not None and alive._version:
-                    _raise_modified(alive, 0, self)
+                if version_of(self._output_data) != self._output_version:
+                    _raise_modified(self._output_data, self._output_version, self, "its output")
                 v = Tensor._wrap(self._output_data, self) if tensors else self._output_data
             elif tensors and isinstance(v, np.ndarray):
                 v = Tensor._wrap(v)  # a constant
@@ -163,7 +166,7 @@ class Context:
         for v in self._saved or ():
             if v is data or v is returned:
                 self._saved = tuple(_OUTPUT if v is data or v is returned else v for v in self._saved)
-                self._output_data = data
+                self._output_data, self._output_version = data, version_of(data)
                 break
         self._args = self._arrays = None
         self._output = weakref.ref(output)
@@ -180,12 +183,32 @@ class Context:
         return self._output()
 
 
-def _raise_modified(tensor: Tensor, expected: int, node: Context) -> None:
+def _raise_modified(array: np.ndarray, expected: int, node: Context, what: str) -> None:
     raise RuntimeError(
         f"one of the values needed for gradient computation has been modified by an in-place operation: "
-        f"{tensor._describe()}, used by {node.name()}, is at version {tensor._version}; expected version "
-        f"{expected}. Update it after backward(), or compute with a copy."
+        f"{what}, used by {node.name()}, is at version {version_of(array)}; expected version {expected}. "
+        f"Change it after backward() (an optimizer's step() included), or compute with a copy."
     )
+
+
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def created_at() -> str:
+    """'file.py:12 in train' for the innermost line of the caller's code outside this package (anomaly mode)."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame = frame.f_back
+    return "an unknown line" if frame is None else f"{frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}"
+
+
+def check_finite(value: Any, what: str, node: Context) -> None:
+    """Anomaly mode's test: `value` (an array or a Tensor) has no NaN and no infinity, or the error says where."""
+    data = value.data if isinstance(value, Tensor) else np.asarray(value)
+    if data.dtype.kind in "fc" and not np.isfinite(data).all():
+        found = "NaN" if np.isnan(data).any() else "infinite values"
+        raise FloatingPointError(f"anomaly: {what} of {node.name()} holds {found}; the operation was created at "
+                                 f"{node.__dict__.get('created_at', 'an unknown line (outside anomaly mode)')}")
 
 
 class _Unrecorded:
@@ -238,6 +261,9 @@ class Function:
             return out
         out.grad_fn, out._requires_grad = ctx, True
         ctx._finish(out, returned)
+        if _state.detect_anomaly:
+            ctx.created_at = created_at()
+            check_finite(out, "the result", ctx)
         for observe in observers:
             observe(ctx, args, kwargs, out)
         return out

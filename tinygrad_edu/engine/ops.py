@@ -15,12 +15,15 @@ Every use of a repeated value contributes to its gradient, so the backward of a 
 must add the contributions back up to the input's own shape. That one rule, "un-broadcast", is `sum_to`:
 it sums the axes that broadcasting added. `broadcast_to` and `sum_to` are each other's backward.
 
-Kinks and edges (documented conventions, as in PyTorch):
-- relu'(0) = 0, heaviside'(x) = 0 everywhere (its derivative is 0 except at 0, where none exists),
-  |x|' = sign(x) so |x|'(0) = 0;
-- max/min reductions and maximum/minimum split the gradient equally between tied elements;
-- clip passes the gradient where low <= x <= high (boundaries included);
+Kinks, edges and NaN (documented conventions, PyTorch's):
+- relu'(0) = 0 and relu'(NaN) = 1; heaviside(x) = 1 if x > 0 else 0 (so heaviside(NaN) = 0) and its derivative
+  is 0 everywhere (0 except at 0, where none exists); |x|' = sign(x), so |x|'(0) = 0 and |x|'(NaN) = 0;
+- max/min reductions split the gradient equally between tied elements (NaN ties with NaN); maximum/minimum
+  give half to each input where they tie, and all of it to a NaN;
+- clip passes the gradient where low <= x <= high (boundaries included), not at NaN;
 - d(a^b)/da = 0 where b = 0 (even at a = 0), d(a^b)/db = 0 where a = 0.
+A gradient that a mask sends nowhere is selected away (np.where), not multiplied by 0: an infinite incoming
+gradient stays infinite where it flows and 0 where it does not, never NaN.
 """
 
 from __future__ import annotations
@@ -113,6 +116,12 @@ class BroadcastTo(Function):
     @staticmethod
     def backward(ctx: Context, g: Any) -> Any:
         return sum_to(g, ctx.input_shapes[0])
+
+
+def zero_where(drop: np.ndarray, g: Any) -> Any:
+    """0 where `drop` holds, g elsewhere: a mask applied by selection, not multiplication, so that an infinite g
+    stays infinite where it flows and is 0, not NaN, where it does not. On an array or a Tensor."""
+    return Where.apply(0.0, g, condition=drop) if isinstance(g, Tensor) else np.where(drop, 0.0, g)
 
 
 def _unbroadcast(ctx: Context, index: int, g: Any) -> Any:
@@ -221,26 +230,27 @@ class Pow(Binary):
     da, db = _pow_da, _pow_db
 
 
-def _share(g: Any, a: Any, b: Any, wins: np.ufunc) -> Any:
-    """g where a wins against b, g/2 where they tie, 0 where b wins (for maximum and minimum)."""
+def _share(g: Any, a: Any, b: Any, loses: np.ufunc) -> Any:
+    """For maximum (loses = less) and minimum (greater): g where a wins against b, g/2 where they tie, 0 where
+    a loses; a NaN never loses."""
     a, b = values(a), values(b)
-    return g * wins(a, b) + (g * 0.5) * np.equal(a, b)
+    return zero_where(loses(a, b), Where.apply(g * 0.5, g, condition=np.equal(a, b)))
 
 
 class Maximum(Binary):
     """y = maximum(a, b): the gradient goes to the larger input; ties split it in half."""
     f = np.maximum
     keeps_inputs = True
-    da = lambda g, a, b: _share(g, a, b, np.greater)
-    db = lambda g, a, b: g - _share(g, a, b, np.greater)
+    da = lambda g, a, b: _share(g, a, b, np.less)
+    db = lambda g, a, b: _share(g, b, a, np.less)
 
 
 class Minimum(Binary):
     """y = minimum(a, b): the gradient goes to the smaller input; ties split it in half."""
     f = np.minimum
     keeps_inputs = True
-    da = lambda g, a, b: _share(g, a, b, np.less)
-    db = lambda g, a, b: g - _share(g, a, b, np.less)
+    da = lambda g, a, b: _share(g, a, b, np.greater)
+    db = lambda g, a, b: _share(g, b, a, np.greater)
 
 
 class Neg(Unary):
@@ -274,7 +284,11 @@ class Abs(Unary):
     """y = |x|"""
     f = np.abs
     keeps_inputs = True
-    dx = lambda g, x: g * np.sign(values(x))  # dy/dx = sign(x), so |x|'(0) = 0
+    dx = lambda g, x: g * _sign(values(x))  # dy/dx = sign(x), so |x|'(0) = 0
+
+
+def _sign(x: np.ndarray) -> np.ndarray:
+    return np.greater(x, 0).astype(np.int8) - np.less(x, 0)  # 0 at NaN, where np.sign gives NaN
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -304,13 +318,13 @@ class ReLU(Unary):
     """y = max(x, 0)"""
     f = lambda x: np.maximum(x, 0)
     keeps_output = True
-    dx = lambda g, y: g * (y > 0)  # dy/dx = 1 where x > 0, else 0: relu'(0) = 0
+    dx = lambda g, y: zero_where(values(y) <= 0, g)  # dy/dx = 0 where x <= 0, else 1 (NaN included)
 
 
 class Heaviside(Unary):
     """The chapter's step (eq. 94): y = 1 if x > 0 else 0. No gradient flows through a step (its derivative
     is 0, taken as 0 at x = 0 too): this is why the perceptron has its own learning rule."""
-    f = lambda x: np.heaviside(x, 0.0).astype(x.dtype, copy=False)
+    f = lambda x: np.greater(x, 0).astype(x.dtype)
     dx = lambda g: np.zeros_like(values(g))  # a constant, whichever kind g is
 
 
@@ -383,13 +397,13 @@ class Clip(Function):
             inside &= x >= low
         if high is not None:
             inside &= x <= high
-        ctx.save_for_backward(inside)
+        ctx.save_for_backward(~inside)  # NaN is never inside
         return np.clip(x, low, high)
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> Any:
-        (inside,) = ctx.saved_tensors
-        return g * inside
+        (outside,) = ctx.saved_tensors
+        return zero_where(values(outside), g)
 
 
 class Where(Function):
@@ -397,14 +411,15 @@ class Where(Function):
 
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any, condition: np.ndarray) -> np.ndarray:
-        ctx.condition = condition  # a setting (bool array), not differentiated
+        ctx.save_for_backward(condition)  # a setting (a bool array): never differentiated
         return np.where(condition, a, b)
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> tuple:
+        condition = values(ctx.saved_tensors[0])
         needs_a, needs_b = ctx.needs_input_grad
-        ga = Where.apply(g, 0.0, condition=ctx.condition) if needs_a else None
-        gb = Where.apply(0.0, g, condition=ctx.condition) if needs_b else None
+        ga = Where.apply(g, 0.0, condition=condition) if needs_a else None
+        gb = Where.apply(0.0, g, condition=condition) if needs_b else None
         return _unbroadcast(ctx, 0, ga), _unbroadcast(ctx, 1, gb)
 
 
@@ -467,11 +482,12 @@ class Max(Function):
     @classmethod
     def forward(cls, ctx: Context, x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray:
         axes = normalize_axes(axis, x.ndim)
-        if x.size == 0:
-            raise ValueError(f"{cls.__name__.lower()} of an empty tensor (shape {x.shape}) is undefined")
+        if any(x.shape[a] == 0 for a in axes):  # (an empty batch reduced along another axis is fine)
+            raise ValueError(f"{cls.__name__.lower()} of an empty tensor along an empty axis is undefined "
+                             f"(shape {x.shape}, axis {axis})")
         y = cls.reduce(x, axis=axes, keepdims=True)
         ctx.kept_shape = y.shape
-        is_extreme = x == y
+        is_extreme = (x == y) | (np.isnan(x) & np.isnan(y)) if x.dtype.kind in "fc" else x == y
         dtype = x.dtype if x.dtype.kind in "fc" else np.float64
         ctx.save_for_backward(is_extreme / is_extreme.sum(axis=axes, keepdims=True, dtype=dtype))
         return y if keepdims else y.reshape(tuple(n for i, n in enumerate(x.shape) if i not in axes))
@@ -479,7 +495,7 @@ class Max(Function):
     @staticmethod
     def backward(ctx: Context, g: Any) -> Any:
         (share,) = ctx.saved_tensors
-        return broadcast_to(g.reshape(ctx.kept_shape), ctx.input_shapes[0]) * share
+        return zero_where(values(share) == 0, broadcast_to(g.reshape(ctx.kept_shape), ctx.input_shapes[0]) * share)
 
 
 class Min(Max):

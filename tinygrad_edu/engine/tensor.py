@@ -11,15 +11,22 @@ This file is the engine's ground floor: it imports none of the others. The arith
 differentiable methods are defined in ops.py next to the operations they call, `backward()` in autograd.py,
 numpy's hooks in interop.py; each of those files adds its methods to the class (as DeZero's `setup_variable`).
 
-The engine's global state lives here too:
+The engine's state lives here too, one copy per thread (as PyTorch's grad mode):
 - grad mode (`no_grad`, `enable_grad`): whether new operations are recorded;
+- anomaly mode (`detect_anomaly`): every result and gradient checked for NaN and infinity;
 - the name scope path (`name_scope`): a label recorded on every graph node, so that drawings can group the
   nodes created inside one layer. The engine itself knows nothing of layers.
+And, for all threads, the version of each piece of memory changed in place (`version_of`): a tensor, its
+views (slices, transposes, reshapes), `detach()` and the arrays obtained from it share one memory, so a change
+through any of them is seen by a backward that saved one of them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
+import warnings
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -30,12 +37,13 @@ import numpy as np
 # ---------------------------------------------------------------------------------------------------------------
 
 
-class _State:
-    grad_enabled: bool = True
+class _State(threading.local):
+    grad_enabled: bool = True  # the class attributes are every new thread's starting values
+    detect_anomaly: bool = False
     scope: tuple[str, ...] = ()
 
 
-_state = _State()  # one Python thread is assumed, like most teaching code
+_state = _State()
 
 
 def is_grad_enabled() -> bool:
@@ -76,6 +84,42 @@ class enable_grad(set_grad_enabled):
         super().__init__(True)
 
 
+def is_anomaly_enabled() -> bool:
+    """True when every forward result and backward gradient is checked for NaN and infinity."""
+    return _state.detect_anomaly
+
+
+class detect_anomaly(contextlib.ContextDecorator):
+    """`with tg.detect_anomaly(): loss.backward()` (or as a decorator): anomaly mode inside. Each operation's
+    result and each gradient backward computes is checked for NaN and infinity, and the first one found raises,
+    naming the operation and the line of your code that created it. It costs a check per value and a look at
+    the call stack per operation: turn it on to find a problem, not to train."""
+
+    def __init__(self, mode: bool = True) -> None:
+        self.mode = bool(mode)
+        self._previous: list[bool] = []
+
+    def __enter__(self) -> None:
+        self._previous.append(_state.detect_anomaly)
+        _state.detect_anomaly = self.mode
+
+    def __exit__(self, *exc: object) -> None:
+        _state.detect_anomaly = self._previous.pop()
+
+
+class set_detect_anomaly(detect_anomaly):
+    """`tg.set_detect_anomaly(True)`: anomaly mode on (or off) at once, for the rest of this thread; used in a
+    `with` statement it is restored at the end of the block."""
+
+    def __init__(self, mode: bool) -> None:
+        super().__init__(mode)
+        self._previous.append(_state.detect_anomaly)
+        _state.detect_anomaly = self.mode
+
+    def __enter__(self) -> None:
+        pass  # already on since the call
+
+
 @contextlib.contextmanager
 def name_scope(name: str) -> Iterator[tuple[str, ...]]:
     """Record `name` on every graph node created inside (nested scopes make a path, e.g. ("MLP", "layers.0")).
@@ -95,6 +139,39 @@ def name_scope(name: str) -> Iterator[tuple[str, ...]]:
 def current_scope() -> tuple[str, ...]:
     """The path of name scopes that are open now (empty outside any scope)."""
     return _state.scope
+
+
+# Non-finite values travel through the graph silently, as in PyTorch, rather than as numpy RuntimeWarnings that
+# point into the engine's lines; anomaly mode (`detect_anomaly`) finds where they start. A filter costs nothing
+# until numpy warns (np.errstate around each operation would cost ~1 µs); a test runner that resets the filters
+# for each test, as pytest does, shows the warnings in its summary again.
+warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"tinygrad_edu\.(engine\.|functional)")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Versions of memory changed in place
+# ---------------------------------------------------------------------------------------------------------------
+
+_versions: dict[int, int] = {}  # id of the array owning some memory -> its number of in-place changes (if any)
+
+
+def version_of(array: np.ndarray) -> int:
+    """How many times the memory of `array` has been changed in place (by Tensor operators, optimizers,
+    load_state_dict: all call `bump_version`). numpy's views all name the array that owns their memory as their
+    `base`, which is what the versions are kept by."""
+    base = array.base
+    return _versions.get(id(array if base is None else base), 0)
+
+
+def bump_version(array: np.ndarray) -> None:
+    """Record an in-place change of the memory of `array`: graphs that saved it will refuse to backward."""
+    owner = array if array.base is None else array.base
+    key = id(owner)
+    version = _versions.get(key)
+    if version is None:
+        weakref.finalize(owner, _versions.pop, key, None)  # forgotten with the memory (an id can be reused)
+        version = 0
+    _versions[key] = version + 1
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -136,7 +213,7 @@ class Tensor:
     tensor([2., 4., 6.])
     """
 
-    __slots__ = ("data", "grad_fn", "name", "_requires_grad", "_grad", "_hooks", "_version", "__weakref__")
+    __slots__ = ("data", "grad_fn", "name", "_requires_grad", "_grad", "_hooks", "__weakref__")
 
     __array_priority__ = 1000  # numpy asks us first when it combines an array with a Tensor (interop.py)
 
@@ -150,7 +227,6 @@ class Tensor:
         self.name: str | None = name
         self._grad: Tensor | None = None
         self._hooks: list[Callable] | None = None  # a leaf's own; an intermediate's are on its grad_fn
-        self._version = 0  # bumped by every in-place change, so that backward can tell a saved value is stale
         self._requires_grad = False
         if requires_grad:
             self.requires_grad = True
@@ -164,7 +240,6 @@ class Tensor:
         t.name = None
         t._grad = None
         t._hooks = None
-        t._version = 0
         t._requires_grad = grad_fn is not None
         return t
 
@@ -190,6 +265,11 @@ class Tensor:
         """Set `requires_grad` in place and return self (for `w = randn(3, 2).requires_grad_()`)."""
         self.requires_grad = requires_grad
         return self
+
+    @property
+    def _version(self) -> int:
+        """How many times this tensor's memory has been changed in place (PyTorch's `_version`)."""
+        return version_of(self.data)
 
     @property
     def is_leaf(self) -> bool:
@@ -265,8 +345,9 @@ class Tensor:
         return (self[i] for i in range(len(self.data)))
 
     def numpy(self) -> np.ndarray:
-        """The underlying numpy array (shared, not copied; no graph)."""
-        return self.data
+        """The values as a numpy array, shared, not copied, and outside the graph; read-only if the tensor
+        requires grad (a write would go unseen by backward: write under no_grad() with Tensor operators)."""
+        return _read_only(self.data) if self._requires_grad else self.data
 
     def item(self) -> Any:
         """The value of a one-element tensor as a Python number."""
@@ -289,10 +370,10 @@ class Tensor:
     __hash__ = object.__hash__  # tensors are graph nodes: hashed by identity even though == is elementwise
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
-        """`np.asarray(t)` gives the values (without the graph)."""
+        """`np.asarray(t)` gives the values (without the graph), as `numpy()` does."""
         if dtype is not None and dtype != self.data.dtype:
             return self.data.astype(dtype)
-        return self.data.copy() if copy else self.data
+        return self.data.copy() if copy else self.numpy()
 
     def _describe(self) -> str:
         """'tensor 'w' of shape (3, 2) and dtype float64', used in error messages."""
@@ -328,7 +409,7 @@ class Tensor:
         except (TypeError, ValueError) as e:  # numpy's casting and broadcasting errors, with our names
             error = TypeError if isinstance(e, TypeError) else ValueError  # (numpy's own subclasses need more)
             raise error(f"in-place '{what}' on {self._describe()} failed: {e}") from None
-        self._version += 1  # saved copies of this tensor are now stale (checked in backward)
+        bump_version(self.data)  # saved copies of this memory are now stale (checked in backward)
         return self
 
     def __iadd__(self, other: Any) -> Tensor:
@@ -371,6 +452,12 @@ class Tensor:
 
     def argmin(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
         return Tensor._wrap(np.argmin(self.data, axis=axis, keepdims=keepdims))
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    view = array.view()
+    view.flags.writeable = False
+    return view
 
 
 def values(value: Any) -> Any:

@@ -25,13 +25,14 @@ named by its path from there, e.g. ("MLP", "layers.0") for the first Linear of a
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..engine.tensor import Tensor, name_scope
+from ..engine.tensor import Tensor, bump_version, name_scope
 
 __all__ = ["IncompatibleKeys", "Module", "ModuleList", "Parameter", "Sequential", "StateDictError"]
 
@@ -73,9 +74,15 @@ def _is_parameter(value: Any) -> bool:
     )
 
 
-# The modules being called right now, outermost first, with their path from the outermost one ("" for it).
-# One Python thread is assumed, like the engine's grad mode and name scopes.
-_call_stack: list[tuple[Module, str]] = []
+class _Calls(threading.local):
+    """The modules being called right now in this thread, outermost first, with their path from the outermost
+    one ("" for it): one stack per thread, like the engine's grad mode and name scopes."""
+
+    def __init__(self) -> None:
+        self.stack: list[tuple[Module, str]] = []
+
+
+_calls = _Calls()
 
 
 class Module:
@@ -325,7 +332,7 @@ class Module:
         for key, value in values.items():  # all checked first: a failing load changes nothing
             target = own[key]
             np.copyto(target.data, value, casting="unsafe")
-            target._version += 1  # graphs that saved the old values must notice (as an in-place update)
+            bump_version(target.data)  # graphs that saved the old values must notice (as an in-place update)
         return IncompatibleKeys(missing, unexpected)
 
     # -- calling ------------------------------------------------------------------------------------------------
@@ -335,25 +342,27 @@ class Module:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         path, scope = self._scope_name()
-        _call_stack.append((self, path))
+        stack = _calls.stack
+        stack.append((self, path))
         try:
             if scope is None:
                 return self.forward(*args, **kwargs)
             with name_scope(scope):
                 return self.forward(*args, **kwargs)
         finally:
-            _call_stack.pop()
+            stack.pop()
 
     def _scope_name(self) -> tuple[str, str | None]:
         """(path from the outermost module being called, scope label or None for a transparent container)."""
-        if not _call_stack:
+        stack = _calls.stack
+        if not stack:
             return "", type(self).__name__
-        parent, parent_path = _call_stack[-1]
+        parent, parent_path = stack[-1]
         name = next((n for n, m in parent._modules.items() if m is self), None)
         if name is not None:
             path = f"{parent_path}.{name}" if parent_path else name
         else:  # not a direct child (e.g. a layer passed in as an argument): look for it from the outermost module
-            root = _call_stack[0][0]
+            root = stack[0][0]
             path = next((p for p, m in root.named_modules() if m is self and p), type(self).__name__)
         return path, (None if self._transparent_scope else path)
 

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..functional import heaviside
-from ..engine.tensor import Tensor
+from ..engine.tensor import Tensor, bump_version
 from .metrics import accuracy
 from .module import Module, Parameter
 
@@ -116,8 +116,8 @@ class Perceptron(Module):
                 best = (self.epoch_accuracy_[-1], W.copy(), b.copy())
         if pocket and best is not None:
             W[...], b[...] = best[1], best[2]
-        self.weight._version += 1  # in-place change (as an optimizer step)
-        self.bias._version += 1
+        bump_version(self.weight.data)  # in-place changes (as an optimizer step)
+        bump_version(self.bias.data)
         return self
 
     def extra_repr(self) -> str:

@@ -22,6 +22,7 @@ everything recorded lives as long as the trace, so trace one batch, not a traini
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +49,7 @@ class Trace:
 
     def __enter__(self) -> Trace:
         global _last
+        self._thread = threading.get_ident()  # the operations of other threads are theirs, not this block's
         function.observers.append(self._record)
         _last = self
         return self
@@ -69,7 +71,7 @@ class Trace:
         self.records.clear()
 
     def _record(self, node: Context, args: tuple[Any, ...], kwargs: dict[str, Any], out: Tensor) -> None:
-        if node in self.records:
+        if node in self.records or threading.get_ident() != self._thread:
             return
         self.records[node] = Record(args, dict(kwargs), out)
         if self.retain_grads:
