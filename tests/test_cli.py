@@ -498,3 +498,14 @@ def test_real_mnist_smoke_run(tmp_path, capsys):
     code, out, _ = run_cli(["evaluate", "--model", str(tmp_path / "model.npz"), "--data-dir", str(SHARED_MNIST)],
                            capsys)
     assert code == 0 and f"accuracy {metrics['test_accuracy']:.4f}" in out
+
+
+def test_a_diverging_run_stops_with_one_line_and_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "run"
+    code, _, err = run_cli(["train", "--dataset", "digits", "--activation", "relu", "--output-activation", "identity",
+                            "--lr", "5", "--epochs", "2", "--out", str(out), "--no-progress"], capsys)
+    assert code == 1 and not out.exists()
+    line = err.strip()
+    assert "\n" not in line and "RuntimeWarning" not in err
+    assert re.search(r"the loss became (inf|nan) at epoch 1, batch \d+: training stopped and nothing was written; "
+                     r"a smaller --lr \(this run: 5\)", line), line

@@ -182,6 +182,11 @@ def _blas_threads(threads: int | None) -> Any:
     return threadpool_limits(limits=threads, user_api="blas")
 
 
+def result_lr(config: Any) -> str:
+    """The learning rate a run used (the recommended one when --lr was not given)."""
+    return f"{config.resolved().lr:g}"
+
+
 def _train(args: argparse.Namespace) -> int:
     from .experiment import TrainConfig, check_out_dir, default_out_dir, run, write_outputs
 
@@ -193,8 +198,15 @@ def _train(args: argparse.Namespace) -> int:
     )
     out = Path(args.out) if args.out else default_out_dir(config)
     check_out_dir(out, overwrite=args.overwrite)  # a bad --out fails now, not after training
+    from .train import NonFiniteLossError
+
     with _blas_threads(args.threads):
-        result = run(config, progress=not args.no_progress)
+        try:
+            result = run(config, progress=not args.no_progress)
+        except NonFiniteLossError as error:
+            raise CommandFailed(
+                f"the loss became {error.loss} at epoch {error.epoch}, batch {error.batch}: training stopped and "
+                f"nothing was written; a smaller --lr (this run: {result_lr(config)}) usually keeps it finite") from None
     paths = write_outputs(result, out, overwrite=args.overwrite)
     folder = paths["model"].parent
     kept = f" ({out} already holds files: kept; --overwrite replaces a run)" if folder != out else ""

@@ -43,9 +43,9 @@ class NonFiniteLossError(FloatingPointError):
     """fit stopped because a batch's loss was NaN or infinite; the model keeps the weights of the last finite
     step, and `history` holds the epochs completed before."""
 
-    def __init__(self, message: str, history: History) -> None:
+    def __init__(self, message: str, history: History, epoch: int, batch: int, loss: float) -> None:
         super().__init__(message)
-        self.history = history
+        self.history, self.epoch, self.batch, self.loss = history, epoch, batch, loss
 
 
 class StopTraining(Exception):
@@ -357,7 +357,7 @@ def fit(
                             f"before that update, and the model keeps the weights of the step before. A loss that "
                             f"blows up usually means a learning rate too large for this network: try a smaller one "
                             f"(now {getattr(optimizer, 'lr', '?')}), or pass nonfinite='continue' to train on",
-                            history)
+                            history, epoch, b + 1, value)
                     cost.backward()
                     optimizer.step()
                     total_loss += value * len(xb)
