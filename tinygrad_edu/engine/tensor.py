@@ -51,19 +51,28 @@ def is_grad_enabled() -> bool:
     return _state.grad_enabled
 
 
-class set_grad_enabled(contextlib.ContextDecorator):
-    """Context manager / decorator setting grad mode to `mode` inside, restoring the previous mode after."""
+class _Mode(contextlib.ContextDecorator):
+    """A switch of this thread's state, set to `mode` inside a `with` block (or a decorated function) and
+    restored after; `name` is the switch."""
+
+    name = ""
 
     def __init__(self, mode: bool) -> None:
         self.mode = bool(mode)
         self._previous: list[bool] = []
 
     def __enter__(self) -> None:
-        self._previous.append(_state.grad_enabled)
-        _state.grad_enabled = self.mode
+        self._previous.append(getattr(_state, self.name))
+        setattr(_state, self.name, self.mode)
 
     def __exit__(self, *exc: object) -> None:
-        _state.grad_enabled = self._previous.pop()
+        setattr(_state, self.name, self._previous.pop())
+
+
+class set_grad_enabled(_Mode):
+    """Context manager / decorator setting grad mode to `mode` inside, restoring the previous mode after."""
+
+    name = "grad_enabled"
 
 
 class no_grad(set_grad_enabled):
@@ -89,22 +98,16 @@ def is_anomaly_enabled() -> bool:
     return _state.detect_anomaly
 
 
-class detect_anomaly(contextlib.ContextDecorator):
+class detect_anomaly(_Mode):
     """`with tg.detect_anomaly(): loss.backward()` (or as a decorator): anomaly mode inside. Each operation's
     result and each gradient backward computes is checked for NaN and infinity, and the first one found raises,
     naming the operation and the line of your code that created it. It costs a check per value and a look at
     the call stack per operation: turn it on to find a problem, not to train."""
 
+    name = "detect_anomaly"
+
     def __init__(self, mode: bool = True) -> None:
-        self.mode = bool(mode)
-        self._previous: list[bool] = []
-
-    def __enter__(self) -> None:
-        self._previous.append(_state.detect_anomaly)
-        _state.detect_anomaly = self.mode
-
-    def __exit__(self, *exc: object) -> None:
-        _state.detect_anomaly = self._previous.pop()
+        super().__init__(mode)
 
 
 class set_detect_anomaly(detect_anomaly):
@@ -113,11 +116,10 @@ class set_detect_anomaly(detect_anomaly):
 
     def __init__(self, mode: bool) -> None:
         super().__init__(mode)
-        self._previous.append(_state.detect_anomaly)
-        _state.detect_anomaly = self.mode
+        super().__enter__()
 
     def __enter__(self) -> None:
-        pass  # already on since the call
+        pass  # already set by the call
 
 
 @contextlib.contextmanager
