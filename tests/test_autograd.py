@@ -217,6 +217,40 @@ def test_graph_structure_is_inspectable():
     mul = node.edges[0]
     assert mul.name() == "MulBackward" and mul.edges == (x, None)  # a constant gets no edge
     assert node.edges[1] is x and node.output() is y
+    assert mul.constants == (None, c) and node.settings == {}  # what needs no gradient is kept for inspection
+
+
+def test_a_small_graph_keeps_its_values_and_gradients_and_a_large_one_does_not():
+    """As micrograd's Values: a node keeps its output and the gradient backward sent through it, up to
+    KEEP_ELEMENTS elements (so a training step's activations are not held by its graph)."""
+    from tinygrad_edu.engine.function import KEEP_ELEMENTS
+
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    h = (x * 3).sum(axis=0, keepdims=True)
+    node = h.grad_fn.edges[0]  # the Mul: its tensor is gone
+    assert node.output() is None and node.output_data.tolist() == [3.0, 6.0] and node.output_grad is None
+    assert h.grad_fn.settings == {"axis": 0, "keepdims": True}
+    h.sum().backward()
+    assert node.output_grad.tolist() == [1.0, 1.0] and h.grad_fn.output_grad.tolist() == [1.0]
+    s = x.sum()
+    (s * s).backward()  # s is used twice: its gradient is a sum of two 0-d arrays, which numpy makes a scalar
+    assert s.grad_fn.output_grad.shape == () and s.grad_fn.output_grad == 2 * 3.0
+    big = tg.tensor(np.ones(KEEP_ELEMENTS + 1), requires_grad=True)
+    s = (big * 3).sum()
+    s.backward()
+    assert s.grad_fn.edges[0].output_data is None and s.grad_fn.edges[0].output_grad is None
+
+
+def test_a_leaf_never_shares_its_grad_with_a_node_that_keeps_it():
+    """x + 0 hands its gradient to x unchanged: x.grad must be x's own array, since zero_grad(set_to_none=False)
+    and optimizers change it in place, and the node's kept gradient must not change with it."""
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    y = x + 0.0
+    (y * 1.0).sum().backward()
+    kept = y.grad_fn.output_grad
+    assert not np.shares_memory(x.grad.data, kept)
+    x.grad.data[...] = 0
+    assert kept.tolist() == [1.0, 1.0]
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -14,8 +14,8 @@ formulas are recorded like any other computation, so that they can be differenti
 Accumulation, one rule. A sum of gradients is always a new array, never an update in place: `a + b` hands a
 and b the very same g, which must not change under either. A leaf's `.grad` takes the first gradient that
 reaches it as it is when backward made that array for this leaf alone (it owns all of its memory, is
-writeable, and no other tensor got it in this call); anything else is stored as a copy. Later gradients are
-added into a new array. The caller's `gradient=` is copied on the way in; an intermediate tensor's retained
+writeable, and no other tensor got it, nor any node keeps it, in this call); anything else is stored as a
+copy. Later gradients are added into a new array. The caller's `gradient=` is copied on the way in; an intermediate tensor's retained
 `.grad`, and any `.grad` made with create_graph, is always a copy.
 """
 
@@ -55,9 +55,12 @@ def topological_order(roots: Sequence[Context]) -> list[Context]:
 
 
 def run_backward(outputs: Sequence[Tensor], grad_outputs: Sequence[Any] | None, retain_graph: bool | None,
-                 create_graph: bool, capture: set[Context] | frozenset = frozenset()) -> dict[Any, Any]:
+                 create_graph: bool, capture: set[Context] | frozenset = frozenset(),
+                 taken: set[int] | None = None) -> dict[Any, Any]:
     """The walk. Returns the gradient of every leaf reached, keyed by the leaf, and of every node in `capture`
-    (intermediate tensors asked for by `grad()`), keyed by the node: arrays, or Tensors with create_graph."""
+    (intermediate tensors asked for by `grad()`), keyed by the node: arrays, or Tensors with create_graph.
+    A node that keeps its output's value keeps its gradient too; those arrays go into `taken` (no leaf may
+    own one: a leaf's .grad can be changed in place)."""
     grads = _seed_gradients(outputs, grad_outputs, create_graph)  # node or leaf -> its gradient so far
     order = topological_order([t.grad_fn for t in outputs if t.grad_fn is not None])
     captured = {}
@@ -72,6 +75,10 @@ def run_backward(outputs: Sequence[Tensor], grad_outputs: Sequence[Any] | None, 
                 grad = _observe(node, grad)
             if node in capture:
                 captured[node] = grad
+            if node.output_data is not None:  # keep the gradient beside the value (a sum of 0-d arrays is a scalar)
+                kept = node.output_grad = grad.data if isinstance(grad, Tensor) else np.asarray(grad)
+                if taken is not None:
+                    taken.add(id(kept if kept.base is None else kept.base))
             for edge, g in zip(node.edges, _input_gradients(node, grad, anomaly)):
                 if edge is not None and g is not None:
                     grads[edge] = grads[edge] + g if edge in grads else g
@@ -223,7 +230,7 @@ def backward(outputs: Sequence[Tensor], grad_outputs: Sequence[Any] | None = Non
              retain_graph: bool | None = None, create_graph: bool = False) -> None:
     """Accumulate d(outputs)/d(leaf) into `.grad` of every leaf that requires grad (see Tensor.backward)."""
     taken: set[int] | None = None if create_graph else set()  # (a recorded gradient is always copied)
-    for leaf, grad in run_backward(outputs, grad_outputs, retain_graph, create_graph).items():
+    for leaf, grad in run_backward(outputs, grad_outputs, retain_graph, create_graph, taken=taken).items():
         if leaf._hooks:
             grad = _call_hooks(leaf._hooks, grad if isinstance(grad, Tensor) else Tensor._wrap(grad))
         _accumulate(leaf, grad, taken)

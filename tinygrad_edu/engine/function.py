@@ -26,8 +26,10 @@ either, as HIPS autograd runs its VJPs:
 numpy (forward's result), which is how one backward calls another operation (a scatter, a `where`).
 
 Keyword arguments of `apply` are settings (an axis, a shape), passed to forward unchanged, never
-differentiated. `ctx` is the graph node (a `Context`): the output's `grad_fn`. It keeps what backward needs
-and the edges to the inputs' nodes, and nothing else, so that memory is released with the graph.
+differentiated. `ctx` is the graph node (a `Context`): the output's `grad_fn`. It keeps what backward needs,
+the edges to the inputs' nodes, and what it takes to show the computation afterwards as micrograd's `Value`s
+show it: the inputs that get no gradient and the settings, and, for a small output, its value and the gradient
+backward sent through it (larger ones would hold a training step's memory: they live with their tensor only).
 """
 
 from __future__ import annotations
@@ -60,6 +62,10 @@ class _SavedInput:
 
 _OUTPUT = object()  # "the output of this node" among the saved values (kept as its array: no reference cycle)
 
+#: A node keeps its output's value and gradient (`output_data`, `output_grad`) when the output has at most
+#: this many elements: a graph that can be read number by number stays readable after `backward()`.
+KEEP_ELEMENTS = 4096
+
 
 class Context:
     """A node of the graph: one call of a Function, with what its backward needs.
@@ -69,37 +75,46 @@ class Context:
                         that requires grad, or None (a constant: no gradient is sent there)
       needs_input_grad  per positional input: whether backward must compute its gradient
       input_shapes      per positional input: its shape (None for non-tensor arguments); input_dtypes alike
+      constants         per positional input that gets no gradient, the input itself (a Tensor that needs no
+                        grad, an array, a scalar); None for the others
+      settings          the keyword arguments of `apply` (axis=..., shape=...)
       scope             the name_scope path active when the node was created
       shape, dtype      of the output
+      output_data       the output's array, if it has at most KEEP_ELEMENTS elements (else None)
+      output_grad       with output_data: the gradient dC/d(output) of the latest backward through this node
     """
 
     # A graph has one Context per operation: slots keep them small. `__dict__` stays for what each forward
     # keeps on ctx (ctx.index, ctx.axis, ...).
-    __slots__ = ("function", "edges", "needs_input_grad", "input_shapes", "input_dtypes", "scope", "shape",
-                 "dtype", "released", "_args", "_arrays", "_saved", "_output_data", "_output_version", "_output",
-                 "__dict__", "__weakref__")
+    __slots__ = ("function", "edges", "needs_input_grad", "input_shapes", "input_dtypes", "constants", "settings",
+                 "scope", "shape", "dtype", "output_data", "output_grad", "released", "_args", "_arrays", "_saved",
+                 "_saved_output", "_saved_version", "_output", "__dict__", "__weakref__")
     _hooks: list | None = None  # Tensor.register_hook on this node's output (class defaults: rarely set)
     retains_grad = False  # Tensor.retain_grad on this node's output
 
-    def __init__(self, function: type[Function], args: tuple) -> None:
+    def __init__(self, function: type[Function], args: tuple, settings: dict) -> None:
         self.function = function
-        edges, needs, shapes, dtypes, arrays = [], [], [], [], []  # one pass over the inputs
+        edges, needs, shapes, dtypes, arrays, constants = [], [], [], [], [], []  # one pass over the inputs
         for a in args:
             if isinstance(a, Tensor):
                 need, data = a._requires_grad, a.data
                 edges.append((a if a.grad_fn is None else a.grad_fn) if need else None)
+                constants.append(None if need else a)
                 needs.append(need)
                 shapes.append(data.shape)
                 dtypes.append(data.dtype)
                 arrays.append(data)
             else:
                 edges.append(None)
+                constants.append(a)
                 needs.append(False)
                 shapes.append(None)
                 dtypes.append(None)
                 arrays.append(a)
-        self.edges, self.needs_input_grad = tuple(edges), tuple(needs)
+        self.edges, self.needs_input_grad, self.constants = tuple(edges), tuple(needs), tuple(constants)
         self.input_shapes, self.input_dtypes = tuple(shapes), tuple(dtypes)
+        self.settings = settings
+        self.output_grad = None
         self.scope = _state.scope
         self.released = False
         self._args, self._arrays = args, arrays  # during forward only: to recognise saved inputs
@@ -150,9 +165,9 @@ class Context:
                     _raise_modified(v.tensor.data, v.version, self, v.tensor._describe())
                 v = v.tensor if tensors else v.tensor.data
             elif v is _OUTPUT:
-                if version_of(self._output_data) != self._output_version:
-                    _raise_modified(self._output_data, self._output_version, self, "its output")
-                v = Tensor._wrap(self._output_data, self) if tensors else self._output_data
+                if version_of(self._saved_output) != self._saved_version:
+                    _raise_modified(self._saved_output, self._saved_version, self, "its output")
+                v = Tensor._wrap(self._saved_output, self) if tensors else self._saved_output
             elif tensors and isinstance(v, np.ndarray):
                 v = Tensor._wrap(v)  # a constant
             out.append(v)
@@ -162,20 +177,21 @@ class Context:
         """Called by apply once forward has made the output: find it among the saved values. (For a 0-d
         result numpy returns a scalar, which the output Tensor holds as a new array: both are looked for.)"""
         data = output.data
-        self._output_data = None  # kept only when backward needs it
+        self._saved_output = None  # kept only when backward needs it
         for v in self._saved or ():
             if v is data or v is returned:
                 self._saved = tuple(_OUTPUT if v is data or v is returned else v for v in self._saved)
-                self._output_data, self._output_version = data, version_of(data)
+                self._saved_output, self._saved_version = data, version_of(data)
                 break
         self._args = self._arrays = None
         self._output = weakref.ref(output)
         self.shape, self.dtype = data.shape, data.dtype
+        self.output_data = data if data.size <= KEEP_ELEMENTS else None
 
     def release(self) -> None:
         """Free the saved values (after backward, unless retain_graph=True)."""
         if self._saved is not None:
-            self._saved = self._output_data = None
+            self._saved = self._saved_output = None
             self.released = True
 
     def output(self) -> Tensor | None:
@@ -254,7 +270,7 @@ class Function:
     @classmethod
     def _record(cls, args: tuple, kwargs: dict) -> Tensor:
         """apply when the result joins the graph: forward with a new node, attached to the output."""
-        ctx = Context(cls, args)
+        ctx = Context(cls, args, kwargs)
         returned = cls.forward(ctx, *ctx._arrays, **kwargs)
         out = Tensor._wrap(returned)
         if out.data.dtype.kind not in "fc":  # integer or bool results (argmax, comparisons) have no gradient
