@@ -103,5 +103,5 @@ def test_a_trace_records_only_its_own_threads_operations():
         release.set()
         y = (x + 1.0).sum()
         t.join()
-    assert {record.output.grad_fn.name() for record in tr.records.values()} == {"AddBackward", "SumBackward"}
+    assert {out.grad_fn.name() for out in tr.outputs.values()} == {"AddBackward", "SumBackward"}
     assert y.item() == 5.0

@@ -35,31 +35,54 @@ def small_graph(traced: bool = True):
 
 
 def test_forward_structure_and_gradient_values():
-    x, w, y, tr = small_graph()
-    before = viz.draw_graph(y, trace=tr).source
+    """The README's first graph shows every value and every gradient with no trace, as micrograd's draw_dot."""
+    x, w, y, _ = small_graph(traced=False)
+    before = viz.draw_graph(y).source
     assert before.count("not computed yet") == 5  # w, x and three intermediates
     y.backward()
-    g = viz.draw_graph(y, trace=tr)
+    g = viz.draw_graph(y)
     src = g.source
     assert len(node_lines(src)) == 2 + 3 + 3  # two leaves, three ops, three op outputs
     assert len(edge_lines(src)) == 3 + 2 + 3  # inputs of Mul, Mul, Sum + op → value
+    assert "data: [0.5, 1, 1.5]" in src and "data: [0.5, 2, 4.5]" in src and "data: 7" in src
     assert "grad: [1, 2, 3]" in src  # x.grad = 2 w x
     assert "grad: 14" in src  # w.grad = Σ x²
-    assert "grad: [1, 1, 1]" in src  # ∂y/∂(w x x) is kept by the trace
-    assert "not computed" not in src and "not retained" not in src
+    assert "grad: [1, 1, 1]" in src and "grad: 1<" in src  # ∂y/∂(w x x), and ∂y/∂y
+    assert "not computed" not in src and "not kept" not in src
     assert src.index("<B>w</B>") < src.index("<B>Mul</B>") < src.index("<B>Sum</B>")  # data-flow order
-    assert "rankdir=LR" in src and "legend" in src
-
-
-def test_not_retained_without_trace_and_rankdir():
-    x, w, y, _ = small_graph(traced=False)
-    y.backward()
-    src = viz.draw_graph(y, rankdir="TB", trace=viz.Trace()).source
-    assert "rankdir=TB" in src
-    assert "not retained" in src or "not kept" in src
-    assert "grad: 14" in src
+    assert "rankdir=TB" in src and "legend" not in src  # a handful of nodes: no legend unless asked
+    assert "legend" in viz.draw_graph(y, legend=True).source
+    assert "rankdir=LR" in viz.draw_graph(y, rankdir="LR").source
     with pytest.raises(ValueError, match="rankdir"):
         viz.draw_graph(y, rankdir="XY")
+
+
+def test_constants_keep_their_names_values_and_scalars():
+    x = tg.tensor([1.0, 2.0, 3.0], requires_grad=True, name="x")
+    c = tg.tensor([4.0, 5.0, 6.0], name="c")  # needs no gradient: no edge, but the node keeps it
+    y = (x * c + np.array([1.0, 1.0, 1.0])) ** 2
+    y.sum().backward()
+    text = viz.graph_text(y)
+    assert "input 'c' (3,) float64  data: [4, 5, 6]" in text
+    assert "input 'constant' (3,) float64  data: [1, 1, 1]" in text
+    assert re.search(r"= Pow\(%\d+, 2\)", text)  # the scalar exponent, without a trace
+    assert "<B>Pow</B><BR/><FONT POINT-SIZE=\"9\" COLOR=\"#666666\">·, 2</FONT>" in viz.draw_graph(y).source
+
+
+def test_large_intermediates_say_what_was_dropped_and_a_trace_keeps_them():
+    from tinygrad_edu.engine.function import KEEP_ELEMENTS
+
+    a = tg.tensor(np.arange(KEEP_ELEMENTS + 1.0), requires_grad=True, name="a")
+    s = (a * 2).sum()
+    s.backward()
+    line = viz.graph_text(s).splitlines()[1]
+    assert line.startswith("%1 = Mul(%0, 2)")
+    assert line.count("not kept (4 097 > 4 096 elements): use viz.trace()") == 2  # data and grad
+    with viz.trace() as tr:
+        s = (a * 2).sum()
+    s.backward()
+    line = viz.graph_text(s, trace=tr).splitlines()[1]
+    assert "not kept" not in line and "grad: norm" in line
 
 
 def test_large_tensors_show_statistics():
@@ -87,8 +110,8 @@ def test_params_names_scopes_depth_and_collapse():
     src = viz.draw_graph(cost, params=params, trace=tr).source
     for name in params:
         assert f"<B>{name}</B>" in src
-    assert src.count("subgraph cluster_") >= 4  # MLP and its layers
-    assert "MLP" in src and "layers.0" in src
+    # a box for each Linear (MatMul + Add); none for the MLP, which only calls them, or a one-operation ReLU
+    assert src.count("subgraph cluster_") == 3 and "MLP/layers.0" in src and "MLP/layers.1" not in src
     assert viz.draw_graph(cost, params=params, trace=tr, depth=0).source.count("subgraph cluster_") == 0
     assert viz.draw_graph(cost, params=params, trace=tr, depth=1).source.count("subgraph cluster_") == 1
     collapsed = viz.draw_graph(cost, params=params, trace=tr, collapse=True)
@@ -104,20 +127,20 @@ def test_chapter_view_labels_and_delta():
     cost, model, tr = loss_graph([6], "sigmoid", "mse", batch=4, seed=1)
     g = viz.draw_graph(cost, view="chapter", params=dict(model.named_parameters()), trace=tr)
     src = g.source
-    for label in ("a<SUP>0</SUP> = x", "W<SUP>1</SUP>", "z<SUP>1</SUP>", "a<SUP>1</SUP>", "W<SUP>2</SUP>",
-                  "z<SUP>2</SUP>", "δ<SUP>2</SUP> = ∂C/∂z<SUP>2</SUP>", "<B>C</B>"):
+    for label in ("a⁰ = x", "W¹", "z¹", "a¹", "W²", "z²", "δ² = ∂C/∂z²", "<B>C</B>", "z¹ = W¹ [a⁰; 1]"):
         assert label in src, label
+    assert "<SUP>" not in src and "<SUB>" not in src  # misplaced by graphviz's SVG renderer
     assert "1/B" in src  # the legend says what δ includes
     assert "(6, 65)" in src  # W^1 = [weight | bias]
     # δ^L drawn equals the chapter's batch formula Δ^L = -(2/B)(Y - A^L) ⊙ σ'(Z^L)
-    z2 = [r.output for r in tr.records.values() if r.output.shape == (4, 10) and r.output.grad_fn.name() == "AddBackward"][0]
+    z2 = [t for t in tr.outputs.values() if t.shape == (4, 10) and t.grad_fn.name() == "AddBackward"][0]
     a = 1 / (1 + np.exp(-z2.data))
     y = tg.functional.one_hot(tg.data.load_digits().y_train[:4], 10).numpy()  # the batch's labels
     delta = -(2 / 4) * (y - a) * a * (1 - a)
     np.testing.assert_allclose(z2.grad.data, delta, rtol=1e-10)
     assert "norm " + viz.summarize(delta, kind="grad").split("norm ")[1].split(",")[0] in src
     text = g.text
-    assert text.splitlines()[0].startswith("a^0 = x") and "z^2" in text
+    assert text.splitlines()[0].startswith("a⁰ = x") and "z²" in text
 
 
 def test_chapter_view_refuses_a_non_mlp():
@@ -191,8 +214,13 @@ def test_render_with_dot(tmp_path):
         assert path.stat().st_size > 100
     assert (tmp_path / "g.png").read_bytes()[:4] == b"\x89PNG"
     assert (tmp_path / "g.pdf").read_bytes()[:4] == b"%PDF"
-    bundle = g._repr_mimebundle_()
-    assert "image/svg+xml" in bundle and "<svg" in bundle["image/svg+xml"]
+    bundle, metadata = g._repr_mimebundle_()
+    assert "<svg" in bundle["image/svg+xml"] and bundle["text/plain"] == g.source
+    png = bundle["image/png"]  # for untrusted notebooks and GitHub, which show no SVG
+    assert png[:4] == b"\x89PNG"
+    svg_width = float(re.search(r'<svg width="([\d.]+)pt"', bundle["image/svg+xml"]).group(1)) * 4 / 3  # CSS px
+    assert metadata["image/png"]["width"] == int.from_bytes(png[16:20], "big") // 2  # drawn at 2x, shown at 1x
+    assert abs(metadata["image/png"]["width"] - svg_width) <= 2
 
 
 def test_without_dot(tmp_path, monkeypatch):
@@ -270,3 +298,54 @@ def test_chapter_view_of_an_mlp_given_as_params():
     cost.backward()
     src = viz.draw_graph(cost, view="chapter", params=model, trace=tr).source
     assert "layers.2.weight + layers.2.bias" in src and "σ (tanh)" in src and "(3, 5)" in src
+
+
+def rendered_width(drawing) -> float:
+    """The drawing's width in CSS pixels, as a browser shows its SVG (graphviz writes points: 1 pt = 4/3 px)."""
+    svg = drawing.pipe(format="svg", encoding="utf-8")
+    return float(re.search(r'<svg width="([\d.]+)pt"', svg).group(1)) * 4 / 3
+
+
+def chapter_networks():
+    """The issue's three drawings: the README's first graph, the 1-3-1 chapter view, a 784-300-10 forward."""
+    x, w, y, _ = small_graph(traced=False)
+    y.backward()
+    yield "first", tg.draw(y)
+    for sizes, view in (([1, 3, 1], "chapter"), ([784, 300, 10], "forward")):
+        gen = np.random.default_rng(0)
+        model = tg.nn.MLP(sizes, "sigmoid", "sigmoid", generator=gen)
+        x = tg.tensor(gen.random((4, sizes[0])), name="x")
+        loss = tg.mse(model(x), tg.tensor(np.eye(sizes[-1])[[0, 0, 0, 0]], name="y"))
+        loss.backward()
+        yield f"{'-'.join(map(str, sizes))} {view}", tg.draw(loss, view=view, params=model)
+
+
+def test_the_chapters_drawings_fit_a_notebook_column_with_all_their_numbers():
+    require(shutil.which("dot") is not None, "graphviz's dot program (apt-get install graphviz)")
+    for what, drawing in chapter_networks():
+        width = rendered_width(drawing)
+        assert 100 < width <= viz.graph.MAX_WIDTH_PX, (what, width)
+        assert "not kept" not in drawing.source and "not computed" not in drawing.source, what
+        if what.endswith("forward"):  # shown at its natural size, not shrunk to fit: the text stays legible
+            drawing.graph_attr.pop("size")
+            assert rendered_width(drawing) <= viz.graph.MAX_WIDTH_PX
+
+
+def test_direction_is_chosen_by_the_shape_of_the_graph():
+    chain = tg.tensor([1.0, 2.0], requires_grad=True)
+    for _ in range(20):
+        chain = chain.tanh()
+    assert viz.graph.choose_rankdir(viz.build_model(chain)) == "TB"  # a chain runs down the page
+    many = [tg.tensor([float(i)], requires_grad=True, name=f"input {i}") for i in range(30)]
+    fan_in = tg.stack(many).sum()  # thirty inputs side by side would be ~3 000 px across
+    assert viz.graph.choose_rankdir(viz.build_model(fan_in)) == "LR"
+    assert "rankdir=LR" in tg.draw(fan_in).source
+
+
+def test_a_linear_layers_transposed_weight_is_an_arrow_not_two_nodes():
+    model = tg.nn.Linear(3, 2)
+    out = model(tg.tensor(np.ones((1, 3)), name="x")).sum()
+    src = tg.draw(out, params=model).source
+    assert "ᵀ (Transpose)" in src and "<B>Transpose</B>" not in src
+    assert "MatMul(%1, %0ᵀ)" in viz.graph_text(out, params=model)
+    assert "TransposeBackward" in tg.draw(out, view="backward").source  # the backward view shows what runs

@@ -1,8 +1,9 @@
 """What every drawing shares: the `Drawing` graph object, its no-`dot` fallback, label escaping, number summaries.
 
 `Drawing` is a `graphviz.Digraph` (so `.source`, `.pipe()`, `.render()` behave as graphviz documents them) that
-  - shows itself in Jupyter as SVG when graphviz's `dot` program is installed, and as its DOT source with a
-    one-line install hint when it is not (graphviz's own display raises `ExecutableNotFound` instead);
+  - shows itself in Jupyter as SVG and PNG (the PNG for where SVG is not shown: untrusted notebooks, GitHub)
+    when graphviz's `dot` program is installed, and as its DOT source with a one-line install hint when it is
+    not (graphviz's own display raises `ExecutableNotFound` instead);
   - saves by file suffix with `write("graph.svg" | ".png" | ".pdf" | ".dot")`: without `dot` it writes the
     DOT source next to the requested file and raises one clear `DotNotFoundError`.
 
@@ -28,6 +29,7 @@ INSTALL_HINT = f"graphviz's `dot` program is not installed, so here is the DOT s
 MISSING_DOT = f"graphviz's `dot` program is not installed (it turns DOT into pictures): {HOW_TO_INSTALL}"
 
 FORMATS = ("svg", "png", "pdf", "dot", "gv")
+PNG_DPI = 96  # graphviz's: a drawing's PNG has as many pixels as its SVG has CSS pixels
 
 
 class DotNotFoundError(graphviz.ExecutableNotFound):
@@ -54,11 +56,19 @@ class Drawing(graphviz.Digraph):
 
     # -- display ------------------------------------------------------------------------------------------------
 
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **kwargs: Any) -> dict[str, Any]:
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **kwargs: Any) -> Any:
+        """SVG for live notebooks, PNG beside it for where SVG is not shown (an untrusted notebook, GitHub),
+        the DOT source as text. The PNG is drawn at twice the resolution and displayed at the SVG's size."""
         try:
-            return super()._repr_mimebundle_(include, exclude, **kwargs)
+            svg = self.pipe(format="svg", encoding="utf-8")
+            sharp = self.copy()
+            sharp.attr(dpi=str(2 * PNG_DPI))
+            png = sharp.pipe(format="png")
         except graphviz.ExecutableNotFound:
             return self._fallback_bundle()
+        width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")  # the PNG header
+        bundle = {"image/svg+xml": svg, "image/png": png, "text/plain": self.source}
+        return bundle, {"image/png": {"width": width // 2, "height": height // 2}}
 
     def _repr_svg_(self) -> str | None:  # older IPython front-ends ask for this one
         try:
@@ -127,6 +137,10 @@ def _write(path: Path, data: bytes) -> None:
 
 _SUPERSCRIPT = re.compile(r"\^\{([^{}]*)\}")
 _SUBSCRIPT = re.compile(r"_\{([^{}]*)\}")
+# Unicode has super- and subscript forms of the digits, signs and some letters: they render the same in every
+# output format, where graphviz's HTML <SUP>/<SUB> are misplaced in SVG.
+_SUPERSCRIPTS = str.maketrans("0123456789+-−=()ilLnNTBk", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁻⁼⁽⁾ⁱˡᴸⁿᴺᵀᴮᵏ")
+_SUBSCRIPTS = str.maketrans("0123456789+-−=()aehijklmnoprstuvx", "₀₁₂₃₄₅₆₇₈₉₊₋₋₌₍₎ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ")
 
 
 def esc(text: Any) -> str:
@@ -134,15 +148,19 @@ def esc(text: Any) -> str:
     return html.escape(str(text), quote=True)
 
 
-def math_html(text: str) -> str:
-    """Escape, then turn the mini-markup `x^{l-1}`, `y_{i}` into super/subscripts (only for the chapter's own titles)."""
-    return _SUBSCRIPT.sub(r"<SUB>\1</SUB>", _SUPERSCRIPT.sub(r"<SUP>\1</SUP>", esc(text)))
+def _script(table: dict[int, str], mark: str) -> Any:
+    def replace(m: re.Match) -> str:
+        body = m.group(1).replace(" ", "")
+        if all(ord(c) in table for c in body):
+            return body.translate(table)
+        return mark + (body if len(body) == 1 else f"({body})")  # no Unicode form: x^(k+½)
+    return replace
 
 
-def math_plain(text: str) -> str:
-    """`x^{l-1}` as terminal text: `x^(l-1)` (a single character keeps no parentheses: `a^1`)."""
-    text = _SUPERSCRIPT.sub(lambda m: "^" + (m.group(1) if len(m.group(1)) == 1 else f"({m.group(1)})"), text)
-    return _SUBSCRIPT.sub(lambda m: "_" + (m.group(1) if len(m.group(1)) == 1 else f"({m.group(1)})"), text)
+def math_text(text: str) -> str:
+    """The mini-markup `a^{l-1}`, `y_{i}` as Unicode: `aˡ⁻¹`, `yᵢ` (`x^(…)` where a character has no such form)."""
+    text = _SUPERSCRIPT.sub(_script(_SUPERSCRIPTS, "^"), text)
+    return _SUBSCRIPT.sub(_script(_SUBSCRIPTS, "_"), text)
 
 
 LINE_STYLES = {
@@ -159,7 +177,7 @@ def html_label(lines: list[tuple[str, str]], markup: bool = False) -> str:
     parts = []
     for style, text in lines:
         size, colour, bold = LINE_STYLES[style]
-        pieces = [math_html(t) if markup else esc(t) for t in text.split("\n")]
+        pieces = [esc(math_text(t) if markup else t) for t in text.split("\n")]
         if bold:
             pieces = [f"<B>{p}</B>" for p in pieces]
         if size or colour:

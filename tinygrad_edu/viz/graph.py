@@ -1,17 +1,21 @@
 """Computation graphs as pictures: what the forward pass built, what `backward()` walks, the chapter's MLP.
 
-    with viz.trace() as tr:                       # keep values and intermediate gradients (see tracing.py)
-        loss = tg.mse(model(x), y)
+    loss = tg.mse(model(x), y)
     loss.backward()
-    g = tg.draw(loss, params=dict(model.named_parameters()))         # tg.draw is viz.draw_graph
+    g = tg.draw(loss, params=model)               # tg.draw is viz.draw_graph
     g                                             # in Jupyter: the picture (or the DOT source without `dot`)
     g.write("loss.svg"); print(g.text)            # a file; a plain-text listing, one line per operation
+
+Every value and every gradient of a small graph is drawn as it is: the graph keeps them (outputs of at most
+KEEP_ELEMENTS elements, see engine/function.py). A larger intermediate's value lives only as long as its
+tensor, and its gradient is not kept: the drawing says so, and `with viz.trace(): ...` around the forward
+pass keeps them all (tracing.py).
 
 Three views of the same graph (`view=`):
   "forward"   value nodes (boxes: inputs, parameters, intermediates, the output) and operation nodes (ovals)
               in data-flow order. A value shows its name, shape, dtype, its data and its gradient: the numbers
               for a few elements, statistics (norm, mean, std, min, max) for more, "not computed yet" before
-              backward and "not retained" when backward ran without keeping an intermediate's gradient.
+              backward and "not kept" for what the graph did not keep.
   "backward"  the nodes backward() visits (`grad_fn`s such as MulBackward, then AccumulateGrad into each
               leaf), arrows in the direction the gradient travels, each labelled with the gradient's shape.
               A gradient computed with create_graph=True is an ordinary tensor with a graph: draw it with
@@ -19,13 +23,15 @@ Three views of the same graph (`view=`):
   "chapter"   an MLP in the chapter's notation: a^{l-1} → z^l = W^l ã^{l-1} → a^l = σ(z^l) → ... → C, with
               δ^l = ∂C/∂z^l on the z^l nodes (autograd's, so for a batch of B it includes the 1/B of C).
 
-Nodes created inside `tg.name_scope(...)` (every module call opens one) are drawn in labelled clusters;
-`depth=` keeps only the outer levels, and `collapse=True` (or a list of scope names) draws a whole module as
+Nodes created inside `tg.name_scope(...)` (every module call opens one) are drawn in labelled clusters (a
+scope of two operations or more of its own; the leaves beside them); `depth=` keeps only the outer levels, and `collapse=True` (or a list of scope names) draws a whole module as
 one box, which keeps a 10-layer MLP readable.
 """
 
 from __future__ import annotations
 
+import itertools
+from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,10 +41,10 @@ import numpy as np
 from ..backprop_by_hand.equations import weights_from_linear
 from ..engine import ops
 from ..engine.autograd import topological_order
-from ..engine.function import Context
+from ..engine.function import KEEP_ELEMENTS, Context
 from ..engine.tensor import Tensor
-from .drawing import Drawing, fmt_number, fmt_shape, html_label, math_plain, summarize
-from .tracing import Record, Trace, find_record
+from .drawing import Drawing, fmt_number, fmt_shape, html_label, math_text, summarize
+from .tracing import Trace, traced_output
 
 VIEWS = ("forward", "backward", "chapter")
 RANKDIRS = ("LR", "TB", "RL", "BT")
@@ -66,8 +72,10 @@ LEGEND = {
     "seed": "seed: d(root)/d(root)",
     "collapsed": "a module drawn as one box",
 }
+LEAF_KINDS = ("input", "parameter", "accumulate", "seed")
+MAX_WIDTH_PX = 900  # a notebook's text column (JupyterLab, nbconvert's HTML, GitHub): drawings are scaled to fit
+LEGEND_FROM = 12  # nodes: smaller graphs are drawn without the legend's swatches unless legend=True
 ACTIVATIONS = {ops.Sigmoid: "sigmoid", ops.ReLU: "relu", ops.Tanh: "tanh", ops.Heaviside: "heaviside"}
-NOT_KEPT = "not kept: draw what ran inside viz.trace()"
 SEP = "\n"  # statistics take two lines in a label, one in the listing
 
 
@@ -138,7 +146,9 @@ def _param_names(params: Any) -> dict[int, str]:
 
 
 class _Reader:
-    """Values, gradients and names of the nodes reachable from some roots (with or without a trace)."""
+    """Values, gradients and names of the nodes reachable from some roots: what the graph keeps (see
+    engine/function.py: constants, settings, small values and their gradients), the tensors still alive, and
+    what a trace kept."""
 
     def __init__(self, roots: tuple[Tensor, ...], params: Any, trace: Trace | None, limit: int) -> None:
         for i, r in enumerate(roots):
@@ -165,64 +175,72 @@ class _Reader:
                     leaves[id(e)] = e
         self.leaves = list(leaves.values())
         self.backward_ran = (
-            any(n.released for n in self.order)
+            any(n.released or n.output_grad is not None for n in self.order)
             or any(t.grad is not None for t in self.leaves if t.requires_grad)
-            or any(t is not None and t.grad is not None for t in map(self.tensor, self.order))
         )
-
-    def record(self, node: Context) -> Record | None:
-        return find_record(node, self.trace)
 
     def tensor(self, node: Context) -> Tensor | None:
         """The output tensor of `node`, if anything still holds it."""
         if node in self.root_of:
             return self.root_of[node]
-        record = self.record(node)
-        return record.output if record is not None else node.output()
+        traced = traced_output(node, self.trace)
+        return traced if traced is not None else node.output()
+
+    def value(self, node: Context) -> np.ndarray | None:
+        t = self.tensor(node)
+        return t.data if t is not None else node.output_data
+
+    def gradient(self, node: Context) -> np.ndarray | None:
+        t = self.tensor(node)
+        if t is not None and t.grad is not None:
+            return t.grad.data
+        return node.output_grad
 
     def name(self, t: Tensor, default: str) -> str:
         return self.names.get(id(t)) or t.name or default
 
-    def data_line(self, t: Tensor | None, label: str = "data") -> tuple[str, str]:
-        if t is None:
-            return ("note", f"{label}: {NOT_KEPT}")
-        return ("data", f"{label}: {summarize(t.data, self.limit, sep=SEP)}")
+    def data_line(self, x: Context | Tensor | np.ndarray | None, label: str = "data") -> tuple[str, str]:
+        data = self.value(x) if isinstance(x, Context) else x.data if isinstance(x, Tensor) else x
+        if data is None:
+            return ("note", f"{label}: {_dropped(x)}")
+        return ("data", f"{label}: {summarize(data, self.limit, sep=SEP)}")
 
-    def grad_line(self, t: Tensor | None, is_leaf: bool, label: str = "grad") -> tuple[str, str]:
-        if t is None:
-            return ("note", f"{label}: {NOT_KEPT}")
-        if t.grad is not None:
-            return ("grad", f"{label}: {summarize(t.grad.data, self.limit, kind='grad', sep=SEP)}")
-        if self.backward_ran and not is_leaf:
-            return ("note", f"{label}: not retained (use viz.trace() or retain_grad())")
-        return ("note", f"{label}: not computed yet (call backward())")
+    def grad_line(self, x: Context | Tensor, label: str = "grad") -> tuple[str, str]:
+        """The gradient of a node's output or of a leaf, or why there is none to show."""
+        if isinstance(x, Context):
+            grad = self.gradient(x)
+        else:
+            grad = None if x.grad is None else x.grad.data
+        if grad is not None:
+            return ("grad", f"{label}: {summarize(grad, self.limit, kind='grad', sep=SEP)}")
+        if self.backward_ran and isinstance(x, Context) and x.output_data is None:
+            return ("note", f"{label}: {_dropped(x)}")
+        return ("note", f"{label}: not computed yet (call backward())")  # no walk has reached it
 
     @staticmethod
     def meta(shape: tuple[int, ...] | None, dtype: Any) -> str:
         return f"{fmt_shape(shape)} {dtype}" if dtype is not None else fmt_shape(shape)
 
     def op_detail(self, node: Context) -> str:
-        """Settings of an operation as recorded by a trace: 'axis=(1,)', '·, 2' for a scalar operand."""
-        record = self.record(node)
-        if record is None:
-            return ""
+        """An operation's scalar operands and settings: '·, 2' for x ** 2, 'axis=1'."""
         parts = []
-        if any(not isinstance(a, (Tensor, np.ndarray)) for a in record.args):
-            parts = ["·" if isinstance(a, (Tensor, np.ndarray)) else _short(a) for a in record.args]
-        parts += self.settings(node)
-        return ", ".join(parts)
+        if any(_is_scalar(c) for c in node.constants):
+            parts = [_short(c) if _is_scalar(c) else "·" for c in node.constants]
+        return ", ".join(parts + self.settings(node))
 
-    def settings(self, node: Context) -> list[str]:
-        record = self.record(node)
-        if record is None:
-            return []
-        return [f"{k}={_short(v)}" for k, v in record.kwargs.items() if v is not None and v is not False]
+    @staticmethod
+    def settings(node: Context) -> list[str]:
+        return [f"{k}={_short(v)}" for k, v in node.settings.items() if v is not None and v is not False]
 
-    def scalar_arg(self, node: Context, index: int) -> str | None:
-        record = self.record(node)
-        if record is None or index >= len(record.args) or isinstance(record.args[index], (Tensor, np.ndarray)):
-            return None
-        return _short(record.args[index])
+
+def _is_scalar(v: Any) -> bool:
+    return v is not None and not isinstance(v, (Tensor, np.ndarray))
+
+
+def _dropped(node: Context) -> str:
+    """What a drawing says of a value the graph did not keep, and how to get it."""
+    size = f"{int(np.prod(node.shape)):,} > {KEEP_ELEMENTS:,}".replace(",", " ")
+    return f"not kept ({size} elements): use viz.trace()"
 
 
 def _short(v: Any) -> str:
@@ -241,100 +259,88 @@ def _short(v: Any) -> str:
 
 def _forward_model(r: _Reader) -> GraphModel:
     g = GraphModel("forward")
-    keys: dict[int, str] = {}  # id(Context or Tensor) → value-node key
-    numbers: dict[str, int] = {}
+    keys: dict[int, str] = {}  # id(Context, Tensor or array) → value-node key
     root_ids = {id(t) for t in r.roots}
+    values = itertools.count()
 
-    def value_key() -> str:
-        return f"v{len(numbers)}"
+    def add_value(key_of: Any, node: Node) -> str:
+        keys[id(key_of)] = g.add(node)
+        return node.key
+
+    def number(key: str) -> str:
+        return "%" + key[1:]
 
     def leaf(t: Tensor, consumer_scopes: list[tuple[str, ...]]) -> str:
+        """A tensor made by no recorded operation: a parameter, or an input that needs no gradient."""
         if id(t) in keys:
             return keys[id(t)]
-        key = value_key()
-        numbers[key] = len(numbers)
-        if t.requires_grad:
-            kind, name = "parameter", r.name(t, "leaf")
-        else:
-            kind, name = "input", r.name(t, "constant")
+        key = f"v{next(values)}"
+        kind, name = ("parameter", r.name(t, "leaf")) if t.requires_grad else ("input", r.name(t, "constant"))
         if id(t) in root_ids:
             kind = "output"
         lines = [("title", name), ("meta", r.meta(t.shape, t.dtype)), r.data_line(t)]
         if t.requires_grad:
-            lines.append(r.grad_line(t, is_leaf=True))
+            lines.append(r.grad_line(t))
         # a parameter used inside one module is drawn in that module's cluster
         scope = consumer_scopes[0] if kind == "parameter" and len(set(consumer_scopes)) == 1 else ()
-        text = f"%{numbers[key]} = {kind} {name!r} {r.meta(t.shape, t.dtype)}  " + "  ".join(
-            f"{s[1]}" for s in lines[2:]
-        )
-        g.add(Node(key, kind, lines, scope, text))
-        keys[id(t)] = key
-        return key
+        text = f"{number(key)} = {kind} {name!r} {r.meta(t.shape, t.dtype)}  " + "  ".join(x for _, x in lines[2:])
+        return add_value(t, Node(key, kind, lines, scope, text))
 
-    def constant(node: Context, index: int, record: Record | None) -> str | None:
-        """A positional input that needs no gradient: a tensor/array (drawn), a scalar (in the op's label)."""
-        value = record.args[index] if record is not None else None
+    def constant(value: Any) -> str | None:
+        """A positional input that gets no gradient: a tensor or an array is drawn, a scalar is in the op's label."""
         if isinstance(value, Tensor):
             return leaf(value, [])
-        if record is not None and not isinstance(value, np.ndarray):
-            return None  # a Python scalar: shown in the operation's label
-        shape = node.input_shapes[index]
-        if shape is None:
+        if not isinstance(value, np.ndarray):
             return None
-        if isinstance(value, np.ndarray):
-            if id(value) in keys:
-                return keys[id(value)]
-            lines = [("title", "constant"), ("meta", r.meta(value.shape, value.dtype)), r.data_line(Tensor._wrap(value))]
-        else:
-            lines = [("title", "constant"), ("meta", r.meta(shape, node.input_dtypes[index])), ("note", f"data: {NOT_KEPT}")]
-        key = value_key()
-        numbers[key] = len(numbers)
-        g.add(Node(key, "input", lines, (), f"%{numbers[key]} = input 'constant' {lines[1][1]}  {lines[2][1]}"))
-        keys[id(value) if value is not None else id((node, index))] = key
-        return key
+        if id(value) in keys:
+            return keys[id(value)]
+        key = f"v{next(values)}"
+        lines = [("title", "constant"), ("meta", r.meta(value.shape, value.dtype)), r.data_line(value)]
+        return add_value(value, Node(key, "input", lines, (), f"{number(key)} = input 'constant' {lines[1][1]}  "
+                                     f"{lines[2][1]}"))
 
     for t in r.roots:
         if t.grad_fn is None:
             leaf(t, [])
+    transposed: set[int] = set()  # Transposes of a parameter used once (x @ W.T): drawn as an arrow labelled ᵀ
     for i, node in enumerate(r.forward_order):
-        record = r.record(node)
         inputs: list[str | None] = []
-        for j, e in enumerate(node.edges):
+        for e, c in zip(node.edges, node.constants):
             if isinstance(e, Context):
                 inputs.append(keys[id(e)])
             elif isinstance(e, Tensor):
                 inputs.append(leaf(e, [c.scope for c, _ in _uses_of_leaf(r, e)]))
             else:
-                inputs.append(constant(node, j, record))
+                inputs.append(constant(c))
+        if (node.function is ops.Transpose and isinstance(node.edges[0], Tensor) and node not in r.root_of
+                and len(r.consumers.get(node, ())) == 1):
+            keys[id(node)] = inputs[0]
+            transposed.add(id(node))
+            continue
         op_key = f"op{i}"
         detail = r.op_detail(node)
         op_name = node.function.__name__
-        op_lines = [("title", op_name)] + ([("note", detail)] if detail else [])
-        g.add(Node(op_key, "op", op_lines, node.scope))
-        for j, k in enumerate(inputs):
+        g.add(Node(op_key, "op", [("title", op_name)] + ([("note", detail)] if detail else []), node.scope))
+        for k, e in zip(inputs, node.edges):
             if k is not None:
-                g.edge(k, op_key, "" if len(inputs) == 1 else "")
+                g.edge(k, op_key, "ᵀ (Transpose)" if id(e) in transposed else "")
         out = r.tensor(node)
-        key = value_key()
-        numbers[key] = len(numbers)
+        key = f"v{next(values)}"
         kind = "output" if node in r.root_of else "intermediate"
         title = (out.name if out is not None and out.name else None) or ("output" if kind == "output" else "")
-        lines = ([("title", title)] if title else []) + [("meta", r.meta(node.shape, node.dtype)), r.data_line(out)]
-        lines.append(r.grad_line(out, is_leaf=False))
-        args = ", ".join(
-            f"%{numbers[k]}" if k is not None else (r.scalar_arg(node, j) or "·") for j, k in enumerate(inputs)
-        )
-        args = ", ".join([args] + r.settings(node)) if args else ", ".join(r.settings(node))
+        lines = ([("title", title)] if title else []) + [("meta", r.meta(node.shape, node.dtype)),
+                                                         r.data_line(node), r.grad_line(node)]
+        args = [number(k) + ("ᵀ" if id(e) in transposed else "") if k is not None else _short(c)
+                for k, e, c in zip(inputs, node.edges, node.constants)]
         scope = "/".join(node.scope)
         text = (
-            f"%{numbers[key]} = {op_name}({args}) -> {r.meta(node.shape, node.dtype)}"
+            f"{number(key)} = {op_name}({', '.join(args + r.settings(node))}) -> {r.meta(node.shape, node.dtype)}"
             + (f"  [{scope}]" if scope else "")
             + "  "
-            + "  ".join(s[1] for s in lines if s[0] != "title" and s[0] != "meta")
+            + "  ".join(x for style, x in lines if style not in ("title", "meta"))
         )
-        g.add(Node(key, kind, lines, node.scope, text))
+        add_value(node, Node(key, kind, lines, node.scope, text))
         g.edge(op_key, key)
-        keys[id(node)] = key
     return g
 
 
@@ -368,16 +374,16 @@ def _backward_model(r: _Reader) -> GraphModel:
     for i, node in enumerate(r.order):
         key = f"b{i}"
         keys[id(node)] = key
-        out = r.tensor(node)
+        grad = r.gradient(node)
         lines = [("title", node.name()), ("meta", f"receives ∂C/∂out {fmt_shape(node.shape)}")]
-        if out is not None and out.grad is not None:
-            lines.append(("grad", f"∂C/∂out: {summarize(out.grad.data, r.limit, kind='grad', sep=SEP)}"))
+        if grad is not None:
+            lines.append(("grad", f"∂C/∂out: {summarize(grad, r.limit, kind='grad', sep=SEP)}"))
         extras = []
         if node.released:
             extras.append("saved values freed")
         if node._hooks:
             extras.append(f"{len(node._hooks)} hook(s)")
-        if node.retains_grad and r.record(node) is None:
+        if node.retains_grad and traced_output(node, r.trace) is None:
             extras.append("retains grad")
         if extras:
             lines.append(("note", ", ".join(extras)))
@@ -398,7 +404,7 @@ def _backward_model(r: _Reader) -> GraphModel:
                     scope = uses[0] if len(set(uses)) == 1 else ()
                     g.add(Node(k, "accumulate", [
                         ("title", r.name(e, "leaf")), ("meta", f"AccumulateGrad {fmt_shape(e.shape)}"),
-                        r.grad_line(e, is_leaf=True, label=".grad"),
+                        r.grad_line(e, label=".grad"),
                     ], scope))
                 target = keys[id(e)]
                 targets.append(f"AccumulateGrad({r.name(e, 'leaf')})")
@@ -415,7 +421,7 @@ def _backward_model(r: _Reader) -> GraphModel:
         g.nodes[k].text = line
     for t in r.roots:
         if t.grad_fn is None and t.requires_grad:
-            g.add(Node("leafroot", "accumulate", [("title", r.name(t, "leaf")), r.grad_line(t, True, ".grad")], (),
+            g.add(Node("leafroot", "accumulate", [("title", r.name(t, "leaf")), r.grad_line(t, ".grad")], (),
                        f"AccumulateGrad({r.name(t, 'leaf')})"))
     return g
 
@@ -433,7 +439,6 @@ class _Layer:
     z: Context
     act: Context | None
     prev_index: int  # which input of the matmul is a^{l-1}
-    record_args: tuple[Any, ...] | None
 
 
 def _weight_input(node: Context) -> tuple[int, Tensor] | None:
@@ -469,8 +474,7 @@ def find_layers(r: _Reader) -> list[_Layer]:
         uses = r.consumers.get(z, [])
         if len(uses) == 1 and uses[0][0].function in ACTIVATIONS:
             act = uses[0][0]
-        record = r.record(node)
-        layers.append(_Layer(node, weight, bias, z, act, 1 - w_index, record.args if record else None))
+        layers.append(_Layer(node, weight, bias, z, act, 1 - w_index))
     return layers
 
 
@@ -505,28 +509,21 @@ def _chapter_model(r: _Reader, loss_label: str | None) -> GraphModel:
         if isinstance(e, Context) and e.function is ops.Transpose:
             in_layers.add(id(e))
 
-    def value(key: str, kind: str, title: str, node: Context | None, t: Tensor | None, grad_label: str | None,
-              text_name: str, shape: Any = None, dtype: Any = None) -> str:
-        shape = node.shape if node is not None else shape
-        dtype = node.dtype if node is not None else dtype
-        lines = [("title", title), ("meta", r.meta(shape, dtype)), r.data_line(t)]
+    def value(key: str, kind: str, title: str, x: Context | Tensor | np.ndarray, grad_label: str | None,
+              text_name: str) -> str:
+        """A value of the chapter's: a node's output (with δ when grad_label is given), a leaf or a constant."""
+        shape, dtype = (x.shape, x.dtype)
+        lines = [("title", title), ("meta", r.meta(shape, dtype)), r.data_line(x)]
         if grad_label:
-            lines.append(r.grad_line(t, is_leaf=False, label=grad_label))
-        text = f"{text_name:<8} {r.meta(shape, dtype):<22} " + "  ".join(s[1] for s in lines[2:])
+            lines.append(r.grad_line(x, label=grad_label))
+        text = f"{math_text(text_name):<8} {r.meta(shape, dtype):<22} " + "  ".join(s[1] for s in lines[2:])
         return g.add(Node(key, kind, lines, (), text, markup=True))
 
     # a^0: the matmul's other input in layer 1
     first = layers[0]
     a0_edge = first.matmul.edges[first.prev_index]
-    a0_tensor = None
-    if first.record_args is not None and isinstance(first.record_args[first.prev_index], Tensor):
-        a0_tensor = first.record_args[first.prev_index]
-    elif isinstance(a0_edge, Context):
-        a0_tensor = r.tensor(a0_edge)
-    elif isinstance(a0_edge, Tensor):
-        a0_tensor = a0_edge
-    prev = value("a0", "input", "a^{0} = x", None, a0_tensor, None, "a^0 = x",
-                 first.matmul.input_shapes[first.prev_index], first.matmul.input_dtypes[first.prev_index])
+    a0 = a0_edge if a0_edge is not None else first.matmul.constants[first.prev_index]
+    prev = value("a0", "input", "a^{0} = x", a0, None, "a⁰ = x")
     if isinstance(a0_edge, Context):
         outputs[id(a0_edge)] = prev
     for l, layer in enumerate(layers, start=1):
@@ -546,7 +543,7 @@ def _chapter_model(r: _Reader, loss_label: str | None) -> GraphModel:
             lines.append(("grad", f"∂C/∂W: {summarize(gdata, r.limit, kind='grad', sep=SEP)}"))
         else:
             lines.append(("note", "∂C/∂W: not computed yet (call backward())"))
-        wkey = g.add(Node(f"W{l}", "parameter", lines, (), f"W^{l:<6} {fmt_shape(wdata.shape):<22} ({names})  "
+        wkey = g.add(Node(f"W{l}", "parameter", lines, (), f"{math_text(f'W^{{{l}}}'):<8} {fmt_shape(wdata.shape):<22} ({names})  "
                           + "  ".join(s[1] for s in lines[3:]), markup=True))
         tilde = f"[a^{{{l - 1}}}; 1]" if b is not None else f"a^{{{l - 1}}}"
         op_names = [layer.matmul.function.__name__] + (["Add"] if b is not None else [])
@@ -554,20 +551,19 @@ def _chapter_model(r: _Reader, loss_label: str | None) -> GraphModel:
                         (), markup=True))
         g.edge(prev_key, op, prev_label, "dashed" if prev_label else "")
         g.edge(wkey, op)
-        z_t = r.tensor(layer.z)
         last = l == L
         if layer.act is None:
-            zkey = value(f"z{l}", "intermediate", f"z^{{{l}}} = a^{{{l}}} (no activation)", layer.z, z_t,
-                         f"δ^{{{l}}} = ∂C/∂z^{{{l}}}", f"z^{l}=a^{l}")
+            zkey = value(f"z{l}", "intermediate", f"z^{{{l}}} = a^{{{l}}} (no activation)", layer.z,
+                         f"δ^{{{l}}} = ∂C/∂z^{{{l}}}", f"z^{{{l}}}=a^{{{l}}}")
             g.edge(op, zkey)
             outputs[id(layer.z)] = zkey
             prev = zkey
             continue
-        zkey = value(f"z{l}", "intermediate", f"z^{{{l}}}", layer.z, z_t, f"δ^{{{l}}} = ∂C/∂z^{{{l}}}", f"z^{l}")
+        zkey = value(f"z{l}", "intermediate", f"z^{{{l}}}", layer.z, f"δ^{{{l}}} = ∂C/∂z^{{{l}}}", f"z^{{{l}}}")
         g.edge(op, zkey)
         outputs[id(layer.z)] = zkey
-        akey = value(f"a{l}", "intermediate", f"a^{{{l}}}" + (" = ŷ" if last else ""), layer.act,
-                     r.tensor(layer.act), None, f"a^{l}")
+        akey = value(f"a{l}", "intermediate", f"a^{{{l}}}" + (" = ŷ" if last else ""), layer.act, None,
+                     f"a^{{{l}}}")
         # a^l = σ(z^l) elementwise: drawn as a labelled arrow rather than one more node per layer
         g.edge(zkey, akey, f"σ ({ACTIVATIONS[layer.act.function]})")
         outputs[id(layer.act)] = akey
@@ -579,11 +575,9 @@ def _chapter_model(r: _Reader, loss_label: str | None) -> GraphModel:
     rest_ids = {id(n) for n in rest}
     y_key = None
     for n in rest:
-        record = r.record(n)
-        for j, e in enumerate(n.edges):
-            if e is None and n.input_shapes[j] and y_key is None:
-                t = record.args[j] if record is not None and isinstance(record.args[j], Tensor) else None
-                y_key = value("y", "input", "y (targets)", None, t, None, "y", n.input_shapes[j], n.input_dtypes[j])
+        for c in n.constants:
+            if isinstance(c, (Tensor, np.ndarray)) and c.ndim and y_key is None:
+                y_key = value("y", "input", "y (targets)", c, None, "y")
     prims = []
     for n in rest:
         name = n.function.__name__
@@ -605,7 +599,7 @@ def _chapter_model(r: _Reader, loss_label: str | None) -> GraphModel:
         g.edge(y_key, loss_op)
     c = g.add(Node("C", "output", [("title", "C"), ("meta", r.meta(root.shape, root.dtype)),
                                    ("data", f"value: {summarize(root.data, r.limit)}")], (),
-                   f"C        {r.meta(root.shape, root.dtype):<22} value: {summarize(root.data, r.limit)}  ({math_plain(loss_title)})",
+                   f"C        {r.meta(root.shape, root.dtype):<22} value: {summarize(root.data, r.limit)}  ({math_text(loss_title)})",
                    markup=True))
     g.edge(loss_op, c)
     batch = first.matmul.input_shapes[first.prev_index]
@@ -691,74 +685,129 @@ def _collapse(g: GraphModel, which: bool | Collection[str]) -> GraphModel:
     return out
 
 
-def to_drawing(g: GraphModel, rankdir: str = "LR", depth: int | None = None, legend: bool = True,
+def to_drawing(g: GraphModel, rankdir: str | None = None, depth: int | None = None, legend: bool | None = None,
                title: str | None = None) -> Drawing:
-    """Emit a GraphModel as DOT: clusters from scopes (cut at `depth`), styles per kind, a legend."""
+    """Emit a GraphModel as DOT: clusters from scopes (cut at `depth`), styles per kind, a legend; the direction
+    chosen (rankdir=None) and the size capped so that it fits a notebook's column."""
     d = Drawing(
         name=f"{g.kind}_graph",
-        graph_attr=dict(rankdir=rankdir, fontname=FONT, fontsize="12", nodesep="0.25", ranksep="0.35",
-                        newrank="true", labeljust="l"),
+        graph_attr=dict(rankdir=rankdir or choose_rankdir(g), size=f"{MAX_WIDTH_PX / 96:.3g},1000", fontname=FONT,
+                        fontsize="12", nodesep="0.25", ranksep="0.35", newrank="true", labeljust="l"),
         node_attr=dict(fontname=FONT, fontsize="11", margin="0.1,0.05"),
         edge_attr=dict(fontname=FONT, fontsize="9", color="#666666", fontcolor="#666666", arrowsize="0.7"),
     )
     d.kind = g.kind
-    d.text = math_plain(g.listing())
+    d.text = math_text(g.listing())
     if title:
         d.attr(label=html_label([("title", title)]), labelloc="t")
+    # A scope is boxed when it holds two operations or more of its own: a container that only calls its
+    # children, or an activation module of one operation, would add a frame (and width) and say nothing.
+    # Leaves (a module's parameters too) are drawn outside the boxes, beside the operation they feed: inside,
+    # they would sit next to the previous module's output and push the boxes sideways.
+    scope_of = {k: () if n.kind in LEAF_KINDS else n.scope if depth is None else n.scope[:depth]
+                for k, n in g.nodes.items()}
+    operations = Counter(scope_of[k] for k, n in g.nodes.items() if n.kind in ("op", "backward", "collapsed"))
+    boxed = {scope for scope, count in operations.items() if scope and count >= 2}
+
+    def box_of(scope: tuple[str, ...]) -> tuple[str, ...]:
+        while scope and scope not in boxed:
+            scope = scope[:-1]
+        return scope
+
     tree: dict[tuple[str, ...], list[Node]] = {}
-    for node in g.nodes.values():
-        scope = node.scope if depth is None else node.scope[:depth]
-        tree.setdefault(scope, []).append(node)
-    paths = set()
-    for scope in tree:
-        for i in range(1, len(scope) + 1):
-            paths.add(scope[:i])
+    for key, node in g.nodes.items():
+        tree.setdefault(box_of(scope_of[key]), []).append(node)
     counter = [0]
 
     def emit(graph: Any, path: tuple[str, ...]) -> None:
         for node in tree.get(path, []):
             graph.node(node.key, label=html_label(node.lines, node.markup), **STYLES[node.kind])
-        for child in sorted(p for p in paths if len(p) == len(path) + 1 and p[: len(path)] == path):
+        for child in sorted(b for b in boxed if box_of(b[:-1]) == path):
             counter[0] += 1
             with graph.subgraph(name=f"cluster_{counter[0]}") as c:
-                c.attr(label=html_label([("meta", child[-1])]), style="rounded,dashed", color="#8c8c8c",
-                       fontsize="10")
+                c.attr(label=html_label([("meta", "/".join(child[len(path):]))]), style="rounded,dashed",
+                       color="#8c8c8c", fontsize="10")
                 emit(c, child)
 
     emit(d, ())
+    leaves = {k for k, n in g.nodes.items() if n.kind in LEAF_KINDS}
     for e in g.edges:
         attrs = {"style": e.style} if e.style else {}
+        if e.src not in leaves and e.dst not in leaves:
+            attrs["weight"] = "8"  # the computation runs straight down; leaves join it from the sides
         if e.label:
             attrs["label"] = html_label([("note", e.label)], markup=g.kind == "chapter")
         if g.kind == "backward":
             attrs.setdefault("color", "#7a5ea8")
         d.edge(e.src, e.dst, **attrs)
-    if legend:
-        _legend(d, g)
+    swatches = legend if legend is not None else len(g.nodes) > LEGEND_FROM
+    if legend is not False and (swatches or g.notes):
+        _legend(d, g, swatches)
     return d
 
 
-def _legend(d: Drawing, g: GraphModel) -> None:
-    """One node holding a table: a swatch per kind of node present, then the notes (wrapped)."""
+def _ranks(g: GraphModel) -> dict[str, int]:
+    """Each node's rank as dot places it: the length of the longest path to it from a node with no inputs."""
+    inputs: dict[str, list[str]] = {k: [] for k in g.nodes}
+    for e in g.edges:
+        inputs[e.dst].append(e.src)
+    rank: dict[str, int] = {}
+    for key in g.nodes:
+        stack = [key]
+        while stack:
+            k = stack[-1]
+            missing = [i for i in inputs[k] if i not in rank]
+            if missing:
+                stack.extend(missing)
+            else:
+                stack.pop()
+                rank[k] = 1 + max((rank[i] for i in inputs[k]), default=-1)
+    return rank
+
+
+def _node_width(node: Node) -> float:
+    """About how wide dot draws a node, in pixels (11 pt Helvetica titles, 10 pt lines, 0.1 in margins)."""
+    px = [len(piece) * (7.0 if style == "title" else 6.0) for style, text in node.lines for piece in text.split("\n")]
+    return max(px, default=0.0) + 24
+
+
+def choose_rankdir(g: GraphModel) -> str:
+    """"TB" (top to bottom) unless left to right is narrower and top to bottom would not fit the column: a chain
+    of operations is drawn down the page, many inputs into one sum across it."""
+    ranks = _ranks(g)
+    rows: dict[int, list[float]] = {}
+    for key, node in g.nodes.items():
+        rows.setdefault(ranks[key], []).append(_node_width(node))
+    across = max((sum(w) + 24 * (len(w) - 1) for w in rows.values()), default=0.0)  # widest rank, side by side
+    along = sum(max(w) for w in rows.values()) + 34 * (len(rows) - 1)  # the ranks one after the other
+    return "TB" if across <= MAX_WIDTH_PX or across <= along else "LR"
+
+
+def _legend(d: Drawing, g: GraphModel, swatches: bool) -> None:
+    """One node below the graph: a swatch for each kind of node present (two to a row), then the notes."""
     import textwrap
 
-    from .drawing import esc, math_html
+    from .drawing import esc
 
-    rows = ['<TR><TD COLSPAN="2" ALIGN="LEFT" BORDER="0"><B>legend</B></TD></TR>']
-    for k in LEGEND:
-        if any(n.kind == k for n in g.nodes.values()):
-            style = STYLES[k]
-            rounded = ' STYLE="rounded"' if "rounded" in style.get("style", "") or style["shape"] == "ellipse" else ""
-            rows.append(
-                f'<TR><TD WIDTH="22" HEIGHT="14" BGCOLOR="{style["fillcolor"]}" COLOR="{style["color"]}"{rounded}></TD>'
-                f'<TD ALIGN="LEFT" BORDER="0"><FONT POINT-SIZE="10">{esc(LEGEND[k])}</FONT></TD></TR>'
-            )
+    cells = []
+    if swatches:
+        for k in LEGEND:
+            if any(n.kind == k for n in g.nodes.values()):
+                style = STYLES[k]
+                rounded = ' STYLE="rounded"' if "rounded" in style.get("style", "") or style["shape"] == "ellipse" else ""
+                cells.append(f'<TD WIDTH="18" HEIGHT="12" BGCOLOR="{style["fillcolor"]}" COLOR="{style["color"]}"'
+                             f'{rounded}></TD><TD ALIGN="LEFT" BORDER="0"><FONT POINT-SIZE="9">{esc(LEGEND[k])}'
+                             f'</FONT></TD>')
+    rows = ["<TR>" + "".join(cells[i:i + 2]) + "</TR>" for i in range(0, len(cells), 2)]
     for note in g.notes:
-        wrapped = "<BR ALIGN=\"LEFT\"/>".join(math_html(line) for line in textwrap.wrap(note, 60))
-        rows.append(f'<TR><TD COLSPAN="2" ALIGN="LEFT" BORDER="0"><FONT POINT-SIZE="9" COLOR="#555555">'
+        wrapped = '<BR ALIGN="LEFT"/>'.join(esc(line) for line in textwrap.wrap(math_text(note), 90))
+        rows.append(f'<TR><TD COLSPAN="4" ALIGN="LEFT" BORDER="0"><FONT POINT-SIZE="9" COLOR="#555555">'
                     f'{wrapped}<BR ALIGN="LEFT"/></FONT></TD></TR>')
-    table = '<TABLE BORDER="1" COLOR="#bbbbbb" STYLE="rounded" CELLBORDER="1" CELLSPACING="3" CELLPADDING="2">'
+    table = '<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="3" CELLPADDING="1">'
     d.node("legend", label="<" + table + "".join(rows) + "</TABLE>>", shape="plain")
+    ranks = _ranks(g)
+    if ranks:  # below the last rank: an invisible edge from one of its nodes
+        d.edge(max(ranks, key=ranks.__getitem__), "legend", style="invis")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -786,10 +835,10 @@ def draw_graph(
     view: str = "forward",
     params: Any = None,
     trace: Trace | None = None,
-    rankdir: str = "LR",
+    rankdir: str | None = None,
     depth: int | None = None,
     collapse: bool | Collection[str] = False,
-    legend: bool = True,
+    legend: bool | None = None,
     max_elements: int = 4,
     title: str | None = None,
     loss_label: str | None = None,
@@ -799,16 +848,20 @@ def draw_graph(
     view         "forward" (values and operations), "backward" (what backward() walks) or "chapter" (an MLP
                  as a^{l-1}, W^l, z^l, a^l, C with δ^l = ∂C/∂z^l).
     params       names for parameters: dict(model.named_parameters()), a module, or pairs (name, tensor).
-    trace        what `viz.trace()` recorded during the forward pass (default: the most recent trace);
-                 without one, intermediate values that are gone are shown as "not kept".
-    rankdir      "LR" (left to right, default), "TB", "RL" or "BT".
+    trace        what `viz.trace()` recorded during the forward pass (default: the most recent trace), for
+                 the values and gradients of intermediates too large for the graph to keep.
+    rankdir      "TB" (top to bottom), "LR" (left to right), "BT" or "RL"; None (default): top to bottom
+                 unless left to right is narrower and top to bottom would not fit. Either way the drawing
+                 is scaled down to fit a notebook's column (MAX_WIDTH_PX) if it is wider.
     depth        draw clusters for the first `depth` levels of name scopes only (0: no clusters).
     collapse     True: draw each innermost module as one box; or the names of the scopes to collapse.
+    legend       True: a legend of the kinds of node; False: none, not even the notes; None (default): the
+                 notes, and the legend for graphs of more than LEGEND_FROM nodes.
     max_elements a tensor with at most this many elements shows its numbers, a larger one statistics.
     loss_label   the chapter view's label for the loss, e.g. "C = 1/B Σ_i ‖y_i − a^{L}_i‖²".
     """
-    if rankdir not in RANKDIRS:
-        raise ValueError(f"rankdir must be one of {', '.join(RANKDIRS)}, got {rankdir!r}")
+    if rankdir is not None and rankdir not in RANKDIRS:
+        raise ValueError(f"rankdir must be one of {', '.join(RANKDIRS)} or None, got {rankdir!r}")
     if depth is not None and (not isinstance(depth, int) or depth < 0):
         raise ValueError(f"depth must be a non-negative integer or None, got {depth!r}")
     g = build_model(*roots, view=view, params=params, trace=trace, max_elements=max_elements, loss_label=loss_label)
@@ -816,7 +869,7 @@ def draw_graph(
     if collapse:
         g = _collapse(g, collapse)
     d = to_drawing(g, rankdir=rankdir, depth=depth, legend=legend, title=title)
-    d.text = math_plain(text)
+    d.text = math_text(text)
     return d
 
 
@@ -824,7 +877,7 @@ def graph_text(*roots: Tensor, view: str = "forward", params: Any = None, trace:
                max_elements: int = 4, loss_label: str | None = None) -> str:
     """The same graph as plain text, one line per operation (and per leaf), for terminals and diffs."""
     g = build_model(*roots, view=view, params=params, trace=trace, max_elements=max_elements, loss_label=loss_label)
-    return math_plain(g.listing())
+    return math_text(g.listing())
 
 
 __all__ = ["Drawing", "GraphModel", "build_model", "draw_graph", "find_layers", "graph_text", "to_drawing"]

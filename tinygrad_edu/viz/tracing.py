@@ -1,11 +1,9 @@
-"""Recording a forward pass so that a drawing can show every value and every gradient.
+"""Recording a forward pass so that a drawing can show every value and every gradient, whatever their size.
 
-The graph alone is not enough to draw values: a node keeps only a weak reference to its output (`ctx.output()`
-is None once the tensor is gone, which in `loss = mse(model(x), y)` is every intermediate), it does not
-keep inputs that need no gradient (the batch `x`, the targets `y`), and backward keeps no gradient of an
-intermediate unless asked (`retain_grad()`).
-
-The choice made here: a context manager, `trace()`, that records while the forward runs.
+Without a trace a drawing already shows what the graph keeps: every node keeps the inputs that get no
+gradient, its settings, and, for an output of at most `engine.function.KEEP_ELEMENTS` elements, its value and
+the gradient backward sent through it. A larger intermediate (a layer's activations for a batch of 128, say)
+lives only as long as its tensor: in `loss = mse(model(x), y)` that is until the line ends. A trace keeps them:
 
     with viz.trace() as tr:
         loss = tg.mse(model(x), y)
@@ -13,9 +11,8 @@ The choice made here: a context manager, `trace()`, that records while the forwa
     tg.draw(loss, trace=tr)      # or tg.draw(loss): the most recent trace is found by itself
 
 Inside the block, every operation is seen as it is recorded: the trace keeps a strong reference to its
-output tensor (so values stay drawable), its inputs (constants included) and its settings (axis=..., a
-scalar exponent), and calls the engine's own `retain_grad()` on the output, so backward stores ∂C/∂(that
-value) in `.grad` exactly as for a leaf. It listens through the engine's public observer list
+output tensor (so its value stays drawable) and calls the engine's own `retain_grad()` on it, so backward
+stores ∂C/∂(that value) in `.grad` exactly as for a leaf. It listens through the engine's public observer list
 (`tinygrad_edu.engine.function.observers`) for the duration of the block only. The cost is memory:
 everything recorded lives as long as the trace, so trace one batch, not a training loop.
 """
@@ -31,21 +28,12 @@ from ..engine.function import Context
 from ..engine.tensor import Tensor
 
 
-@dataclass
-class Record:
-    """One operation seen by a trace: its positional inputs, its settings and its output."""
-
-    args: tuple[Any, ...]
-    kwargs: dict[str, Any]
-    output: Tensor
-
-
-@dataclass(eq=False)  # a trace is compared by identity (it sits in a stack)
+@dataclass(eq=False)  # a trace is compared by identity
 class Trace:
-    """The operations recorded inside a `with trace():` block, keyed by their graph node."""
+    """The output tensors of the operations recorded inside a `with trace():` block, keyed by their graph node."""
 
     retain_grads: bool = True
-    records: dict[Context, Record] = field(default_factory=dict)
+    outputs: dict[Context, Tensor] = field(default_factory=dict)
 
     def __enter__(self) -> Trace:
         global _last
@@ -58,29 +46,29 @@ class Trace:
         function.observers.remove(self._record)
 
     def __len__(self) -> int:
-        return len(self.records)
+        return len(self.outputs)
 
     def __contains__(self, node: object) -> bool:
-        return node in self.records
+        return node in self.outputs
 
-    def get(self, node: Context) -> Record | None:
-        return self.records.get(node)
+    def get(self, node: Context) -> Tensor | None:
+        return self.outputs.get(node)
 
     def clear(self) -> None:
         """Drop everything recorded (frees the values)."""
-        self.records.clear()
+        self.outputs.clear()
 
     def _record(self, node: Context, args: tuple[Any, ...], kwargs: dict[str, Any], out: Tensor) -> None:
-        if node in self.records or threading.get_ident() != self._thread:
+        if node in self.outputs or threading.get_ident() != self._thread:
             return
-        self.records[node] = Record(args, dict(kwargs), out)
+        self.outputs[node] = out
         if self.retain_grads:
             out.retain_grad()  # the engine's mechanism: backward will fill out.grad
 
 
 def trace(retain_grads: bool = True) -> Trace:
-    """Record the operations run inside `with trace():` (values, constant inputs, settings, and, with
-    `retain_grads`, the gradient of every intermediate after backward). See the module docstring."""
+    """Record the operations run inside `with trace():` (every output, and, with `retain_grads`, the gradient
+    of every intermediate after backward). See the module docstring."""
     return Trace(retain_grads=retain_grads)
 
 
@@ -89,13 +77,13 @@ def last_trace() -> Trace | None:
     return _last
 
 
-def find_record(node: Context, trace: Trace | None = None) -> Record | None:
-    """What `trace` (or else the most recent trace) recorded for `node`, if anything."""
+def traced_output(node: Context, trace: Trace | None = None) -> Tensor | None:
+    """The output of `node` as `trace` (or else the most recent trace) recorded it, if it did."""
     for t in (trace, _last):
         if t is not None:
-            record = t.records.get(node)
-            if record is not None:
-                return record
+            out = t.outputs.get(node)
+            if out is not None:
+                return out
     return None
 
 
