@@ -1,13 +1,12 @@
 """Seeing what the engine does: computation graphs (graphviz), neuron diagrams, and the chapter's plots.
 
     from tinygrad_edu import viz
-    with viz.trace():                    # keep values and intermediate gradients for the drawing
-        loss = tg.mse(model(x), y)
+    loss = tg.mse(model(x), y)
     loss.backward()
-    viz.draw_graph(loss, view="chapter", params=dict(model.named_parameters()))
+    viz.draw_graph(loss, view="chapter", params=model)      # tg.draw: the same function
 
 graph.py    draw_graph / graph_text: forward, backward and chapter views of a computation graph
-tracing.py  trace(): record a forward pass (values, constants, intermediate gradients)
+tracing.py  trace(): record a forward pass, for values and gradients too large for the graph to keep
 network.py  network_diagram: neurons and links of an MLP from its layer sizes
 plots.py    matplotlib figures: digits, weights as images, activations, curves, confusion matrix, descent
 drawing.py  the Drawing object (a graphviz.Digraph that works without `dot`), label escaping, summaries
