@@ -1,9 +1,11 @@
 """The chapter's plots, as matplotlib Figures.
 
 Every function builds a `matplotlib.figure.Figure` directly (never pyplot), and returns it: nothing is kept
-in pyplot's global state, so a notebook shows each figure once (as the cell's value), a loop that makes
-hundreds of figures leaks none, and everything works with the non-interactive Agg backend
-(`fig.savefig("x.png")`). matplotlib is imported when a function is first called.
+in pyplot's global state, so a notebook shows each figure once (as the cell's value), a script shows nothing
+unless asked, a loop that makes hundreds of figures leaks none, and everything works with the non-interactive
+Agg backend (`fig.savefig("x.png")`). matplotlib is imported when a function is first called. Importing this
+module inside IPython (Jupyter) teaches it to show Figures as PNG images, as `%matplotlib inline` does: a
+Figure made without pyplot would otherwise print as `<Figure size 450x320 with 1 Axes>` in a fresh kernel.
 
 Images are flat vectors of p pixels (a row of X, a row of W): the side √p is inferred (8 for sklearn's digits,
 28 for MNIST), and a p that is not a square is refused with an explanation. The chapter's convention: 0 is
@@ -12,7 +14,9 @@ white, 1 is black (colour map "gray_r").
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from math import isqrt
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +29,29 @@ if TYPE_CHECKING:
 from ..data.dataset import image_side  # one definition for data and pictures
 from ..nn.metrics import confusion_matrix as count_confusions  # this module's figure has the same name
 from ..engine.tensor import Tensor
+
+
+def _show_figures_in_ipython() -> None:
+    """Make the running IPython (a Jupyter kernel) show matplotlib Figures as PNG images.
+
+    Nothing changes outside IPython, nor when a PNG printer for Figures is already there (`%matplotlib inline`
+    registers the same one, IPython's `print_figure`, and replaces this one when run later), so a figure is
+    never shown twice. Registered by the class's name: matplotlib is not imported until a Figure is shown.
+    """
+    ipython = sys.modules.get("IPython")  # never imported here: a script has no IPython to teach
+    shell = ipython.get_ipython() if ipython is not None else None
+    if shell is None:
+        return
+    png = shell.display_formatter.formatters["image/png"]
+    try:
+        png.lookup_by_type("matplotlib.figure.Figure")
+    except KeyError:
+        from IPython.core.pylabtools import print_figure
+
+        png.for_type_by_name("matplotlib.figure", "Figure", partial(print_figure, fmt="png", base64=True))
+
+
+_show_figures_in_ipython()
 
 
 def _figure(nrows: int = 1, ncols: int = 1, figsize: tuple[float, float] | None = None) -> tuple[Figure, np.ndarray]:
