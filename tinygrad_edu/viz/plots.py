@@ -221,6 +221,9 @@ def activation_functions(names: Sequence[str] = ("heaviside", "sigmoid", "relu",
     return fig
 
 
+MARKERS_UP_TO = 50  # epochs: training_curves marks each one up to this many
+LOG_SPAN = 100  # training_curves' automatic log scale: when the loss spans more than this factor
+
 _CURVE_KEYS = {
     "loss": ("loss", "train_loss"),
     "val_loss": ("val_loss", "test_loss", "valid_loss"),
@@ -242,12 +245,17 @@ def _history_get(history: Any, keys: Sequence[str]) -> Any:
 
 def training_curves(history: Any = None, *, loss: Sequence[float] | None = None,
                     val_loss: Sequence[float] | None = None, accuracy: Sequence[float] | None = None,
-                    val_accuracy: Sequence[float] | None = None, log_loss: bool = False,
+                    val_accuracy: Sequence[float] | None = None, log_loss: bool | None = None,
                     title: str | None = None) -> Figure:
     """Loss (and accuracy, if given) per epoch: from lists, or from a History-like object with per-epoch lists
     (attributes or keys loss / val_loss / accuracy / val_accuracy; `train_loss`, `acc`, `test_loss`... also
     accepted; `tinygrad_edu.fit`'s History works, and so does Keras'). A curve that is all NaN (no validation
-    data, no accuracy for a regression) is left out. A History with no epoch yet gives an empty figure."""
+    data, no accuracy for a regression) is left out. A History with no epoch yet gives an empty figure.
+
+    Epochs are whole numbers on the axis, and each has a marker while there are at most MARKERS_UP_TO of them
+    (beyond, markers would merge into a thick band). log_loss: True or False, or None (default) for a log scale
+    when the loss, all positive, spans more than LOG_SPAN (on a linear axis the end of such a curve looks flat).
+    """
     curves = dict(loss=loss, val_loss=val_loss, accuracy=accuracy, val_accuracy=val_accuracy)
     if history is not None:
         for name, keys in _CURVE_KEYS.items():
@@ -262,15 +270,22 @@ def training_curves(history: Any = None, *, loss: Sequence[float] | None = None,
             axes[0, 0].set_axis_off()
             return fig
         raise ValueError("training_curves needs a loss: pass loss=[...] or a history with a 'loss' list")
+    from matplotlib.ticker import MaxNLocator
+
     panels = [("loss", "val_loss")] + ([("accuracy", "val_accuracy")] if {"accuracy", "val_accuracy"} & set(values) else [])
+    if log_loss is None:
+        losses = np.concatenate([values[k] for k in ("loss", "val_loss") if k in values])
+        losses = losses[np.isfinite(losses)]
+        log_loss = losses.size > 0 and losses.min() > 0 and losses.max() > LOG_SPAN * losses.min()
     fig, axes = _figure(1, len(panels), figsize=(4.5 * len(panels), 3.2))
     for ax, (train, val) in zip(axes[0], panels):
         for key, style in ((train, "-"), (val, "--")):
             if key in values:
                 v = values[key]
-                ax.plot(np.arange(1, len(v) + 1), v, style, marker="o", ms=3,
+                ax.plot(np.arange(1, len(v) + 1), v, style, marker="o" if len(v) <= MARKERS_UP_TO else None, ms=3,
                         label=("validation" if key.startswith("val") else "training"))
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))  # no epoch 2.5, no 600
         ax.set_ylabel(train)
         if train == "loss" and log_loss:
             ax.set_yscale("log")
