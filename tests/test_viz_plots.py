@@ -237,3 +237,20 @@ def test_a_fresh_kernel_shows_each_figure_once(tmp_path):
     executed = execute(nb, tmp_path)
     pngs = {c.id: count([c], "image/png") for c in executed.cells}
     assert pngs == {"history": 1, "activations": 1, "magic": 0, "inline": 1, "pyplot": 1, "own": 1}
+
+
+def test_figures_fit_a_notebook_column():
+    """At most 900 px wide at 100 dpi: wider, a notebook scales the whole figure down, its text with it."""
+    rng = np.random.default_rng(0)
+    X, y = rng.random((40, 64)), rng.integers(0, 10, 40)
+    figures = {
+        "image_grid": viz.image_grid(X, y),
+        "misclassified": viz.misclassified(X, y, (y + 1) % 10),
+        "weight_images": viz.weight_images(rng.normal(size=(20, 64))),
+        "activation_functions": viz.activation_functions(),
+        "gradient_descent": viz.gradient_descent(steps=3),
+        "confusion_matrix": viz.confusion_matrix(y, y, num_classes=10),
+        "training_curves": viz.training_curves(loss=[2, 1], accuracy=[0.5, 0.7]),
+    }
+    wide = {name: fig.get_figwidth() for name, fig in figures.items() if fig.get_figwidth() * fig.dpi > 900}
+    assert not wide

@@ -54,9 +54,16 @@ def _show_figures_in_ipython() -> None:
 _show_figures_in_ipython()
 
 
+MAX_WIDTH = 9.0  # inches: 900 px at matplotlib's 100 dpi, a notebook's output column
+
+
 def _figure(nrows: int = 1, ncols: int = 1, figsize: tuple[float, float] | None = None) -> tuple[Figure, np.ndarray]:
+    """A Figure of nrows × ncols axes, at most MAX_WIDTH wide: a wider one is made narrower (panels shrink, fonts
+    keep their size) rather than scaled down whole by the notebook, which would shrink its text."""
     from matplotlib.figure import Figure
 
+    if figsize is not None and figsize[0] > MAX_WIDTH:
+        figsize = (MAX_WIDTH, figsize[1] * MAX_WIDTH / figsize[0])
     fig = Figure(figsize=figsize, layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False)
     return fig, axes
@@ -206,18 +213,18 @@ def activation_functions(names: Sequence[str] = ("heaviside", "sigmoid", "relu",
     names = [activation_name(name) for name in names]
     if "softmax" in names:  # the sum trick below needs each output to depend on its own input only
         raise ValueError("softmax is not elementwise (each output depends on every input): it has no curve σ'(x)")
-    fig, axes = _figure(1, len(names), figsize=(3.2 * len(names), 3.0))
+    fig, axes = _figure(1, len(names), figsize=(2.6 * len(names), 2.9))
     for ax, name in zip(axes[0], names):
         t = Tensor(xs, requires_grad=True)
         y = activation(name)(t)
         y.sum().backward()  # d(Σ σ(x_i))/dx_i = σ'(x_i): each x_i only affects its own term
-        ax.plot(xs, y.data, color="#1f77b4", lw=2, label=f"{name}(x)")
-        ax.plot(xs, t.grad.data, color="#d62728", lw=1.5, ls="--", label=f"{name}'(x) (autograd)")
+        ax.plot(xs, y.data, color="#1f77b4", lw=2, label="σ(x)")
+        ax.plot(xs, t.grad.data, color="#d62728", lw=1.5, ls="--", label="σ'(x), by autograd")
         ax.axhline(0, color="#999999", lw=0.5)
         ax.axvline(0, color="#999999", lw=0.5)
         ax.set_title(name)
         ax.set_xlabel("x")
-        ax.legend(fontsize=7, loc="upper left")
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncols=2, fontsize=9)
     return fig
 
 
