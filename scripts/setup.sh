@@ -1,17 +1,35 @@
 #!/usr/bin/env bash
-# Prepare this checkout on a fresh machine: graphviz's `dot` program (Debian/Ubuntu, as root) and a virtual
-# environment in .venv with tinygrad_edu installed in editable mode plus its test tools. Safe to run again.
+# Prepare this checkout on a fresh machine: graphviz's `dot` program and Chromium (Debian/Ubuntu, as root) and a
+# virtual environment in .venv with tinygrad_edu installed in editable mode plus its test tools. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+can_apt() { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; }
+apt_updated=""
+apt_install() {  # apt_install PACKAGE: quiet, updating the package lists once
+    if [ -z "$apt_updated" ]; then apt-get update -qq && apt_updated=1; fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >/dev/null
+}
+
 if ! command -v dot >/dev/null 2>&1; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    if can_apt; then
         echo "setup: installing graphviz (the dot program) with apt-get"
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null
+        apt_install graphviz
     else
         echo "setup: graphviz's dot program is missing; install it (e.g. sudo apt-get install graphviz)" \
              "to render graphs as pictures" >&2
+    fi
+fi
+
+# the browser tests/test_browser.py opens the example notebooks in (through Playwright, never a downloaded build)
+if [ ! -x /usr/bin/chromium ]; then
+    if can_apt; then
+        echo "setup: installing chromium with apt-get (for tests/test_browser.py)"
+        apt_install chromium || echo "setup: apt-get could not install chromium; tests/test_browser.py will be" \
+                                     "skipped (and fail under CI=true)" >&2
+    else
+        echo "setup: /usr/bin/chromium is missing; install it (e.g. sudo apt-get install chromium) to run" \
+             "tests/test_browser.py" >&2
     fi
 fi
 

@@ -21,6 +21,11 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.ge
 IN_CI = os.environ.get("CI") == "true"
 
 
+def pytest_addoption(parser):
+    parser.addoption("--update-screenshots", action="store_true",
+                     help="test_browser.py: copy its key screenshots into docs/screenshots/")
+
+
 def require(condition: bool, reason: str) -> None:
     """Skip the test when `condition` is false, except under CI=true, where the missing resource fails it."""
     if not condition:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import html
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -49,6 +52,9 @@ def test_chapter_network_agrees_with_autograd():
     assert "16×785" in text and "10×31" in text and "31×10" in text and "AGREE" in text  # ã^1, W^2, ∂C/∂W^2
     assert "1/B" in text
     assert "<table>" in report._repr_html_()
+    # its repr, a cell's value in a REPL, is one short line (the table is print's, or Jupyter's HTML)
+    assert re.fullmatch(r"<CheckReport 2 layers, AGREE: max error \d\.\de-\d\d ≤ tolerance 1e-10>", repr(report))
+    assert report.verdict() in text and html.escape(report.verdict()) in report._repr_html_()  # one verdict, said once
 
 
 @settings(max_examples=25)
@@ -122,6 +128,8 @@ def test_check_student_names_the_mistake(mistake):
     report = check_student(wrong, model, X, Y)
     assert not report.ok and report.first_wrong_layer == 3
     assert mistake in str(report)
+    assert repr(report).startswith("<CheckReport 3 layers, DISAGREE: max error ") and len(repr(report)) < 100
+    assert repr(report).endswith(", first wrong layer l = 3>")
 
 
 @pytest.mark.parametrize("mistake", ["no_sigma_prime", "bias_kept"])

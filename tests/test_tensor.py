@@ -107,7 +107,12 @@ def test_seeding_makes_results_reproducible():
     assert a == b
     g1, g2 = np.random.default_rng(5), np.random.default_rng(5)
     assert tg.randn(3, generator=g1).tolist() == tg.randn(3, generator=g2).tolist()
-    assert isinstance(tg.manual_seed(0), tg.Generator)
+    assert tg.manual_seed(0) is None  # a notebook cell ending with it shows nothing (not `Generator(PCG64) at 0x…`)
+    assert isinstance(tg.default_generator(), tg.Generator)
+    with pytest.raises(TypeError, match="integer seed, got 1.5"):
+        tg.manual_seed(1.5)
+    with pytest.raises(ValueError, match="non-negative seed, got -1"):
+        tg.manual_seed(-1)
 
 
 def test_inplace_on_a_leaf_that_requires_grad():

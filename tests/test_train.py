@@ -184,3 +184,37 @@ def test_best_model_keeps_the_weights_of_the_best_validation_epoch():
     with pytest.raises(ValueError, match="validation data"):
         fit(model, (X, y), "ce", optim.SGD(model.parameters(), lr=0.1), epochs=1, progress=False,
             callbacks=[BestModel(model)])
+
+
+def history_of(n: int, loss: np.ndarray) -> History:
+    """A History of n epochs with this training loss, validation a little above it."""
+    epochs = list(range(1, n + 1))
+    acc = list(1 - loss / loss.max() / 2)
+    return History(epoch=epochs, train_loss=list(loss), val_loss=list(loss * 1.1), train_accuracy=acc,
+                   val_accuracy=acc, seconds=[0.0] * n, train_seconds=[0.0] * n)
+
+
+def whole_epochs_only(ax) -> bool:
+    lo, hi = ax.get_xlim()
+    ticks = [t for t in ax.get_xticks() if lo <= t <= hi]
+    return len(ticks) >= 2 and all(float(t).is_integer() for t in ticks)
+
+
+def test_plot_of_a_few_epochs_marks_each_one():
+    fig = history_of(5, np.array([0.2, 0.08, 0.03, 0.012, 0.008])).plot()
+    loss, accuracy = fig.axes
+    for ax in (loss, accuracy):
+        assert [line.get_marker() for line in ax.lines] == ["o", "o"]
+        assert whole_epochs_only(ax)  # 1, 2, 3, 4, 5: no epoch 2.5
+    assert loss.get_yscale() == "linear"  # 25× from first to last: a linear axis shows it
+    np.testing.assert_array_equal(loss.lines[0].get_xdata(), [1, 2, 3, 4, 5])
+
+
+def test_plot_of_thousands_of_epochs_draws_lines_on_a_log_scale():
+    n = 5000
+    fig = history_of(n, 0.5 * np.exp(-np.arange(n) / 1000) + 1e-3).plot()
+    loss, accuracy = fig.axes
+    assert all(line.get_marker() in (None, "None", "") for ax in fig.axes for line in ax.lines)
+    assert loss.get_yscale() == "log" and accuracy.get_yscale() == "linear"  # the loss falls ~200×
+    assert whole_epochs_only(loss) and all(t % 500 == 0 for t in loss.get_xticks())
+    assert history_of(n, 0.5 * np.exp(-np.arange(n) / 1000) + 1e-3).plot(log_loss=False).axes[0].get_yscale() == "linear"

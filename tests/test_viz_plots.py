@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import base64
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+import types
+from pathlib import Path
+
 import matplotlib
 
 matplotlib.use("Agg")
 
 import numpy as np
 import pytest
+from conftest import require
 from matplotlib.figure import Figure
+from notebooks import ROOT, count, execute, have_jupyter
 
 import tinygrad_edu as tg
 from tinygrad_edu import nn, viz
+from tinygrad_edu.viz import plots
 from tinygrad_edu.viz.plots import ELONGATED_BOWL_MINIMUM, elongated_bowl, image_side
 
 
@@ -142,3 +154,103 @@ def test_gradient_descent_finds_the_minimum_of_another_cost():
     fig = viz.gradient_descent(cost, w0=(1.0, 1.0), learning_rates=(0.1,), steps=5)
     m = {line.get_gid(): line for line in fig.axes[0].lines}["minimum"]
     np.testing.assert_allclose([m.get_xdata()[0], m.get_ydata()[0]], [0.3, -0.2], atol=1e-3)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Display: a fresh Jupyter kernel shows the library's figures with no magic and no pyplot call; once
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def bare_ipython(monkeypatch):
+    """A stand-in for the running IPython: its real display formatters, as a fresh kernel has them."""
+    IPython = pytest.importorskip("IPython")
+    from IPython.core.formatters import DisplayFormatter
+
+    shell = types.SimpleNamespace(display_formatter=DisplayFormatter())
+    monkeypatch.setattr(IPython, "get_ipython", lambda: shell)
+    return shell
+
+
+def test_figures_show_as_png_in_ipython(monkeypatch):
+    shell = bare_ipython(monkeypatch)
+    fig = viz.activation_functions(("sigmoid",))
+    assert "image/png" not in shell.display_formatter.format(fig)[0]  # what a fresh kernel did: the repr only
+    plots._show_figures_in_ipython()  # what importing the module does inside IPython
+    model = nn.MLP([1, 2, 1], output_activation="identity", generator=np.random.default_rng(0))
+    history = tg.fit(model, (np.zeros((4, 1)), np.zeros((4, 1))), "mse", tg.optim.SGD(model.parameters(), lr=0.1),
+                     epochs=2, progress=False)
+    own = Figure(figsize=(4, 3))  # a notebook's own Figure, made without pyplot, shows too
+    own.subplots().plot([0, 1])
+    for figure in (fig, history.plot(), own):
+        data, _ = shell.display_formatter.format(figure)
+        png = base64.b64decode(data["image/png"])
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+        size = np.array(struct.unpack(">II", png[16:24]))  # the IHDR chunk
+        expected = figure.get_size_inches() * figure.dpi  # at its dpi, give or take the tight crop
+        assert np.all(np.abs(size - expected) <= 0.2 * expected), (size, expected)
+
+
+def test_a_printer_already_there_is_kept(monkeypatch):
+    """`%matplotlib inline` registers its own PNG printer for Figures: it stays the only one (one image each)."""
+    shell = bare_ipython(monkeypatch)
+    png = shell.display_formatter.formatters["image/png"]
+
+    def inline(fig):
+        return b"inline's PNG"
+
+    png.for_type(Figure, inline)
+    plots._show_figures_in_ipython()
+    assert png.lookup_by_type(Figure) is inline
+
+
+def test_scripts_show_nothing():
+    """Outside IPython the figures are only returned: pyplot (which opens windows) is never imported."""
+    code = ("import sys, numpy as np, tinygrad_edu as tg\n"
+            "figs = [tg.viz.activation_functions(), tg.viz.training_curves(loss=[1, 0.5]), tg.History().plot()]\n"
+            "assert 'matplotlib.pyplot' not in sys.modules and 'IPython' not in sys.modules, sorted(sys.modules)\n"
+            "figs[0].savefig(sys.argv[1])\n")
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([sys.executable, "-c", code, f"{tmp}/a.png"], check=True, cwd=ROOT, timeout=120,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert Path(tmp, "a.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.slow
+def test_a_fresh_kernel_shows_each_figure_once(tmp_path):
+    """In a real kernel: figures show with no magic and no pyplot call, and once each with `%matplotlib inline`."""
+    require(have_jupyter(), "nbclient, nbformat and ipykernel are needed to run a kernel (pip install '.[test]')")
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    cells = {
+        "history": "import numpy as np\nimport tinygrad_edu as tg\n"
+                   "model = tg.nn.MLP([1, 2, 1])\n"
+                   "X = np.linspace(0, 1, 8)[:, None]\n"
+                   "tg.fit(model, (X, X), 'mse', tg.optim.SGD(model.parameters(), lr=0.5), epochs=3, progress=False).plot()",
+        "activations": "tg.viz.plots.activation_functions()",
+        "magic": "%matplotlib inline",
+        "inline": "tg.viz.plots.activation_functions()",
+        "pyplot": "import matplotlib.pyplot as plt\ntg.viz.plots.training_curves(loss=[3, 2, 1])",
+        "own": "from matplotlib.figure import Figure\nfig = Figure(figsize=(3, 2))\nfig.subplots().plot([0, 1])\nfig",
+    }
+    nb = new_notebook(cells=[new_code_cell(code, id=name) for name, code in cells.items()])
+    executed = execute(nb, tmp_path)
+    pngs = {c.id: count([c], "image/png") for c in executed.cells}
+    assert pngs == {"history": 1, "activations": 1, "magic": 0, "inline": 1, "pyplot": 1, "own": 1}
+
+
+def test_figures_fit_a_notebook_column():
+    """At most 900 px wide at 100 dpi: wider, a notebook scales the whole figure down, its text with it."""
+    rng = np.random.default_rng(0)
+    X, y = rng.random((40, 64)), rng.integers(0, 10, 40)
+    figures = {
+        "image_grid": viz.image_grid(X, y),
+        "misclassified": viz.misclassified(X, y, (y + 1) % 10),
+        "weight_images": viz.weight_images(rng.normal(size=(20, 64))),
+        "activation_functions": viz.activation_functions(),
+        "gradient_descent": viz.gradient_descent(steps=3),
+        "confusion_matrix": viz.confusion_matrix(y, y, num_classes=10),
+        "training_curves": viz.training_curves(loss=[2, 1], accuracy=[0.5, 0.7]),
+    }
+    wide = {name: fig.get_figwidth() for name, fig in figures.items() if fig.get_figwidth() * fig.dpi > 900}
+    assert not wide

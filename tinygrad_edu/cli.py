@@ -325,12 +325,12 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"   d/dt t^3 at 2 = {d1.item():g} (3t^2);  d2/dt2 = {d2.item():g} (6t)")
 
     print(f"3. A 2-{args.hidden}-1 sigmoid network learning XOR with the chapter's MSE and gradient descent")
-    rng = tg.manual_seed(args.seed)
+    tg.manual_seed(args.seed)
     X = tg.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
     Y = tg.tensor([[0.0], [1.0], [1.0], [0.0]])
-    W1 = tg.randn(2, args.hidden, generator=rng, requires_grad=True, name="W1")
+    W1 = tg.randn(2, args.hidden, requires_grad=True, name="W1")
     b1 = tg.zeros(args.hidden, requires_grad=True, name="b1")
-    W2 = tg.randn(args.hidden, 1, generator=rng, requires_grad=True, name="W2")
+    W2 = tg.randn(args.hidden, 1, requires_grad=True, name="W2")
     b2 = tg.zeros(1, requires_grad=True, name="b2")
     params = [W1, b1, W2, b2]
     every = max(1, args.steps // 5)

@@ -18,11 +18,17 @@ Generator = np.random.Generator
 _default_generator = np.random.default_rng()
 
 
-def manual_seed(seed: int) -> np.random.Generator:
-    """Reseed the generator that rand/randn and layer initialisations use; returns it."""
+def manual_seed(seed: int) -> None:
+    """Reseed the generator that rand/randn and layer initialisations use (`default_generator()` returns it).
+
+    Returns nothing, so a notebook cell that ends with it shows nothing (PyTorch's returns its Generator).
+    """
     global _default_generator
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"manual_seed takes an integer seed, got {seed!r}")
+    if seed < 0:
+        raise ValueError(f"manual_seed takes a non-negative seed, got {seed}")
     _default_generator = np.random.default_rng(seed)
-    return _default_generator
 
 
 def default_generator() -> np.random.Generator:

@@ -140,12 +140,13 @@ class History:
             parts.append("interrupted")
         return "History(" + ", ".join(parts) + ")"
 
-    def plot(self, title: str | None = None) -> Any:
+    def plot(self, title: str | None = None, log_loss: bool | None = None) -> Any:
         """A matplotlib Figure: loss per epoch (and accuracy for classification), training and validation;
-        the same picture as `tinygrad_edu.viz.plots.training_curves(history)`."""
+        the same picture as `tinygrad_edu.viz.plots.training_curves(history)`: markers while there are few
+        epochs, a log scale for a loss that falls by more than 100× unless `log_loss` says otherwise."""
         from .viz.plots import training_curves
 
-        return training_curves(self, title=title)
+        return training_curves(self, title=title, log_loss=log_loss)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -77,6 +77,17 @@ class CheckReport:
         flows into every layer below, so it is the one to fix first."""
         return next((r.layer for r in reversed(self.rows) if not r.ok), None)
 
+    def verdict(self) -> str:
+        """One line: AGREE or DISAGREE, the largest error against the tolerance, the layer to fix first."""
+        if self.ok:
+            return f"AGREE: max error {self.max_error:.1e} ≤ tolerance {self.tolerance:.0e}"
+        first = self.first_wrong_layer
+        return (f"DISAGREE: max error {self.max_error:.1e} > tolerance {self.tolerance:.0e}"
+                + (f", first wrong layer l = {first}" if first is not None else ", at the network's output"))
+
+    def __repr__(self) -> str:  # the table is print(report)'s, or Jupyter's (HTML)
+        return f"<CheckReport {len(self.rows)} layers, {self.verdict()}>"
+
     def _table(self) -> tuple[list[str], list[list[str]]]:
         head = ["l", "ã^{l-1}", "W^l", "z^l", "δ^l", "∂C/∂W^l", "error δ", "error ∂C/∂W", "verdict"]
         body = []
@@ -94,10 +105,9 @@ class CheckReport:
         lines = [self.title, "  ".join(h.ljust(w) for h, w in zip(head, widths))]
         lines.append("  ".join("-" * w for w in widths))
         lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in body]
-        lines.append(
-            f"cost C: equations {self.cost_manual:.12g}, autograd {self.cost_auto:.12g}; network output error "
-            f"{self.output_error:.1e}; tolerance {self.tolerance:.0e} -> {'AGREE' if self.ok else 'DISAGREE'}"
-        )
+        lines.append(f"cost C: equations {self.cost_manual:.12g}, autograd {self.cost_auto:.12g}; network output "
+                     f"error {self.output_error:.1e}")
+        lines.append(self.verdict())
         lines += self.notes
         return "\n".join(lines)
 
@@ -111,8 +121,7 @@ class CheckReport:
         notes = "".join(f"<br>{html.escape(n)}" for n in self.notes)
         return (
             f"<b>{html.escape(self.title)}</b><table><tr>{cells}</tr>{rows}</table>"
-            f"<span style='color:{colour}'>max error {self.max_error:.1e}, tolerance {self.tolerance:.0e}: "
-            f"{'AGREE' if self.ok else 'DISAGREE'}</span>{notes}"
+            f"<span style='color:{colour}'>{html.escape(self.verdict())}</span>{notes}"
         )
 
 

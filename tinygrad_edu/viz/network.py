@@ -6,16 +6,27 @@
 A layer larger than `max_neurons` is elided: its first and last neurons are drawn around a "⋮" node that says
 how many are hidden, and only the drawn neurons get links. Positions are fixed (graphviz's neato engine with
 pinned nodes), so every layer is a straight column in order, like a textbook figure.
+
+Neurons are labelled x₇₈₃, a¹₂₉₉, ŷ₉ in Unicode sub- and superscripts (graphviz's HTML <SUB>/<SUP> land beside
+the letter in SVG), and all circles of a diagram share one size, that of its widest label.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from .drawing import Drawing, esc
 
 FONT = "Helvetica"
-X_STEP, Y_STEP = 2.4, 0.62  # inches between layers and between neurons
+FONT_SIZE = 11  # points, of the neurons' labels
+X_STEP, Y_STEP = 2.4, 0.62  # inches between layers and between neurons (at least)
+MIN_DIAMETER = 0.42  # inches: a neuron's circle, when its label is short
+CHAR_WIDTH = 0.5  # a label character's width in font sizes: Helvetica's (Liberation Sans') letters and digits
+                  # measure 0.45-0.5 of it in graphviz, sub- and superscript digits included
+PAD = 2.0  # points left free on each side of the widest label
+SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
 def _shown(n: int, max_neurons: int) -> tuple[list[int], int]:
@@ -28,11 +39,19 @@ def _shown(n: int, max_neurons: int) -> tuple[list[int], int]:
 
 
 def _neuron_label(layer: int, last: int, j: int) -> str:
+    index = str(j).translate(SUBSCRIPT)
     if layer == 0:
-        return f"<x<SUB>{j}</SUB>>"
+        return f"x{index}"
     if layer == last:
-        return f"<ŷ<SUB>{j}</SUB>>"
-    return f"<a<SUP>{layer}</SUP><SUB>{j}</SUB>>"
+        return f"ŷ{index}"
+    return f"a{str(layer).translate(SUPERSCRIPT)}{index}"
+
+
+def _diameter(labels: Sequence[str]) -> float:
+    """Inches: a circle that holds the widest label's box (estimated CHAR_WIDTH a character, one font size high,
+    PAD on each side), or MIN_DIAMETER."""
+    width = max(len(label) for label in labels) * CHAR_WIDTH * FONT_SIZE + 2 * PAD
+    return max(MIN_DIAMETER, math.hypot(width, FONT_SIZE) / 72)
 
 
 def _layer_title(layer: int, last: int, n: int) -> str:
@@ -72,22 +91,25 @@ def network_diagram(
         name="network",
         engine="neato",
         graph_attr=dict(splines="false", outputorder="edgesfirst", fontname=FONT, fontsize="12", pad="0.2"),
-        node_attr=dict(fontname=FONT, fontsize="11", shape="circle", fixedsize="true", width="0.42",
-                       style="filled", penwidth="1.2"),
+        node_attr=dict(fontname=FONT, fontsize=str(FONT_SIZE), shape="circle", fixedsize="true", style="filled",
+                       penwidth="1.2"),
         edge_attr=dict(color="#8a8a8a", penwidth="0.6", arrowhead="none"),
     )
     d.kind = "network"
     if title:
         d.attr(label=f"<<B>{esc(title)}</B>>", labelloc="t")
     colours = {0: ("#d6e6f5", "#4a7ab0"), last: ("#f7c5c0", "#c0392b")}
+    shown_of = [_shown(n, max_neurons) for n in sizes]
+    diameter = _diameter([_neuron_label(layer, last, j) for layer, (shown, _) in enumerate(shown_of) for j in shown])
+    d.node_attr["width"] = f"{diameter:.3f}"
+    y_step = max(Y_STEP, diameter + 0.16)
     columns: list[list[str]] = []
     text = []
-    top = (min(max(sizes), max_neurons) + (1 if bias else 0) - 1) * Y_STEP / 2
-    for layer, n in enumerate(sizes):
+    top = (min(max(sizes), max_neurons) + (1 if bias else 0) - 1) * y_step / 2
+    for layer, (n, (shown, hidden)) in enumerate(zip(sizes, shown_of)):
         x = layer * X_STEP
-        shown, hidden = _shown(n, max_neurons)
         rows = len(shown) + (1 if hidden else 0)
-        y = (rows - 1) * Y_STEP / 2
+        y = (rows - 1) * y_step / 2
         fill, line = colours.get(layer, ("#f4f4f4", "#777777"))
         names = []
         head = max_neurons // 2 if hidden else len(shown)
@@ -100,7 +122,7 @@ def network_diagram(
                 key = f"L{layer}_{j}"
                 d.node(key, label=_neuron_label(layer, last, j), fillcolor=fill, color=line, pos=f"{x:.2f},{y:.2f}!")
                 names.append(key)
-            y -= Y_STEP
+            y -= y_step
         if bias and layer < last:
             d.node(f"L{layer}_bias", label="1", shape="square", width="0.36", fillcolor="#fde0b6", color="#c77c12",
                    pos=f"{x:.2f},{y - 0.15:.2f}!")

@@ -1,9 +1,11 @@
 """The chapter's plots, as matplotlib Figures.
 
 Every function builds a `matplotlib.figure.Figure` directly (never pyplot), and returns it: nothing is kept
-in pyplot's global state, so a notebook shows each figure once (as the cell's value), a loop that makes
-hundreds of figures leaks none, and everything works with the non-interactive Agg backend
-(`fig.savefig("x.png")`). matplotlib is imported when a function is first called.
+in pyplot's global state, so a notebook shows each figure once (as the cell's value), a script shows nothing
+unless asked, a loop that makes hundreds of figures leaks none, and everything works with the non-interactive
+Agg backend (`fig.savefig("x.png")`). matplotlib is imported when a function is first called. Importing this
+module inside IPython (Jupyter) teaches it to show Figures as PNG images, as `%matplotlib inline` does: a
+Figure made without pyplot would otherwise print as `<Figure size 450x320 with 1 Axes>` in a fresh kernel.
 
 Images are flat vectors of p pixels (a row of X, a row of W): the side √p is inferred (8 for sklearn's digits,
 28 for MNIST), and a p that is not a square is refused with an explanation. The chapter's convention: 0 is
@@ -12,7 +14,9 @@ white, 1 is black (colour map "gray_r").
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from math import isqrt
 from typing import TYPE_CHECKING, Any
 
@@ -27,9 +31,39 @@ from ..nn.metrics import confusion_matrix as count_confusions  # this module's f
 from ..engine.tensor import Tensor
 
 
+def _show_figures_in_ipython() -> None:
+    """Make the running IPython (a Jupyter kernel) show matplotlib Figures as PNG images.
+
+    Nothing changes outside IPython, nor when a PNG printer for Figures is already there (`%matplotlib inline`
+    registers the same one, IPython's `print_figure`, and replaces this one when run later), so a figure is
+    never shown twice. Registered by the class's name: matplotlib is not imported until a Figure is shown.
+    """
+    ipython = sys.modules.get("IPython")  # never imported here: a script has no IPython to teach
+    shell = ipython.get_ipython() if ipython is not None else None
+    if shell is None:
+        return
+    png = shell.display_formatter.formatters["image/png"]
+    try:
+        png.lookup_by_type("matplotlib.figure.Figure")
+    except KeyError:
+        from IPython.core.pylabtools import print_figure
+
+        png.for_type_by_name("matplotlib.figure", "Figure", partial(print_figure, fmt="png", base64=True))
+
+
+_show_figures_in_ipython()
+
+
+MAX_WIDTH = 9.0  # inches: 900 px at matplotlib's 100 dpi, a notebook's output column
+
+
 def _figure(nrows: int = 1, ncols: int = 1, figsize: tuple[float, float] | None = None) -> tuple[Figure, np.ndarray]:
+    """A Figure of nrows × ncols axes, at most MAX_WIDTH wide: a wider one is made narrower (panels shrink, fonts
+    keep their size) rather than scaled down whole by the notebook, which would shrink its text."""
     from matplotlib.figure import Figure
 
+    if figsize is not None and figsize[0] > MAX_WIDTH:
+        figsize = (MAX_WIDTH, figsize[1] * MAX_WIDTH / figsize[0])
     fig = Figure(figsize=figsize, layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False)
     return fig, axes
@@ -179,20 +213,23 @@ def activation_functions(names: Sequence[str] = ("heaviside", "sigmoid", "relu",
     names = [activation_name(name) for name in names]
     if "softmax" in names:  # the sum trick below needs each output to depend on its own input only
         raise ValueError("softmax is not elementwise (each output depends on every input): it has no curve σ'(x)")
-    fig, axes = _figure(1, len(names), figsize=(3.2 * len(names), 3.0))
+    fig, axes = _figure(1, len(names), figsize=(2.6 * len(names), 2.9))
     for ax, name in zip(axes[0], names):
         t = Tensor(xs, requires_grad=True)
         y = activation(name)(t)
         y.sum().backward()  # d(Σ σ(x_i))/dx_i = σ'(x_i): each x_i only affects its own term
-        ax.plot(xs, y.data, color="#1f77b4", lw=2, label=f"{name}(x)")
-        ax.plot(xs, t.grad.data, color="#d62728", lw=1.5, ls="--", label=f"{name}'(x) (autograd)")
+        ax.plot(xs, y.data, color="#1f77b4", lw=2, label="σ(x)")
+        ax.plot(xs, t.grad.data, color="#d62728", lw=1.5, ls="--", label="σ'(x), by autograd")
         ax.axhline(0, color="#999999", lw=0.5)
         ax.axvline(0, color="#999999", lw=0.5)
         ax.set_title(name)
         ax.set_xlabel("x")
-        ax.legend(fontsize=7, loc="upper left")
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncols=2, fontsize=9)
     return fig
 
+
+MARKERS_UP_TO = 50  # epochs: training_curves marks each one up to this many
+LOG_SPAN = 100  # training_curves' automatic log scale: when the loss spans more than this factor
 
 _CURVE_KEYS = {
     "loss": ("loss", "train_loss"),
@@ -215,12 +252,17 @@ def _history_get(history: Any, keys: Sequence[str]) -> Any:
 
 def training_curves(history: Any = None, *, loss: Sequence[float] | None = None,
                     val_loss: Sequence[float] | None = None, accuracy: Sequence[float] | None = None,
-                    val_accuracy: Sequence[float] | None = None, log_loss: bool = False,
+                    val_accuracy: Sequence[float] | None = None, log_loss: bool | None = None,
                     title: str | None = None) -> Figure:
     """Loss (and accuracy, if given) per epoch: from lists, or from a History-like object with per-epoch lists
     (attributes or keys loss / val_loss / accuracy / val_accuracy; `train_loss`, `acc`, `test_loss`... also
     accepted; `tinygrad_edu.fit`'s History works, and so does Keras'). A curve that is all NaN (no validation
-    data, no accuracy for a regression) is left out. A History with no epoch yet gives an empty figure."""
+    data, no accuracy for a regression) is left out. A History with no epoch yet gives an empty figure.
+
+    Epochs are whole numbers on the axis, and each has a marker while there are at most MARKERS_UP_TO of them
+    (beyond, markers would merge into a thick band). log_loss: True or False, or None (default) for a log scale
+    when the loss, all positive, spans more than LOG_SPAN (on a linear axis the end of such a curve looks flat).
+    """
     curves = dict(loss=loss, val_loss=val_loss, accuracy=accuracy, val_accuracy=val_accuracy)
     if history is not None:
         for name, keys in _CURVE_KEYS.items():
@@ -235,15 +277,22 @@ def training_curves(history: Any = None, *, loss: Sequence[float] | None = None,
             axes[0, 0].set_axis_off()
             return fig
         raise ValueError("training_curves needs a loss: pass loss=[...] or a history with a 'loss' list")
+    from matplotlib.ticker import MaxNLocator
+
     panels = [("loss", "val_loss")] + ([("accuracy", "val_accuracy")] if {"accuracy", "val_accuracy"} & set(values) else [])
+    if log_loss is None:
+        losses = np.concatenate([values[k] for k in ("loss", "val_loss") if k in values])
+        losses = losses[np.isfinite(losses)]
+        log_loss = losses.size > 0 and losses.min() > 0 and losses.max() > LOG_SPAN * losses.min()
     fig, axes = _figure(1, len(panels), figsize=(4.5 * len(panels), 3.2))
     for ax, (train, val) in zip(axes[0], panels):
         for key, style in ((train, "-"), (val, "--")):
             if key in values:
                 v = values[key]
-                ax.plot(np.arange(1, len(v) + 1), v, style, marker="o", ms=3,
+                ax.plot(np.arange(1, len(v) + 1), v, style, marker="o" if len(v) <= MARKERS_UP_TO else None, ms=3,
                         label=("validation" if key.startswith("val") else "training"))
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))  # no epoch 2.5, no 600
         ax.set_ylabel(train)
         if train == "loss" and log_loss:
             ax.set_yscale("log")
