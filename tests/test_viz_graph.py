@@ -13,7 +13,7 @@ from full_disk import run_with_file_size_limit
 import tinygrad_edu as tg
 from tinygrad_edu import viz
 from tinygrad_edu.cli import loss_graph, main
-from tinygrad_edu.viz.drawing import DotNotFoundError
+from tinygrad_edu.viz.drawing import PNG_SCALE, DotNotFoundError
 
 
 def node_lines(source: str) -> list[str]:
@@ -219,7 +219,8 @@ def test_render_with_dot(tmp_path):
     png = bundle["image/png"]  # for untrusted notebooks and GitHub, which show no SVG
     assert png[:4] == b"\x89PNG"
     svg_width = float(re.search(r'<svg width="([\d.]+)pt"', bundle["image/svg+xml"]).group(1)) * 4 / 3  # CSS px
-    assert metadata["image/png"]["width"] == int.from_bytes(png[16:20], "big") // 2  # drawn at 2x, shown at 1x
+    png_width = int.from_bytes(png[16:20], "big")
+    assert metadata["image/png"]["width"] == round(png_width / PNG_SCALE)  # drawn sharper, shown at the SVG's size
     assert abs(metadata["image/png"]["width"] - svg_width) <= 2
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from .drawing import Drawing, esc
+from .drawing import Drawing, esc, math_text
 
 FONT = "Helvetica"
 FONT_SIZE = 11  # points, of the neurons' labels
@@ -25,8 +25,6 @@ MIN_DIAMETER = 0.42  # inches: a neuron's circle, when its label is short
 CHAR_WIDTH = 0.5  # a label character's width in font sizes: Helvetica's (Liberation Sans') letters and digits
                   # measure 0.45-0.5 of it in graphviz, sub- and superscript digits included
 PAD = 2.0  # points left free on each side of the widest label
-SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
-SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
 def _shown(n: int, max_neurons: int) -> tuple[list[int], int]:
@@ -39,12 +37,11 @@ def _shown(n: int, max_neurons: int) -> tuple[list[int], int]:
 
 
 def _neuron_label(layer: int, last: int, j: int) -> str:
-    index = str(j).translate(SUBSCRIPT)
     if layer == 0:
-        return f"x{index}"
+        return math_text(f"x_{{{j}}}")
     if layer == last:
-        return f"ŷ{index}"
-    return f"a{str(layer).translate(SUPERSCRIPT)}{index}"
+        return math_text(f"ŷ_{{{j}}}")
+    return math_text(f"a^{{{layer}}}_{{{j}}}")
 
 
 def _diameter(labels: Sequence[str]) -> float:
