@@ -6,9 +6,10 @@ cd "$(dirname "$0")/.."
 
 can_apt() { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; }
 apt_updated=""
-apt_install() {  # apt_install PACKAGE: quiet, updating the package lists once
+apt_install() {  # apt_install 'PACKAGE ...': quiet, updating the package lists once
     if [ -z "$apt_updated" ]; then apt-get update -qq && apt_updated=1; fi
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >/dev/null
+    # shellcheck disable=SC2086  # PACKAGES is a space-separated list
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $1 >/dev/null
 }
 
 if ! command -v dot >/dev/null 2>&1; then
@@ -21,14 +22,16 @@ if ! command -v dot >/dev/null 2>&1; then
     fi
 fi
 
-# the browser tests/test_browser.py opens the example notebooks in (through Playwright, never a downloaded build)
-if [ ! -x /usr/bin/chromium ]; then
+# the browser tests/test_browser.py opens the example notebooks in (through Playwright, never a downloaded build);
+# Playwright's own driver, a node binary, needs libatomic
+if [ ! -x /usr/bin/chromium ] || ! compgen -G "/usr/lib/*/libatomic.so.1" >/dev/null; then
     if can_apt; then
-        echo "setup: installing chromium with apt-get (for tests/test_browser.py)"
-        apt_install chromium || echo "setup: apt-get could not install chromium; tests/test_browser.py will be" \
-                                     "skipped (and fail under CI=true)" >&2
+        echo "setup: installing chromium and libatomic1 with apt-get (for tests/test_browser.py)"
+        apt_install "chromium libatomic1" || echo "setup: apt-get could not install chromium and libatomic1;" \
+                                                  "tests/test_browser.py will be skipped (and fail under CI=true)" >&2
     else
-        echo "setup: /usr/bin/chromium is missing; install it (e.g. sudo apt-get install chromium) to run" \
+        echo "setup: /usr/bin/chromium or libatomic is missing; install them (e.g. sudo apt-get install chromium" \
+             "libatomic1) to run" \
              "tests/test_browser.py" >&2
     fi
 fi
