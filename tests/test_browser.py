@@ -106,16 +106,17 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     try:
-        manager = sync_playwright()
-        playwright = manager.__enter__()
+        playwright = sync_playwright().start()
     except Exception as error:  # the driver, a node binary, exits at once when a library it links is missing
         require(False, f"Playwright's driver, which did not start ({error}): on Debian it needs libatomic1 "
                        "(apt-get install libatomic1), which scripts/setup.sh installs")
-    with manager:
+    try:
         # --no-sandbox: Chromium's sandbox refuses to run as root, which CI's Debian is
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
         yield browser
         browser.close()
+    finally:
+        playwright.stop()
 
 
 def render(nb, untrusted: bool, path: Path) -> Path:
