@@ -221,7 +221,9 @@ def _corrupt_mnist(directory: Path) -> Path:
     (["evaluate", "--model", "{huge}"], "huge.npz.*'state/layers.0.weight.npy'.*8 TiB"),
     (["train", "--dataset", "digits", "--out", "{notours}"], "notours.npz exists and is not a folder"),
     (["train", "--dataset", "digits", "--out", "{notours}/run"], "notours.npz"),
-    (["train", "--dataset", "digits", "--out", "/proc/nope"], "--out /proc/nope: cannot write in /proc"),
+    (["train", "--dataset", "digits", "--out", "/proc/nope"], "--out /proc/nope: cannot write in /proc.*choose a folder"),
+    (["evaluate", "--model", "{tmp}"], "is a folder, not a model file: give the model.npz"),
+    (["graph", "--out", "{notours}/g.svg"], "cannot write .*notours.npz/g.svg: not a directory: a part of the path is a file"),
 ])
 def test_bad_input_is_one_line_and_exit_2(argv, expected, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)  # nothing is found in ./data/mnist, and runs/ would land here
@@ -509,3 +511,32 @@ def test_a_diverging_run_stops_with_one_line_and_writes_nothing(tmp_path, capsys
     assert "\n" not in line and "RuntimeWarning" not in err
     assert re.search(r"the loss became (inf|nan) at epoch 1, batch \d+: training stopped and nothing was written; "
                      r"a smaller --lr \(this run: 5\)", line), line
+
+
+# --------------------------------------------------------------------------------------------------------------
+# a closed pipe (`tinygrad-edu ... | head`): quiet, status 141
+# --------------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "run"
+    assert main(TINY_RUN + ["--out", str(out)]) == 0
+    return out / "model.npz"
+
+
+@pytest.mark.parametrize("argv", [
+    ["--help"], ["train", "--help"], ["demo", "--steps", "10"], ["check", "--hidden", "4", "--batch-size", "4"],
+    ["graph", "--out", "{tmp}/g.dot", "--text"], ["evaluate", "--model", "{model}"], TINY_RUN + ["--out", "{tmp}/r"],
+])
+def test_a_closed_pipe_ends_quietly(argv, tmp_path, tiny_model):
+    """The reader is gone before anything is written: no traceback, no 'Exception ignored', status 0 or 141."""
+    argv = [a.format(tmp=tmp_path, model=tiny_model) for a in argv]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen([sys.executable, "-m", "tinygrad_edu", *argv], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, env=env, cwd=tmp_path)
+    process.stdout.close()  # as `| true` does
+    err = process.stderr.read().decode()
+    code = process.wait(timeout=300)
+    assert code in (0, 128 + signal.SIGPIPE), err
+    assert err == "", err

@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
+import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -415,7 +418,8 @@ def _graph(args: argparse.Namespace) -> int:
     except DotNotFoundError as error:  # a program missing, not bad input
         raise CommandFailed(str(error)) from None
     except OSError as error:  # like any --out that cannot be written (and the file there is left as it was)
-        raise UsageError(f"cannot write {out}: {error.strerror or error}") from None
+        hint = _WHAT_TO_DO.get(error.errno or 0, "choose another --out")
+        raise UsageError(f"cannot write {out}: {(error.strerror or str(error)).lower()}: {hint}") from None
     print(f"wrote {out} ({title})")
     return 0
 
@@ -480,14 +484,58 @@ def _one_line(error: BaseException, args: argparse.Namespace) -> str:
         return (f"MNIST files not found (searched {where}): put the four IDX files there"
                 + (", add --download" if not getattr(args, "download", False) else "")
                 + ", or use --dataset digits (no files needed)")
+    if isinstance(error, OSError) and error.filename is not None and error.strerror:
+        return _os_error_line(error)
     return " ".join(str(error).split()) or type(error).__name__
 
 
+_WHAT_TO_DO = {  # errno → what a user can do about it
+    errno.ENOENT: "check the path",
+    errno.ENOTDIR: "a part of the path is a file, not a folder",
+    errno.EISDIR: "give a file, not a folder",
+    errno.EACCES: "choose a place you may write to, or change its permissions",
+    errno.EPERM: "choose a place you may write to, or change its permissions",
+    errno.EROFS: "the file system is read-only: choose another place",
+    errno.ENOSPC: "the disk is full: free some space or choose another place",
+    errno.EDQUOT: "the disk quota is exhausted: free some space or choose another place",
+}
+
+
+def _os_error_line(error: OSError) -> str:
+    """`'PATH': what went wrong (strerror): what to do`, for an OSError raised by the system with its path."""
+    hint = _WHAT_TO_DO.get(error.errno or 0)
+    return f"'{error.filename}': {error.strerror.lower()}" + (f": {hint}" if hint else "")
+
+
+def _quiet_broken_pipe() -> int:
+    """The reader of stdout went away (`tinygrad-edu ... | head`): stop quietly, as a killed-by-SIGPIPE program
+    would (status 141), and keep Python from complaining while it flushes stdout on exit."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    return 128 + signal.SIGPIPE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        status = _main(argv)
+        sys.stdout.flush()  # what is still buffered, while a closed pipe can be noticed here
+        return status
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit:  # --help or a usage error: argparse's exit, after its text has left
+        sys.stdout.flush()
+        raise
     try:
         return args.run(args)
+    except BrokenPipeError:
+        raise
     except KeyboardInterrupt:
         print(f"{parser.prog} {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -440,7 +440,8 @@ def _run_folder(out_dir: str | Path, overwrite: bool) -> AtomicDirectory:
         above = next((p for p in out.parents if p.exists()), out.parent)
         if not above.is_dir():
             raise ConfigError(f"--out {out}: {above} is a file, not a folder") from None
-        raise ConfigError(f"--out {out}: cannot write in {out.parent} ({error.strerror or error})") from None
+        raise ConfigError(f"--out {out}: cannot write in {out.parent} ({error.strerror or error}): choose a folder "
+                          f"you can write to") from None
 
 
 def check_out_dir(out_dir: str | Path, overwrite: bool = False) -> None:

@@ -405,6 +405,10 @@ def load(path: str | os.PathLike[str], max_bytes: int = MAX_MODEL_BYTES) -> Modu
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no model file at '{path}'")
+    if path.is_dir():
+        inside = sorted(path.rglob("model.npz"))
+        raise ModelFileError(path, "it is a folder, not a model file: give the model.npz a run wrote"
+                             + (f", e.g. '{inside[0]}'" if inside else ""))
     _refuse_non_zip(path)
     try:
         archive = zipfile.ZipFile(path)
