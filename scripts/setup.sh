@@ -1,8 +1,21 @@
 #!/usr/bin/env bash
 # Prepare this checkout on a fresh machine: graphviz's `dot` program and Chromium (Debian/Ubuntu, as root) and a
 # virtual environment in .venv with tinygrad_edu installed in editable mode plus its test tools. Safe to run again.
+#
+#   bash scripts/setup.sh              the package, its test tools, graphviz and Chromium
+#   bash scripts/setup.sh --notebook   also JupyterLab, to open examples/*.ipynb (.venv/bin/jupyter lab)
+#
+# Once everything is there it installs nothing and needs no network.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+extras="test"
+for arg in "$@"; do
+    case "$arg" in
+        --notebook) extras="test,notebook" ;;
+        *) echo "setup: unknown option $arg (the one option is --notebook)" >&2; exit 2 ;;
+    esac
+done
 
 can_apt() { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; }
 apt_updated=""
@@ -40,7 +53,17 @@ if [ ! -x .venv/bin/python ]; then
     echo "setup: creating the virtual environment .venv"
     python3 -m venv .venv
 fi
-echo "setup: installing tinygrad_edu and its dependencies into .venv"
-.venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+if .venv/bin/python scripts/venv_is_ready.py ${extras//,/ } >/dev/null 2>&1; then
+    echo "setup: .venv already holds tinygrad_edu and its dependencies (nothing to install)"
+else
+    echo "setup: installing tinygrad_edu and its dependencies ($extras extras) into .venv"
+    # setuptools' notes about editable installs go to the log; all of it is shown if pip fails
+    if ! { .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip &&
+           .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[$extras]"; } \
+         >.venv/pip-install.log 2>&1; then
+        cat .venv/pip-install.log >&2
+        echo "setup: pip could not install the packages (above; also in .venv/pip-install.log)" >&2
+        exit 1
+    fi
+fi
 echo "setup: done"
