@@ -61,7 +61,7 @@ def perceptrons(data_dir: str, seeds: list[int], epochs: int, limit: int | None)
     from tinygrad_edu.data import load_mnist
     from tinygrad_edu.nn import Perceptron
 
-    ds = load_mnist(data_dir, fallback=False, progress=False)
+    ds = load_mnist(data_dir, progress=False)
     X, y = ds.X_train[:limit], ds.y_train[:limit]
     rows = []
     for seed in seeds:

@@ -73,7 +73,7 @@ def measure(data_dir: str, seed: int = 0, hidden: int = 300, quick: bool = False
 
     from tinygrad_edu.data import load_mnist
 
-    ds = load_mnist(data_dir, val_size=10_000, fallback=False, progress=False)
+    ds = load_mnist(data_dir, val_size=10_000, progress=False)
     target, sklearn_epochs = TARGET, 20
     if quick:
         ds = replace(ds, X_train=ds.X_train[:3000], y_train=ds.y_train[:3000])

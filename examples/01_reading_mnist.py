@@ -19,6 +19,7 @@ Credit: the chapter "Neural Networks" (contributors include Bruno Deremble and A
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 from pathlib import Path
 
@@ -35,10 +36,12 @@ def read_mnist(data_dir, download: bool, n: int | None):
     """The chapter's loaders on the files load_mnist would find; None (and a message) when there are none."""
     try:
         paths = tg.data.locate_mnist(data_dir)
-    except tg.data.MNISTNotFoundError:
+    except tg.data.MNISTNotFoundError as error:
+        if data_dir is not None and not download:  # a named folder without the files: as train, exit 2
+            print(error, file=sys.stderr)
+            raise SystemExit(2) from None
         if not download:
-            print("MNIST not found: put the four files in ./data/mnist (or $TINYGRAD_EDU_DATA, or --data-dir), "
-                  "or pass --download; using scikit-learn's 8×8 digits instead")
+            print(tg.data.DIGITS_INSTEAD)
             return None
         tg.data.load_mnist(data_dir, download=True)  # fetches the missing files, checksums verified
         paths = tg.data.locate_mnist(data_dir)

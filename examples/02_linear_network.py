@@ -26,6 +26,7 @@ Credit: the chapter "Neural Networks" (contributors include Bruno Deremble and A
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -40,11 +41,13 @@ PUBLISHED_TEST_ERROR = 12.0  # %, "linear classifier (1-layer NN)", LeCun et al.
 
 def load(args):
     try:
-        return tg.data.load_mnist(args.data_dir, download=args.download, dtype=np.float64)
-    except tg.data.MNISTNotFoundError:
-        print("MNIST not found: put the four files in ./data/mnist (or $TINYGRAD_EDU_DATA, or --data-dir), "
-              "or pass --download; using scikit-learn's 8×8 digits instead")
-        return tg.data.load_digits(dtype=np.float64)
+        ds, note = tg.data.mnist_or_digits(args.data_dir, args.download, dtype=np.float64)
+    except tg.data.MNISTNotFoundError as error:  # --data-dir names a folder without the files: as train, exit 2
+        print(error, file=sys.stderr)
+        raise SystemExit(2) from None
+    if note:
+        print(note)
+    return ds
 
 
 def standardize(X, reference):

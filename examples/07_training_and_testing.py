@@ -23,6 +23,7 @@ Credit: the chapter "Neural Networks" (contributors include Bruno Deremble and A
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 from pathlib import Path
 
@@ -42,11 +43,13 @@ def pick_dataset(data_dir: str | None, download: bool) -> str:
     try:
         tg.data.locate_mnist(data_dir)
         return "mnist"
-    except tg.data.MNISTNotFoundError:
+    except tg.data.MNISTNotFoundError as error:
         if download:
             return "mnist"
-        print("MNIST not found: put the four files in ./data/mnist (or $TINYGRAD_EDU_DATA, or --data-dir), "
-              "or pass --download; using scikit-learn's 8×8 digits instead")
+        if data_dir is not None:  # a named folder without the files: as train, exit 2
+            print(error, file=sys.stderr)
+            raise SystemExit(2) from None
+        print(tg.data.DIGITS_INSTEAD)
         return "digits"
 
 

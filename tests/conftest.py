@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -24,6 +25,26 @@ IN_CI = os.environ.get("CI") == "true"
 def pytest_addoption(parser):
     parser.addoption("--update-screenshots", action="store_true",
                      help="test_browser.py: copy its key screenshots into docs/screenshots/")
+
+
+# the course's copy of the MNIST files, beside this checkout: the last place the tests look
+SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+
+
+def find_mnist() -> Path | None:
+    """The folder whose four MNIST files the tests use: the first found in the package's own order (`search_dirs`:
+    $TINYGRAD_EDU_DATA, ./data/mnist, the user cache), then ../shared/data/mnist; None when there is none."""
+    from tinygrad_edu.data import MNISTNotFoundError, locate_mnist
+
+    for where in (None, SHARED_MNIST):
+        try:
+            return locate_mnist(where)["train_images"].parent
+        except MNISTNotFoundError:
+            continue
+    return None
+
+
+MNIST_WHERE = "the four MNIST files in $TINYGRAD_EDU_DATA, ./data/mnist, the user cache or ../shared/data/mnist"
 
 
 def require(condition: bool, reason: str) -> None:

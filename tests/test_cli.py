@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import require
+from conftest import MNIST_WHERE, find_mnist, require
 from full_disk import run_with_file_size_limit
 from model_files import npy_header, rewrite
 
@@ -26,7 +26,6 @@ from tinygrad_edu.experiment import DIGITS_RECIPES, RECIPES, ConfigError, TrainC
 from tinygrad_edu.nn.serialization import load
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 METRIC_FIELDS = ("dataset", "n_train", "n_val", "n_test", "architecture", "activation", "loss", "optimizer", "lr",
                  "batch_size", "epochs", "seed", "dtype", "train_accuracy", "val_accuracy", "test_accuracy",
                  "test_error", "train_seconds", "history")
@@ -488,8 +487,9 @@ def test_graph_draws_an_nn_mlp_on_the_librarys_digits(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_real_mnist_smoke_run(tmp_path, capsys):
-    require(SHARED_MNIST.is_dir(), f"the MNIST files in {SHARED_MNIST}")
-    code, out, _ = run_cli(["train", "--data-dir", str(SHARED_MNIST), "--dataset", "mnist", "--hidden", "100",
+    mnist = find_mnist()
+    require(mnist is not None, MNIST_WHERE)
+    code, out, _ = run_cli(["train", "--data-dir", str(mnist), "--dataset", "mnist", "--hidden", "100",
                             "--activation", "relu", "--loss", "ce", "--train-limit", "10000", "--epochs", "2",
                             "--no-progress", "--out", str(tmp_path)], capsys)
     assert code == 0, out
@@ -497,7 +497,7 @@ def test_real_mnist_smoke_run(tmp_path, capsys):
     assert (metrics["n_train"], metrics["n_val"], metrics["n_test"]) == (10000, 10000, 10000)
     assert metrics["architecture"] == [784, 100, 10]
     assert metrics["test_accuracy"] >= 0.93
-    code, out, _ = run_cli(["evaluate", "--model", str(tmp_path / "model.npz"), "--data-dir", str(SHARED_MNIST)],
+    code, out, _ = run_cli(["evaluate", "--model", str(tmp_path / "model.npz"), "--data-dir", str(mnist)],
                            capsys)
     assert code == 0 and f"accuracy {metrics['test_accuracy']:.4f}" in out
 

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import MNIST_WHERE, find_mnist
 
 from tinygrad_edu.data import (
+    DIGITS_INSTEAD,
     MNIST_FILES,
     Dataset,
     IDXError,
@@ -21,13 +23,13 @@ from tinygrad_edu.data import (
     load_mnist_images,
     load_mnist_labels,
     locate_mnist,
+    mnist_or_digits,
+    search_dirs,
     write_idx,
 )
 from tinygrad_edu.data import mnist as mnist_module
 from tinygrad_edu.data.mnist import MNIST_FILENAMES
 
-# ../shared/data/mnist seen from the project root (see the README there)
-SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
@@ -36,10 +38,12 @@ FIRST_TEST = [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
 
 
 def require_shared_mnist() -> Path:
-    """The directory of the original files; skip without them, but fail in CI where they must be."""
-    if all((SHARED_MNIST / name).is_file() for name in MNIST_FILENAMES.values()):
-        return SHARED_MNIST
-    message = f"the original MNIST files are not in {SHARED_MNIST}"
+    """The directory of the original files (conftest.find_mnist); skip without them, but fail in CI where they
+    must be."""
+    found = find_mnist()
+    if found is not None:
+        return found
+    message = f"the original MNIST files are not in {MNIST_WHERE.removeprefix('the four MNIST files in ')}"
     if os.environ.get("CI") == "true":
         pytest.fail(message + " (CI must have them)")
     pytest.skip(message)
@@ -59,7 +63,7 @@ def test_real_shapes_and_dtypes(mnist: Dataset) -> None:
     assert mnist.y_train.shape == (60000,) and mnist.y_test.shape == (10000,)
     assert mnist.X_train.dtype == np.float32 and mnist.y_train.dtype == np.int64
     assert mnist.n_classes == 10 and mnist.image_shape == (28, 28) and image_side(mnist.n_features) == 28
-    assert mnist.X_val is None and mnist.name == "MNIST" and mnist.source == str(SHARED_MNIST)
+    assert mnist.X_val is None and mnist.name == "MNIST" and mnist.source == str(require_shared_mnist())
     assert mnist.X_train.min() == 0.0 and mnist.X_train.max() == 1.0
 
 
@@ -167,7 +171,38 @@ def test_incomplete_directory_is_passed_over(isolated: Path, monkeypatch: pytest
     partial = make_set(isolated / "partial", 1)
     (partial / MNIST_FILENAMES["test_labels"]).unlink()
     make_set(isolated / "cwd" / "data" / "mnist", 3)
-    assert marker_of(load_mnist(partial)) == 3
+    monkeypatch.setenv("TINYGRAD_EDU_DATA", str(partial))
+    assert marker_of(load_mnist()) == 3
+
+
+def test_a_named_directory_is_the_only_one_searched(isolated: Path) -> None:
+    """data_dir, like --data-dir, means that folder: the others are not tried (train, evaluate and the examples)."""
+    make_set(isolated / "cwd" / "data" / "mnist", 3)
+    with pytest.raises(MNISTNotFoundError, match="nowhere.*no such directory"):
+        load_mnist(isolated / "nowhere")
+    assert [why for _, why in search_dirs(isolated / "nowhere")] == ["data_dir argument"]
+    with pytest.raises(MNISTNotFoundError):
+        mnist_or_digits(isolated / "nowhere")  # a named folder is not replaced by the digits either
+
+
+def test_mnist_or_digits_falls_back_only_when_no_folder_is_named(isolated: Path) -> None:
+    ds, note = mnist_or_digits()
+    assert ds.name == "digits" and note == DIGITS_INSTEAD
+    make_set(isolated / "cwd" / "data" / "mnist", 3)
+    ds, note = mnist_or_digits()
+    assert marker_of(ds) == 3 and note is None
+
+
+def test_the_tests_look_where_the_package_does_then_beside_the_checkout(isolated: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import conftest
+
+    monkeypatch.setattr(conftest, "SHARED_MNIST", isolated / "shared")
+    assert conftest.find_mnist() is None
+    shared = make_set(isolated / "shared", 1)
+    assert conftest.find_mnist() == shared
+    cwd = make_set(isolated / "cwd" / "data" / "mnist", 3)  # ./data/mnist comes first, as for load_mnist
+    assert conftest.find_mnist() == cwd
 
 
 def test_cache_dir_follows_xdg_and_home(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -211,14 +246,15 @@ def test_missing_files_message(isolated: Path, monkeypatch: pytest.MonkeyPatch) 
     env.mkdir()
     (env / MNIST_FILENAMES["train_images"]).write_bytes(b"")
     monkeypatch.setenv("TINYGRAD_EDU_DATA", str(env))
-    with pytest.raises(MNISTNotFoundError) as err:
+    with pytest.raises(MNISTNotFoundError, match="nowhere  \\(data_dir argument\\): no such directory"):
         load_mnist(isolated / "nowhere")
+    with pytest.raises(MNISTNotFoundError) as err:
+        load_mnist()
     assert isinstance(err.value, FileNotFoundError)
     lines = str(err.value).splitlines()
     others = "train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz"
-    assert lines[:5] == [
+    assert lines[:4] == [
         "MNIST files not found. Searched, in order:",
-        f"  {isolated / 'nowhere'}  (data_dir argument): no such directory",
         f"  {env}  ($TINYGRAD_EDU_DATA): missing {others}",
         f"  {isolated / 'cwd' / 'data' / 'mnist'}  (./data/mnist): no such directory",
         f"  {isolated / 'cache' / 'tinygrad_edu' / 'mnist'}  (user cache): no such directory",
@@ -276,7 +312,7 @@ def test_dtype_must_be_float(isolated: Path) -> None:
 
 
 def test_require_shared_mnist_skips_locally_and_fails_in_ci(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setitem(globals(), "SHARED_MNIST", tmp_path / "absent")
+    monkeypatch.setitem(globals(), "find_mnist", lambda: None)
     monkeypatch.delenv("CI", raising=False)
     with pytest.raises(pytest.skip.Exception, match="not in"):
         require_shared_mnist()

@@ -8,20 +8,21 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import find_mnist
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow  # each script is a subprocess of a few seconds
 
 SCRIPTS = sorted((ROOT / "examples").glob("*.py"))
-SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist"  # the chapter's files, when this checkout has them
+MNIST = find_mnist()  # the chapter's files, when this checkout has them
 
 
 def example_env() -> dict[str, str]:
     """The environment of an example run: no screen, the package from this checkout, and the MNIST files
     (found through $TINYGRAD_EDU_DATA, as a user would point to theirs) when they are beside the project."""
     env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONPATH": str(ROOT)}
-    if SHARED_MNIST.is_dir() and "TINYGRAD_EDU_DATA" not in os.environ:
-        env["TINYGRAD_EDU_DATA"] = str(SHARED_MNIST)
+    if MNIST is not None:  # as a user would point to theirs
+        env["TINYGRAD_EDU_DATA"] = str(MNIST)
     return env
 
 

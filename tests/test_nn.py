@@ -11,13 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import require
+from conftest import MNIST_WHERE, find_mnist, require
 from model_files import config_of, deflate_bomb, npy, npy_header, rewrite, set_central_field, with_config
 
 import tinygrad_edu as tg
 from tinygrad_edu import nn
 
-MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"  # ../shared seen from the project
 
 
 class Net(nn.Module):
@@ -509,7 +508,7 @@ def test_perceptron_rule_on_a_separable_toy_problem():
 
 
 def _read_idx(name: str, offset: int) -> np.ndarray:
-    with gzip.open(MNIST / name) as f:
+    with gzip.open(find_mnist() / name) as f:
         return np.frombuffer(f.read(), np.uint8, offset=offset)
 
 
@@ -517,7 +516,7 @@ def _read_idx(name: str, offset: int) -> np.ndarray:
 def test_perceptron_on_mnist_matches_scikit_learn():
     """A documented subset (the first 10 000 training images, pixels /255) keeps this test at ~10 s; on all
     60 000 (measured once) our 5-epoch perceptron reaches 0.893 (median of seeds 0-2) and scikit-learn's 0.885."""
-    require((MNIST / "train-images-idx3-ubyte.gz").exists(), f"MNIST files in {MNIST}")
+    require(find_mnist() is not None and (find_mnist() / "train-images-idx3-ubyte.gz").exists(), MNIST_WHERE + " (gzip)")
     require(importlib.util.find_spec("sklearn") is not None, "scikit-learn")
     from sklearn.linear_model import Perceptron as SkPerceptron
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import os
 
 import pytest
-from conftest import require
+from conftest import find_mnist, require
 from notebooks import EXAMPLES, ROOT, code_cells, count, execute, have_jupyter, is_clean, offline, text_of
 
 NOTEBOOK = EXAMPLES / "neural_networks.ipynb"
-SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist"  # the chapter's files, when this checkout has them
+MNIST = find_mnist()  # the chapter's files, when this checkout has them
 
 
 @pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.ipynb")), ids=lambda p: p.name)
@@ -23,11 +23,11 @@ def test_notebook_is_committed_clean(path):
 def test_notebook_runs(tmp_path):
     require(have_jupyter(), "nbclient, nbformat and ipykernel are needed to run the notebook (pip install '.[test]')")
     changes = {}
-    if SHARED_MNIST.is_dir() and "TINYGRAD_EDU_DATA" not in os.environ:
-        changes["TINYGRAD_EDU_DATA"] = str(SHARED_MNIST)
+    if MNIST is not None:
+        changes["TINYGRAD_EDU_DATA"] = str(MNIST)
     cells = code_cells(execute(NOTEBOOK, tmp_path, changes))
     text = text_of(cells)
-    if SHARED_MNIST.is_dir():
+    if MNIST is not None:
         assert "MNIST found" in text
     assert count(cells, "image/png") >= 8
     # digits, weights, activations, descent, fits, curves, confusion, errors: each shown once, as a PNG, with no

@@ -480,7 +480,7 @@ def _one_line(error: BaseException, args: argparse.Namespace) -> str:
         from .data.mnist import search_dirs
 
         data_dir = getattr(args, "data_dir", None)
-        where = ", ".join(str(d) for d, _ in search_dirs(data_dir, fallback=data_dir is None))
+        where = ", ".join(str(d) for d, _ in search_dirs(data_dir))
         return (f"MNIST files not found (searched {where}): put the four IDX files there"
                 + (", add --download" if not getattr(args, "download", False) else "")
                 + ", or use --dataset digits (no files needed)")

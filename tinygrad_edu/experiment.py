@@ -198,8 +198,7 @@ def load_data(config: TrainConfig, progress: bool = True) -> tuple[Dataset, list
     if config.dataset == "digits":
         ds = load_digits(dtype=dtype)
     else:
-        ds = load_mnist(config.data_dir, download=config.download, dtype=dtype, progress=progress,
-                        fallback=config.data_dir is None)
+        ds = load_mnist(config.data_dir, download=config.download, dtype=dtype, progress=progress)
         if config.dataset == "idx":
             ds = replace(ds, name=Path(ds.source).name or "idx")
     # valid IDX sets the commands cannot use; refused before any training or writing

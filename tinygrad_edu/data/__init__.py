@@ -10,7 +10,8 @@ tqdm and urllib are imported only by the functions that need them.
     >>> for X, y in DataLoader(ds.X_train, ds.y_train, batch_size=128, seed=0):
     ...     pass
 
-MNIST: ``load_mnist()`` looks in `data_dir`, ``$TINYGRAD_EDU_DATA``, ``./data/mnist`` and the user cache;
+MNIST: ``load_mnist()`` looks in `data_dir` (only there, when given), else ``$TINYGRAD_EDU_DATA``, ``./data/mnist``
+and the user cache (`search_dirs`); ``mnist_or_digits()`` falls back to the embedded digits when none is named;
 ``load_mnist(download=True)`` fetches missing files (md5 and sha256 checked, within a deadline).
 """
 
@@ -28,16 +29,19 @@ from .download import (
 )
 from .idx import IDXError, read_idx, write_idx
 from .mnist import (
+    DIGITS_INSTEAD,
     MNISTNotFoundError,
     default_cache_dir,
     load_mnist,
     load_mnist_images,
     load_mnist_labels,
     locate_mnist,
+    mnist_or_digits,
     search_dirs,
 )
 
 __all__ = [
+    "DIGITS_INSTEAD",
     "DEFAULT_DEADLINE",
     "DEFAULT_MIRRORS",
     "MNIST_FILES",
@@ -57,6 +61,7 @@ __all__ = [
     "load_mnist_images",
     "load_mnist_labels",
     "locate_mnist",
+    "mnist_or_digits",
     "read_idx",
     "search_dirs",
     "train_val_split",

@@ -13,11 +13,13 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from .dataset import DIGIT_CLASSES, Dataset, train_val_split
+from .digits import load_digits
 from .download import DEFAULT_DEADLINE, DEFAULT_MIRRORS, MNIST_FILES, FileSpec, download_files
 from .idx import IDXError, read_idx, read_idx_header
 
@@ -55,14 +57,13 @@ def default_cache_dir() -> Path:
     return base / "tinygrad_edu" / "mnist"
 
 
-def search_dirs(data_dir: str | os.PathLike[str] | None = None, *, fallback: bool = True) -> list[tuple[Path, str]]:
-    """The directories searched for the files, in order, each with a label saying why it is searched.
-    fallback=False with a `data_dir`: that directory only (a user who names a directory means that one)."""
-    dirs: list[tuple[Path, str]] = []
+def search_dirs(data_dir: str | os.PathLike[str] | None = None) -> list[tuple[Path, str]]:
+    """The directories searched for the files, in order, each with a label saying why it is searched: `data_dir`
+    alone when one is given (a user who names a directory means that one: --data-dir of the command line and the
+    examples), else $TINYGRAD_EDU_DATA, ./data/mnist and the user cache. The tests add ../shared/data/mnist."""
     if data_dir is not None:
-        dirs.append((Path(data_dir), "data_dir argument"))
-        if not fallback:
-            return dirs
+        return [(Path(data_dir), "data_dir argument")]
+    dirs: list[tuple[Path, str]] = []
     if os.environ.get(ENV_VAR):
         dirs.append((Path(os.environ[ENV_VAR]), f"${ENV_VAR}"))
     dirs.append((Path.cwd() / "data" / "mnist", "./data/mnist"))
@@ -78,14 +79,11 @@ def _find(directory: Path, filename: str) -> Path | None:
     return None
 
 
-def locate_mnist(data_dir: str | os.PathLike[str] | None = None, *, fallback: bool = True) -> dict[str, Path]:
-    """Paths of the four files (keys as in `MNIST_FILENAMES`) from the first directory holding all four.
-
-    Raises `MNISTNotFoundError` listing each directory searched and what it lacks. fallback=False: look in
-    `data_dir` only.
-    """
+def locate_mnist(data_dir: str | os.PathLike[str] | None = None) -> dict[str, Path]:
+    """Paths of the four files (keys as in `MNIST_FILENAMES`) from the first directory of `search_dirs(data_dir)`
+    holding all four. Raises `MNISTNotFoundError` listing each directory searched and what it lacks."""
     report = []
-    for directory, why in search_dirs(data_dir, fallback=fallback):
+    for directory, why in search_dirs(data_dir):
         found = {role: _find(directory, name) for role, name in MNIST_FILENAMES.items()}
         if all(found.values()):
             return {role: path for role, path in found.items() if path is not None}
@@ -191,7 +189,6 @@ def load_mnist(
     timeout: float = 10.0,
     deadline: float | None = DEFAULT_DEADLINE,
     progress: bool = True,
-    fallback: bool = True,
 ) -> Dataset:
     """Load MNIST (or any directory of files in its format) as a `Dataset`.
 
@@ -203,12 +200,12 @@ def load_mnist(
     With ``download=True`` missing files are fetched from `mirrors` (checked against `specs`) into
     `data_dir`, else ``$TINYGRAD_EDU_DATA``, else the user cache; `timeout` bounds each network operation,
     `deadline` the whole download (see `download_file`). Without it, nothing touches the network
-    and missing files raise `MNISTNotFoundError` saying where they were looked for. fallback=False: with a
-    `data_dir`, look there only (the command line's --data-dir).
+    and missing files raise `MNISTNotFoundError` saying where they were looked for (`search_dirs`: `data_dir`
+    only, when given).
     """
     dtype = _check_float(dtype)
     try:
-        paths = locate_mnist(data_dir, fallback=fallback)
+        paths = locate_mnist(data_dir)
     except MNISTNotFoundError:
         if not download:
             raise
@@ -259,3 +256,21 @@ def load_mnist(
         source=str(paths["train_images"].parent),
         image_shape=image_shape,
     )
+
+
+#: What the examples and the notebook say when they run on the embedded digits because MNIST is absent.
+DIGITS_INSTEAD = ("MNIST not found: put the four files in ./data/mnist (or $TINYGRAD_EDU_DATA, or --data-dir), "
+                  "or pass --download; using scikit-learn's 8×8 digits instead")
+
+
+def mnist_or_digits(data_dir: str | os.PathLike[str] | None = None, download: bool = False, *,
+                    dtype: npt.DTypeLike = np.float32, **options: Any) -> tuple[Dataset, str | None]:
+    """(MNIST, None) where `load_mnist` finds (or downloads) it; else, when no `data_dir` was named, (scikit-learn's
+    8×8 digits, DIGITS_INSTEAD): how the examples run offline. A named `data_dir` without the files raises
+    MNISTNotFoundError, as `tinygrad-edu train --data-dir` does. `options` go to load_mnist."""
+    try:
+        return load_mnist(data_dir, download=download, dtype=dtype, **options), None
+    except MNISTNotFoundError:
+        if data_dir is not None:
+            raise
+    return load_digits(dtype=dtype), DIGITS_INSTEAD
