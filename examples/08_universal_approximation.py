@@ -232,7 +232,7 @@ def run(args, out: Path) -> int:
         print(f"wrote {out / name}")
     if args.quick and not args.out:
         print("(quick mode: a temporary directory, removed on exit; pass --out DIR to keep the figures)")
-    print(f"{time.perf_counter() - start:.1f} s")
+    print(f"done in {time.perf_counter() - start:.1f} s")
     return 0
 
 

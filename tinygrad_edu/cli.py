@@ -95,10 +95,10 @@ def _positive_float(text: str) -> float:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def _add_data_arguments(parser: argparse.ArgumentParser, default_dataset: str | None) -> None:
+def _add_data_arguments(parser: argparse.ArgumentParser, default_dataset: str | None, default_text: str = "") -> None:
     parser.add_argument("--dataset", choices=("mnist", "digits"), default=default_dataset,
                         help="mnist (the chapter's 28x28 digits, IDX files) or digits (scikit-learn's 8x8, embedded, "
-                             "no files needed)" + (f"; default {default_dataset}" if default_dataset else ""))
+                             "no files needed); default " + (default_text or str(default_dataset)))
     parser.add_argument("--data-dir", metavar="DIR",
                         help="the directory of the IDX files (only this one is searched); without --dataset, any "
                              "directory of files in MNIST's format (Fashion-MNIST, ...). Default search: "
@@ -136,7 +136,7 @@ def _add_train_command(commands: argparse._SubParsersAction) -> None:
         description="Train an MLP (the chapter's 784-300-10 sigmoid network with its MSE by default). Unset "
                     "optimizer, lr, batch size and epochs take the recommended values for the activation and "
                     "loss (see tinygrad_edu/experiment.py and the README).")
-    _add_data_arguments(train, None)
+    _add_data_arguments(train, None, "mnist (with --data-dir alone: that folder, in MNIST's format)")
     train.add_argument("--hidden", type=_sizes, default=(300,), metavar="N[,N...]",
                        help="hidden layer sizes, e.g. 300 or 300,100 (default 300)")
     train.add_argument("--activation", choices=HIDDEN_ACTIVATIONS, default="sigmoid",
@@ -154,7 +154,8 @@ def _add_train_command(commands: argparse._SubParsersAction) -> None:
                        help=f"passes over the training set (default {EPOCHS}; {DIGITS_EPOCHS} on digits)")
     train.add_argument("--seed", type=_non_negative, default=0,
                        help="seeds the weights and the minibatch order (default 0)")
-    train.add_argument("--dtype", choices=DTYPES, default="float32", help="default float32")
+    train.add_argument("--dtype", choices=DTYPES, default="float32",
+                       help="floating-point type of the images and weights (default float32)")
     train.add_argument("--train-limit", type=_positive, metavar="N", help="train on the first N training images")
     train.add_argument("--test-limit", type=_positive, metavar="N", help="test on the first N test images")
     train.add_argument("--val-size", type=_non_negative, metavar="N",
@@ -226,7 +227,7 @@ def _add_evaluate_command(commands: argparse._SubParsersAction) -> None:
     evaluate = commands.add_parser("evaluate", help="accuracy and confusion matrix of a saved model",
                                    description="Evaluate a model saved by `tinygrad-edu train` on a test set.")
     evaluate.add_argument("--model", required=True, metavar="PATH", help="a model.npz written by train")
-    _add_data_arguments(evaluate, None)
+    _add_data_arguments(evaluate, None, "the set the model was trained for (64 inputs: digits, else mnist)")
     evaluate.add_argument("--test-limit", type=_positive, metavar="N", help="the first N test images only")
     _add_threads_argument(evaluate)
     evaluate.set_defaults(run=_evaluate)
@@ -278,8 +279,11 @@ def _add_check_command(commands: argparse._SubParsersAction) -> None:
                     "on one batch, and print the per-layer table. Default: the chapter's network (300 sigmoid "
                     "hidden units, sigmoid outputs, MSE) on a batch of the embedded 8x8 digits.")
     check.add_argument("--hidden", type=_sizes, default=(300,), metavar="N[,N...]", help="hidden sizes (default 300)")
-    check.add_argument("--activation", choices=HIDDEN_ACTIVATIONS, default="sigmoid")
-    check.add_argument("--loss", choices=tuple(LOSSES), default="mse")
+    check.add_argument("--activation", choices=HIDDEN_ACTIVATIONS, default="sigmoid",
+                       help="hidden activation (default sigmoid)")
+    check.add_argument("--loss", choices=tuple(LOSSES), default="mse",
+                       help="mse: the chapter's C = 1/B sum ||y - a^L||^2, sigmoid outputs (default); "
+                            "ce: softmax cross-entropy")
     check.add_argument("--batch-size", type=_positive, default=32, help="samples in the batch (default 32)")
     check.add_argument("--seed", type=_non_negative, default=0, help="seeds the weights and the batch (default 0)")
     _add_data_arguments(check, "digits")
@@ -428,7 +432,11 @@ def _add_graph_command(commands: argparse._SubParsersAction) -> None:
     from .experiment import HIDDEN_ACTIVATIONS
     from .nn import LOSSES
 
-    graph = commands.add_parser("graph", help="draw the loss graph of an MLP on a batch of the 8x8 digits")
+    graph = commands.add_parser(
+        "graph", help="draw the loss graph of an MLP on a batch of the 8x8 digits",
+        description="Record the loss of an MLP on a batch of the embedded 8x8 digits and draw its graph with "
+                    "graphviz: the chapter's a^l, W^l, z^l, δ^l and C, every operation, or what backward() walks. "
+                    "Without graphviz's dot program, --out FILE.dot still works.")
     graph.add_argument("--out", default="graph.svg", metavar="FILE",
                        help="the picture: .svg, .png, .pdf (need graphviz's dot) or .dot (default graph.svg)")
     graph.add_argument("--hidden", dest="hidden_sizes", type=_sizes_or_none, default=(16,), metavar="N[,N...]",
@@ -454,7 +462,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_command(commands)
     _add_evaluate_command(commands)
     _add_check_command(commands)
-    demo = commands.add_parser("demo", help="a short tour of the engine (no data needed)")
+    demo = commands.add_parser(
+        "demo", help="a short tour of the engine (no data needed)",
+        description="A short tour of the engine, with no data and no files: an expression and its gradient, a "
+                    "second derivative, and a small sigmoid network learning XOR by gradient descent on the "
+                    "chapter's MSE (exit 1 if it does not learn).")
     demo.add_argument("--hidden", type=_positive, default=4, help="hidden units of the XOR network (default 4)")
     demo.add_argument("--steps", type=_positive, default=3000, help="gradient-descent steps (default 3000)")
     demo.add_argument("--lr", type=_positive_float, default=2.0, help="learning rate λ (default 2.0)")

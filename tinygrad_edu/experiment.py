@@ -314,7 +314,7 @@ def train_and_test(config: TrainConfig, ds: Dataset, progress: bool = True,
         f"{len(ds.X_test)} test images of {ds.n_features} pixels")
     say(f"network {'-'.join(map(str, model.sizes))}, {config.activation} hidden, {config.output_activation} "
         f"output, loss {config.loss}; {config.optimizer} lr {config.lr:g} ({config.schedule}), batch "
-        f"{config.batch_size}, {config.epochs} epochs, seed {config.seed}, {config.dtype}")
+        f"{config.batch_size}, {config.epochs} epoch{'s' if config.epochs != 1 else ''}, seed {config.seed}, {config.dtype}")
 
     best = BestModel(model) if has_val else None
     epoch_log = _EpochLog(opt, config.epochs, _tqdm_write if (log is print and progress) else log)
@@ -323,7 +323,7 @@ def train_and_test(config: TrainConfig, ds: Dataset, progress: bool = True,
                   progress=progress, callbacks=[c for c in (epoch_log, best, *callbacks) if c is not None],
                   scheduler=scheduler)
     if history.interrupted:
-        say(f"interrupted by Ctrl-C after {len(history)} epochs: testing the model as it is")
+        say(f"interrupted by Ctrl-C after {len(history)} epoch{'s' if len(history) != 1 else ''}: testing the model as it is")
     best_epoch = best.restore() if best is not None else (len(history) or None)
 
     train_eval = evaluate(model, ds.X_train, ds.y_train, loss=config.loss)

@@ -128,7 +128,7 @@ class History:
         if not self.epoch:
             return f"History(no epochs{', interrupted' if self.interrupted else ''})"
         last = len(self.epoch) - 1
-        parts = [f"{len(self)} epochs", f"train_loss {self.train_loss[0]:.4g} -> {self.train_loss[last]:.4g}"]
+        parts = [f"{len(self)} epoch{'s' if len(self) != 1 else ''}", f"train_loss {self.train_loss[0]:.4g} -> {self.train_loss[last]:.4g}"]
         if self.classification:
             parts.append(f"train_accuracy {self.train_accuracy[last]:.4f}")
         if not math.isnan(self.val_loss[last]):

@@ -669,8 +669,8 @@ def _collapse(g: GraphModel, which: bool | Collection[str]) -> GraphModel:
                 params.append(f"{m.lines[0][1]} {m.lines[1][1]}")
             elif m.kind in ("intermediate", "output"):
                 shapes.append(next(t for st, t in m.lines if st == "meta"))
-        lines = [("title", "/".join(s)), ("meta", f"{len([m for m in members if m.kind in ('op', 'backward')])} ops: "
-                                          + ", ".join(ops))]
+        n_ops = len([m for m in members if m.kind in ("op", "backward")])
+        lines = [("title", "/".join(s)), ("meta", f"{n_ops} op{'s' if n_ops != 1 else ''}: " + ", ".join(ops))]
         lines += [("data", p) for p in params]
         if shapes:
             lines.append(("note", f"out: {shapes[-1]}"))
