@@ -526,7 +526,7 @@ def tiny_model(tmp_path_factory):
 
 
 @pytest.mark.parametrize("argv", [
-    ["--help"], ["train", "--help"], ["demo", "--steps", "10"], ["check", "--hidden", "4", "--batch-size", "4"],
+    ["--help"], ["train", "--help"], ["demo"], ["check", "--hidden", "4", "--batch-size", "4"],
     ["graph", "--out", "{tmp}/g.dot", "--text"], ["evaluate", "--model", "{model}"], TINY_RUN + ["--out", "{tmp}/r"],
 ])
 def test_a_closed_pipe_ends_quietly(argv, tmp_path, tiny_model):
