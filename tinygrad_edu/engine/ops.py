@@ -21,7 +21,7 @@ Kinks, edges and NaN (documented conventions, PyTorch's):
 - max/min reductions split the gradient equally between tied elements (NaN ties with NaN); maximum/minimum
   give half to each input where they tie, and all of it to a NaN;
 - clip passes the gradient where low <= x <= high (boundaries included), not at NaN;
-- d(a^b)/da = 0 where b = 0 (even at a = 0), d(a^b)/db = 0 where a = 0.
+- a^b at a = 0: see Pow (PyTorch's values for every sign of b).
 A gradient that a mask sends nowhere is selected away (np.where), not multiplied by 0: an infinite incoming
 gradient stays infinite where it flows and 0 where it does not, never NaN.
 """
@@ -56,9 +56,11 @@ def normalize_axes(axis: Any, ndim: int) -> tuple[int, ...]:
         return tuple(range(ndim))
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     for a in axes:
-        if not -ndim <= a < max(ndim, 1):
+        if not -max(ndim, 1) <= a < max(ndim, 1):  # a 0-d tensor takes axis 0 and -1, as in numpy and PyTorch
             raise np.exceptions.AxisError(f"axis {a} is out of bounds for a tensor of dimension {ndim}")
-    return tuple(sorted(int(a) % max(ndim, 1) for a in axes))
+    if ndim == 0:
+        return ()  # ... and reducing it over them reduces nothing
+    return tuple(sorted(int(a) % ndim for a in axes))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -213,18 +215,29 @@ class Div(Binary):
 
 
 def _pow_da(g: Any, y: Any, a: Any, b: Any) -> Any:
-    """dy/da = b a^(b-1), taken as 0 where b = 0: a^0 = 1 has slope 0, even at a = 0 (as PyTorch)."""
+    """dy/da = b a^(b-1), taken as 0 where b = 0: a^0 = 1 has slope 0, even at a = 0."""
     with np.errstate(divide="ignore", invalid="ignore"):  # a^(b-1) at a = 0 is inf for b < 1
         return g * Where.apply(0.0, b * a ** (b - 1), condition=values(b) == 0)
 
 
 def _pow_db(g: Any, y: Any, a: Any, b: Any) -> Any:
-    """dy/db = y log(a), taken as 0 where a = 0 (lim a^b log a = 0)."""
-    return g * y * Log.apply(Where.apply(1.0, a, condition=values(a) == 0))  # log(1) = 0 stands in
+    """dy/db = y log(a), taken as 0 where a = 0 and b >= 0 (there y is 0 or 1 and y log a -> 0); for b < 0,
+    y = inf and log a = -inf give -inf. log(1) = 0 stands in at the masked places, so no NaN is made there."""
+    a_, b_ = values(a), values(b)
+    return g * y * Log.apply(Where.apply(1.0, a, condition=(a_ == 0) & (b_ >= 0)))
 
 
 class Pow(Binary):
-    """y = a ** b"""
+    """y = a ** b.   dy/da = b a^(b-1), dy/db = a^b log a.
+
+    At a = 0, as PyTorch (checked with torch 2.13):
+        b < 0:      y = inf,  dy/da = -inf (b a^(b-1) with a^(b-1) = inf),  dy/db = -inf (inf · log 0)
+        b = 0:      y = 1,    dy/da = 0 (a^0 = 1 is flat),                  dy/db = 0
+        0 < b < 1:  y = 0,    dy/da = inf,                                  dy/db = 0
+        b = 1:      y = 0,    dy/da = 1,                                    dy/db = 0
+        b > 1:      y = 0,    dy/da = 0,                                    dy/db = 0
+    For a < 0 and non-integer b, y and both derivatives are NaN (numpy's a^b is NaN there).
+    """
     f = np.power
     keeps_output = keeps_inputs = True
     da, db = _pow_da, _pow_db
