@@ -113,11 +113,25 @@ class BroadcastTo(Function):
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-        return np.broadcast_to(x, shape)  # a read-only view: nothing is copied
+        try:
+            return np.broadcast_to(x, shape)  # a read-only view: nothing is copied
+        except ValueError:
+            raise ValueError(f"broadcast_to: a tensor of shape {np.shape(x)} cannot be broadcast to shape "
+                             f"{shape}: aligned from the right, each of its axes must equal the target's or be 1"
+                             ) from None
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> Any:
         return sum_to(g, ctx.input_shapes[0])
+
+
+def broadcast_mismatch(what: str, shapes: list[tuple[int, ...]], error: Exception) -> str:
+    """The message for operands of `what` whose shapes do not broadcast together."""
+    if "broadcast" not in str(error):
+        return f"{what}: {error}"
+    listed = ", ".join(str(s) for s in shapes[:-1]) + f" and {shapes[-1]}"
+    return (f"{what}: shapes {listed} do not broadcast: aligned from the right, each pair of axes must be equal "
+            f"or one of them 1 (reshape one operand, e.g. b.reshape(-1, 1), to line them up)")
 
 
 def zero_where(drop: np.ndarray, g: Any) -> Any:
@@ -153,7 +167,10 @@ class Elementwise(Function):
 
     @classmethod
     def forward(cls, ctx: Context, *inputs: Any) -> np.ndarray:
-        y = cls.f(*inputs)
+        try:
+            y = cls.f(*inputs)
+        except ValueError as e:  # numpy's "could not be broadcast", with the shapes and the operation named
+            raise ValueError(broadcast_mismatch(cls.__name__.lower(), [np.shape(x) for x in inputs], e)) from None
         if cls.keeps_output or cls.keeps_inputs:
             ctx.save_for_backward(*((y,) if cls.keeps_output else ()), *(inputs if cls.keeps_inputs else ()))
         return y
@@ -425,7 +442,11 @@ class Where(Function):
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any, condition: np.ndarray) -> np.ndarray:
         ctx.save_for_backward(condition)  # a setting (a bool array): never differentiated
-        return np.where(condition, a, b)
+        try:
+            return np.where(condition, a, b)
+        except ValueError as e:
+            raise ValueError(broadcast_mismatch("where(condition, a, b)", [np.shape(condition), np.shape(a),
+                                                                            np.shape(b)], e)) from None
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> tuple:
@@ -439,7 +460,8 @@ class Where(Function):
 def where(condition: Any, a: Any, b: Any) -> Tensor:
     """Elementwise `a if condition else b` (numpy.where), differentiable in a and b."""
     condition = np.asarray(values(condition))
-    return Where.apply(operand(a), operand(b), condition=condition.astype(bool, copy=False))
+    y = Where.apply(operand(a), operand(b), condition=condition.astype(bool, copy=False))
+    return y if isinstance(y, Tensor) else Tensor._wrap(y)  # two numbers or arrays still give a Tensor
 
 
 def maximum(a: Any, b: Any) -> Tensor:
@@ -662,6 +684,17 @@ def _axes_argument(axes: tuple) -> tuple:
     return tuple(axes[0]) if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
 
 
+def reduction_axis(axis: Any, keepdims: bool, dim: Any, keepdim: Any, who: str) -> tuple[Any, bool]:
+    """A reduction's axis and keepdims from numpy's names or PyTorch's (dim=, keepdim=), not both at once."""
+    if dim is not None:
+        if axis is not None:
+            raise TypeError(f"{who}: pass axis= (numpy's name) or dim= (PyTorch's), not both")
+        axis = dim
+    if keepdim is not None:
+        keepdims = bool(keepdim) or bool(keepdims)
+    return axis, keepdims
+
+
 def _unary(op: type[Function]) -> Any:
     def method(self: Tensor) -> Tensor:
         return op.apply(self)
@@ -702,25 +735,45 @@ class TensorMethods:
     def clip(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 (numpy's and PyTorch's names)
         return Clip.apply(self, low=values(min), high=values(max))
 
-    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+    clamp = clip  # PyTorch's name
+
+    def sum(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: bool | None = None) -> Tensor:
+        axis, keepdims = reduction_axis(axis, keepdims, dim, keepdim, "sum")
         return Sum.apply(self, axis=axis, keepdims=keepdims)
 
-    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+    def mean(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: bool | None = None) -> Tensor:
+        axis, keepdims = reduction_axis(axis, keepdims, dim, keepdim, "mean")
         count = int(np.prod([self.shape[a] for a in normalize_axes(axis, self.ndim)]))
         return Sum.apply(self, axis=axis, keepdims=keepdims) / count
 
-    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+    def max(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: bool | None = None) -> Tensor:
+        """The largest values (numpy's max: values only; PyTorch's max(dim) also gives indices: use argmax)."""
+        axis, keepdims = reduction_axis(axis, keepdims, dim, keepdim, "max")
         return Max.apply(self, axis=axis, keepdims=keepdims)
 
-    def min(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+    def min(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: bool | None = None) -> Tensor:
+        axis, keepdims = reduction_axis(axis, keepdims, dim, keepdim, "min")
         return Min.apply(self, axis=axis, keepdims=keepdims)
 
     def reshape(self, *shape: Any) -> Tensor:
         return Reshape.apply(self, shape=_axes_argument(shape))
 
     def transpose(self, *axes: Any) -> Tensor:
-        """Permute axes like numpy: no argument reverses them; `transpose(1, 0, 2)` or `transpose((1, 0, 2))`."""
-        return Transpose.apply(self, axes=_axes_argument(axes) or None)
+        """Permute axes like numpy: no argument reverses them; `transpose(1, 0, 2)` or `transpose((1, 0, 2))`.
+        (PyTorch's transpose(d0, d1) swaps two axes: that is `swapaxes(d0, d1)`, the same on a matrix.)"""
+        axes = _axes_argument(axes)
+        if axes and len(axes) != self.ndim:
+            raise ValueError(
+                f"transpose{tuple(axes)} on {self._describe()}: transpose permutes all {self.ndim} axes, as numpy's "
+                f"does; to swap two axes as PyTorch's transpose(d0, d1) does, use swapaxes(d0, d1) (or mT for the "
+                f"last two)")
+        return Transpose.apply(self, axes=axes or None)
+
+    def swapaxes(self, axis1: int, axis2: int) -> Tensor:
+        """The tensor with two axes exchanged (numpy.swapaxes; PyTorch's transpose(d0, d1))."""
+        order = list(range(self.ndim))
+        order[axis1], order[axis2] = order[axis2], order[axis1]
+        return Transpose.apply(self, axes=tuple(order))
 
     def permute(self, *dims: Any) -> Tensor:
         """PyTorch's name for `transpose(*dims)` with explicit axes."""
@@ -754,14 +807,33 @@ class TensorMethods:
         return Reshape.apply(self, shape=np.expand_dims(self.data, axis).shape)
 
     def squeeze(self, axis: int | tuple[int, ...] | None = None) -> Tensor:
+        """Remove axes of length 1 (all of them, or `axis`). As numpy, an axis of another length is an error
+        (PyTorch's squeeze(dim) leaves such an axis alone)."""
+        if axis is not None:
+            for a in normalize_axes(axis, self.ndim):
+                if self.shape[a] != 1:
+                    raise ValueError(
+                        f"squeeze(axis={axis}) on {self._describe()}: axis {a} has length {self.shape[a]}, not 1 "
+                        f"(numpy refuses it; PyTorch would leave the tensor unchanged: squeeze only axes of length 1)")
         return Reshape.apply(self, shape=np.squeeze(self.data, axis).shape)
-
-    def flatten(self) -> Tensor:
-        return Reshape.apply(self, shape=(-1,))
 
     def astype(self, dtype: Any) -> Tensor:
         """A copy cast to `dtype`; differentiable between float dtypes (the gradient is cast back)."""
         return Cast.apply(self, dtype=np.dtype(dtype))
+
+    def float(self) -> Tensor:
+        """A float32 copy (PyTorch's .float(); numpy's default float is float64, `double()`)."""
+        return Cast.apply(self, dtype=np.dtype(np.float32))
+
+    def double(self) -> Tensor:
+        return Cast.apply(self, dtype=np.dtype(np.float64))
+
+    def half(self) -> Tensor:
+        return Cast.apply(self, dtype=np.dtype(np.float16))
+
+    def clone(self) -> Tensor:
+        """A copy in the graph (its gradient flows back to self), as PyTorch's clone."""
+        return Cast.apply(self, dtype=self.dtype)  # astype copies
 
 
 for _name, _member in vars(TensorMethods).items():
