@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from .function import Context, Function
-from .ops import Where, normalize_axes, operand, reduction_axis
+from .ops import Sum, Where, normalize_axes, operand, reduction_axis
 from .tensor import Tensor
 
 
@@ -131,8 +131,10 @@ class Prod(Function):
     """y = Π x over `axis`.   dy/dx_i = the product of the other elements.
 
     A primitive because y / x_i, the usual shortcut, is 0/0 where x_i = 0. Per reduced slice, with P the
-    product of its non-zero elements: no zero, P / x_i; one zero, P at the zero and 0 elsewhere; more, 0.
-    Written with Prod and Where themselves (P is a Prod of the non-zero values), so it differentiates again.
+    product of its non-zero elements and Z the sum of its zeros (0, but a function of them): no zero, P / x_i;
+    one zero, P at the zero and Z·P / x_i elsewhere; two zeros, (Z - x_i)·P at each (the other zero times P),
+    0 elsewhere; more, 0. Written with Prod, Sum and Where themselves, so create_graph differentiates it:
+    the values are exact, and so are the second derivatives, at zeros too (not the third, at 3 zeros or more).
     """
 
     @staticmethod
@@ -149,8 +151,10 @@ class Prod(Function):
         zeros = zero.sum(axis=ctx.axes, keepdims=True)
         nonzero = Where.apply(1.0, x, condition=zero)
         p = Prod.apply(nonzero, axis=ctx.axes, keepdims=True)
-        others = Where.apply(p / nonzero, Where.apply(p, 0.0, condition=zero & (zeros == 1)), condition=zeros == 0)
-        return g.reshape(_kept(x.shape, ctx.axes)) * others
+        z = Sum.apply(Where.apply(x, 0.0, condition=zero), axis=ctx.axes, keepdims=True)
+        at_others = Where.apply(p / nonzero, Where.apply(z * p / nonzero, 0.0, condition=zeros == 1), condition=zeros == 0)
+        at_zeros = Where.apply(p, Where.apply((z - x) * p, 0.0, condition=zeros == 2), condition=zeros == 1)
+        return g.reshape(_kept(x.shape, ctx.axes)) * Where.apply(at_zeros, at_others, condition=zero)
 
 
 def _reversed_along(axis: int) -> tuple:
