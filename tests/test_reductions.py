@@ -29,6 +29,7 @@ def count(shape, axis):
     return int(np.prod([shape[a] for a in np.atleast_1d(axis)])) if shape else 1
 
 
+@pytest.mark.slow
 @given(data=st.data())
 def test_var_and_std(data):
     x = data.draw(tensors(), label="x")

@@ -297,6 +297,8 @@ def pad(x: Tensor, pad_width: Any, value: Any = 0) -> Tensor:
     """x padded with the constant `value`: pad_width is numpy's, an int, a (before, after) pair for every
     axis, or one pair per axis, first axis first (PyTorch's F.pad lists the last axis first)."""
     x = _tensor(x)
+    if x.ndim == 0:
+        return x.clone()  # no axis to pad (numpy's pad refuses a 0-d array)
     try:
         widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (x.ndim, 2))
     except ValueError:
