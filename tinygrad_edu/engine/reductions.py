@@ -58,7 +58,8 @@ def var(x: Tensor, axis: Any = None, ddof: float = 0, keepdims: bool = False, *,
 def std(x: Tensor, axis: Any = None, ddof: float = 0, keepdims: bool = False, *, correction: float | None = None,
         dim: Any = None, keepdim: bool | None = None) -> Tensor:
     """√var (numpy.std; same arguments as var)."""
-    return var(x, axis, ddof, keepdims, correction=correction, dim=dim, keepdim=keepdim).sqrt()
+    axis, keepdims = reduction_axis(axis, keepdims, dim, keepdim, "std")
+    return var(x, axis, ddof, keepdims, correction=correction).sqrt()
 
 
 def logsumexp(x: Tensor, axis: Any = None, keepdims: bool = False, *, dim: Any = None,

@@ -81,10 +81,11 @@ def expand(x: Tensor, *sizes: Any) -> Tensor:
     sizes = _axes_argument(sizes)
     lead = len(sizes) - x.ndim
     if lead < 0:
-        raise ValueError(f"expand{tuple(sizes)}: {x._describe()} has more axes than the {len(sizes)} sizes given")
+        raise ValueError(f"expand({', '.join(map(str, sizes))}): {x._describe()} has more axes than the "
+                         f"{len(sizes)} sizes given")
     shape = tuple(x.shape[i - lead] if n == -1 and i >= lead else n for i, n in enumerate(sizes))
     if any(n < 0 for n in shape):
-        raise ValueError(f"expand{tuple(sizes)}: -1 is only allowed for the axes {x._describe()} already has")
+        raise ValueError(f"expand({', '.join(map(str, sizes))}): -1 is only allowed for the axes {x._describe()} already has")
     return BroadcastTo.apply(x, shape=shape)
 
 
