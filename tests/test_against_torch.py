@@ -103,6 +103,8 @@ REDUCTIONS = {  # name: (ours, torch's, input)
     "logsumexp inf": (lambda x: x.logsumexp(1), lambda x: x.logsumexp(1),
                       [[1000.0, 1000.0], [-np.inf, 0.0], [1.0, 2.0]]),
     "cumsum": (lambda x: x.cumsum(dim=1), lambda x: x.cumsum(1), [[1.0, np.inf], [2.0, 3.0]]),
+    "cumprod with zeros": (lambda x: x.cumprod(dim=1), lambda x: x.cumprod(1),
+                           [[2.0, 3.0, 4.0], [2.0, 0.0, 4.0], [0.0, 3.0, 0.0], [0.0, 0.0, 5.0]]),
     "topk ties": (lambda x: x.topk(2, 1)[0], lambda x: x.topk(2, 1).values, [[3.0, 1.0, 3.0, 2.0]]),
     "sort": (lambda x: x.sort(1, descending=True), lambda x: x.sort(1, descending=True).values,
              [[3.0, 1.0, 2.5, 2.0]]),

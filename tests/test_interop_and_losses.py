@@ -70,7 +70,7 @@ def test_numpy_ufuncs_of_the_new_operations_stay_in_the_graph():
         y = f(t)
         assert isinstance(y, Tensor) and y.grad_fn is not None, f
         np.testing.assert_allclose(y.numpy(), f(t.numpy()), rtol=1e-15)
-    for y in (np.var(t), np.std(t, ddof=1), np.prod(t), np.cumsum(t), np.flip(t), np.roll(t, 1), np.tile(t, 2),
+    for y in (np.var(t), np.std(t, ddof=1), np.prod(t), np.cumsum(t), np.cumprod(t), np.flip(t), np.roll(t, 1), np.tile(t, 2),
               np.repeat(t, 2), np.pad(t, 1), np.sort(t), np.outer(t, t), np.einsum("i,i->", t, t), np.diag(t),
               np.tril(np.outer(t, t)), np.take_along_axis(t, np.array([1, 0]), 0)):
         assert isinstance(y, Tensor) and y.grad_fn is not None, y

@@ -101,6 +101,7 @@ EXAMPLES = {
     reductions.Prod: [((value(2, 3),), dict(axis=1)), ((np.array([[0.0, 2.0, 3.0], [0.0, 0.0, 1.0]]),), dict(axis=1)),
                       ((value(2, 3),), dict(axis=None, keepdims=True))],
     reductions.Cumsum: [((value(2, 3),), dict(axis=1)), ((value(2, 3),), dict(axis=None))],
+    reductions.Cumprod: [((value(2, 3),), dict(axis=1)), ((np.array([[2.0, 0.0, 3.0], [0.0, 1.0, 0.0]]),), dict(axis=1))],
     shape.Pad: [((value(2, 3),), dict(pad_width=((1, 0), (2, 1)), value=0.5))],
     shape.Einsum: [((value(2, 3), value(3, 4)), dict(subscripts="ij,jk->ik")), ((value(2, 3), value(3)), dict(subscripts="ij,j")),
                    ((value(2, 3), value(4)), dict(subscripts="ij,k->ik"))],

@@ -147,3 +147,26 @@ def test_norm_conventions_and_spellings():
             tg.tensor([1.0]).norm(bad)
     with pytest.raises(TypeError, match="not both"):
         tg.tensor([1.0]).sum(axis=0, dim=0)
+
+
+@given(data=st.data())
+def test_cumprod_with_zeros(data):
+    x = tg.tensor(data.draw(hnp.arrays(np.float64, shapes(max_side=3), elements=PROD_VALUES), label="x"),
+                  requires_grad=True)
+    axis = data.draw(st.none() | st.integers(-max(x.ndim, 1), max(x.ndim, 1) - 1), label="axis")
+    y = x.cumprod(axis)
+    if x.ndim == 0 and axis is not None:
+        assert y.shape == () and y.item() == x.item()
+    else:
+        np.testing.assert_array_equal(y.numpy(), np.cumprod(x.numpy(), axis=axis))
+    assert gradcheck(lambda x: tg.cumprod(x, axis) * x.sum(), [x], **TIGHT)  # a polynomial: exact at zeros
+    zeros_per_slice = (x.numpy() == 0).sum(axis=axis if x.ndim else None)
+    if x.size <= 8 and np.all(zeros_per_slice <= 1):  # where its second derivatives are exact
+        assert gradcheck(second(lambda x: x.cumprod(axis)), [x], rtol=1e-5, atol=1e-6)
+
+
+def test_cumprod_gradient_by_hand():
+    x = tg.tensor([[2.0, 3.0, 4.0], [2.0, 0.0, 4.0], [0.0, 3.0, 0.0]], requires_grad=True)
+    (g,) = tg.grad(x.cumprod(dim=1).sum(), x)
+    # d/dx_k Σ_j Π_{i<=j} x_i = Σ_{j>=k} Π_{i<=j, i≠k} x_i: for [2, 3, 4], 1 + 3 + 3·4, 2 + 2·4 and 2·3
+    assert g.tolist() == [[1 + 3 + 12, 2 + 8, 6], [1.0, 2 + 8, 0.0], [1 + 3, 0.0, 0.0]]

@@ -149,6 +149,7 @@ _FUNCTIONS: dict[Callable, Callable] = {
     np.std: lambda a, axis=None, ddof=0, keepdims=False: reductions.std(a, axis, ddof, keepdims),
     np.prod: lambda a, axis=None, keepdims=False: reductions.prod(a, axis, keepdims),
     np.cumsum: lambda a, axis=None: reductions.cumsum(a, axis),
+    np.cumprod: lambda a, axis=None: reductions.cumprod(a, axis),
     np.flip: lambda a, axis=None: shape.flip(a, axis),
     np.roll: lambda a, shift, axis=None: shape.roll(a, shift, axis),
     np.repeat: lambda a, repeats, axis=None: shape.repeat(a, repeats, axis),

@@ -1,6 +1,6 @@
 """Reductions beyond sum, mean and max: variance and standard deviation, logsumexp, product, cumulative sums
-and norms. var, std, logsumexp and the 1-, ∞- and p-norms are composites of ops.py (autograd derives their
-gradients); prod, cumsum and the 2-norm are primitives, each for a reason given beside it.
+and products, norms. var, std, logsumexp and the 1-, ∞- and p-norms are composites of ops.py (autograd derives
+their gradients); prod, cumsum, cumprod and the 2-norm are primitives, each for a reason given beside it.
 
 Every reduction takes numpy's `axis=`/`keepdims=` or PyTorch's `dim=`/`keepdim=`. var and std follow numpy:
 `ddof=0` (divide by N) unless told otherwise; PyTorch's default is `correction=1` (N - 1), accepted too.
@@ -180,6 +180,43 @@ class Cumsum(Function):
         return Cumsum.apply(g[back], axis=0 if ctx.axis is None else ctx.axis)[back].reshape(ctx.input_shapes[0])
 
 
+class Cumprod(Function):
+    """y_j = Π_{i<=j} x_i along `axis` (an int: the function flattens for axis=None).
+
+    dC/dx_k = Σ_{j>=k} g_j Π_{i<=j, i≠k} x_i. Without zeros that is (the cumulative sum of g·y from the end) / x_k.
+    A primitive, for zeros: with z the first zero of a slice, before z the same formula holds (every y_j from z
+    on is 0); at z, the same sum with y' = cumprod of x with x_z replaced by 1; after z, x_z times that
+    (0, but a function of x_z, so that second derivatives see it). Exact values everywhere; second derivatives
+    exact where a slice has at most one zero.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, axis: int) -> np.ndarray:
+        ctx.axis = axis
+        y = np.cumprod(x, axis=axis)
+        ctx.save_for_backward(x, y)
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> Any:
+        x, y = ctx.saved_tensors
+        a, back = ctx.axis, _reversed_along(ctx.axis)
+
+        def from_the_end(v: Any) -> Any:  # Σ_{j>=k} v_j along the axis
+            return Cumsum.apply(v[back], axis=a)[back]
+
+        zero = np.asarray(x.data if isinstance(x, Tensor) else x) == 0
+        safe = Where.apply(1.0, x, condition=zero)
+        if not zero.any():
+            return from_the_end(g * y) / safe
+        seen = np.cumsum(zero, axis=a)
+        before, first = seen == 0, zero & (seen == 1)
+        at_first = from_the_end(g * Cumprod.apply(Where.apply(1.0, x, condition=first), axis=a))
+        z = Sum.apply(Where.apply(x, 0.0, condition=first), axis=a, keepdims=True)  # x_z: 0, a function of it
+        return Where.apply(from_the_end(g * y) / safe, Where.apply(at_first, z * at_first / safe, condition=first),
+                           condition=before)
+
+
 def prod(x: Tensor, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: bool | None = None) -> Tensor:
     """The product over `axis` (numpy.prod)."""
     x = _tensor(x)
@@ -197,7 +234,19 @@ def cumsum(x: Tensor, axis: int | None = None, *, dim: int | None = None) -> Ten
     return Cumsum.apply(x, axis=axis)
 
 
-for _f in (var, std, logsumexp, norm, prod, cumsum):
+def cumprod(x: Tensor, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+    """Running products along `axis` (numpy.cumprod: the flattened tensor if None; PyTorch's dim= accepted)."""
+    x = _tensor(x)
+    axis, _ = reduction_axis(axis, False, dim, None, "cumprod")
+    if axis is None:
+        return Cumprod.apply(x.reshape(-1), axis=0)
+    if x.ndim == 0:
+        normalize_axes(axis, 0)
+        return x.clone()
+    return Cumprod.apply(x, axis=normalize_axes(axis, x.ndim)[0])
+
+
+for _f in (var, std, logsumexp, norm, prod, cumsum, cumprod):
     setattr(Tensor, _f.__name__, _f)
 
-__all__ = ["var", "std", "logsumexp", "norm", "prod", "cumsum"]
+__all__ = ["var", "std", "logsumexp", "norm", "prod", "cumsum", "cumprod"]
