@@ -99,6 +99,7 @@ REDUCTIONS = {  # name: (ours, torch's, input)
     "fro": (lambda x: x.norm("fro"), lambda x: torch.linalg.matrix_norm(x, "fro"), [[1.0, 2.0], [3.0, 4.0]]),
     "std correction 1": (lambda x: x.std(dim=1, correction=1), lambda x: x.std(dim=1, correction=1),
                          [[1.0, 2.0, 4.0], [0.0, 1.0, 0.0]]),
+    "std of equal values": (lambda x: x.std(1), lambda x: x.std(1, correction=0), [[1.0, 1.0, 1.0], [1.0, 2.0, 3.0]]),
     "var": (lambda x: x.var(0), lambda x: x.var(0, correction=0), [[1.0, 2.0], [4.0, 0.0]]),
     "logsumexp inf": (lambda x: x.logsumexp(1), lambda x: x.logsumexp(1),
                       [[1000.0, 1000.0], [-np.inf, 0.0], [1.0, 2.0]]),

@@ -61,3 +61,12 @@ def test_recipe_table_is_experiment_recipes():
         expected.append([activation, loss, optimizer, cell("lr"), cell("batch_size"), schedule])
     assert rows == expected
     assert f"Adam takes {ADAM_LR:g};" in README and f"Epochs: {EPOCHS} ({DIGITS_EPOCHS} on digits)" in README
+
+
+def test_the_engine_table_counts_the_lines_of_every_engine_file():
+    rows = dict(re.findall(r"^\| `engine/(\w+)\.py` \| (\d+) \|", README, flags=re.M))
+    engine = ROOT / "tinygrad_edu" / "engine"
+    files = {p.stem for p in engine.glob("*.py")} - {"__init__"}
+    assert set(rows) == files
+    for name, count in rows.items():
+        assert int(count) == len((engine / f"{name}.py").read_text(encoding="utf-8").splitlines()), name

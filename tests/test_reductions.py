@@ -52,6 +52,9 @@ def test_var_spellings_and_second_derivative():
     np.testing.assert_allclose(tg.var(x, axis=1, ddof=1).numpy(), x.var(1, correction=1).numpy())
     assert gradcheck(second(lambda x: x.var(1)), [x], rtol=1e-5, atol=1e-7)
     assert tg.var(tg.tensor([1.0])).item() == 0.0 and np.isnan(tg.var(tg.tensor([1.0]), ddof=1).item())  # 0 / 0
+    flat = tg.tensor([[2.0, 2.0, 2.0], [1.0, 2.0, 3.0]], requires_grad=True)
+    (g,) = tg.grad(flat.std(1).sum(), flat)  # equal values: std = 0, gradient 0 (PyTorch's), not NaN
+    assert flat.std(1).tolist()[0] == 0.0 and g.tolist()[0] == [0.0, 0.0, 0.0] and np.isfinite(g.numpy()).all()
 
 
 @given(data=st.data())

@@ -1,4 +1,6 @@
-"""The primitive operations: each one's forward (numpy) beside its backward, one derivative formula per input.
+"""The primitive operations the chapter needs: each one's forward (numpy) beside its backward, one derivative
+formula per input. The other operations live beside this file, by family, built on these: elementwise.py (sin,
+log1p, ...), reductions.py (var, logsumexp, prod, cumsum, norm), shape.py (flatten, gather, pad, einsum, ...).
 
 Notation: y is the output, g = dC/dy the incoming gradient, and backward returns dC/dx = g · dy/dx for every
 input x (the chain rule, one link at a time). Every backward is written once, in expressions that work on

@@ -7,7 +7,7 @@ Every reduction takes numpy's `axis=`/`keepdims=` or PyTorch's `dim=`/`keepdim=`
 
 Conventions (PyTorch's): the 2-norm of a zero vector has gradient 0 (not 0/0); the ∞-norm splits its gradient
 between tied largest |x| (as max does); |x|'(0) = 0 in the 1-norm; prod sends each element the product of the
-others, zeros included; std has no finite gradient where all values are equal (std = 0), as in PyTorch.
+others, zeros included; std's gradient is 0 where all values are equal (std = 0).
 """
 
 from __future__ import annotations
@@ -57,9 +57,14 @@ def var(x: Tensor, axis: Any = None, ddof: float = 0, keepdims: bool = False, *,
 
 def std(x: Tensor, axis: Any = None, ddof: float = 0, keepdims: bool = False, *, correction: float | None = None,
         dim: Any = None, keepdim: bool | None = None) -> Tensor:
-    """√var (numpy.std; same arguments as var)."""
+    """√var (numpy.std; same arguments as var). Where all values are equal (std = 0) the gradient is 0, as
+    PyTorch's (√'s slope there is infinite and var's is 0): the square root is taken of 1 there instead."""
     axis, keepdims = reduction_axis(axis, keepdims, dim, keepdim, "std")
-    return var(x, axis, ddof, keepdims, correction=correction).sqrt()
+    v = var(x, axis, ddof, keepdims, correction=correction)
+    flat = v.data == 0
+    if not flat.any():
+        return v.sqrt()
+    return Where.apply(0.0, Where.apply(1.0, v, condition=flat).sqrt(), condition=flat)
 
 
 def logsumexp(x: Tensor, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
