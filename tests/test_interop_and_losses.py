@@ -156,3 +156,13 @@ def test_one_coercion_of_operands_refuses_what_is_not_a_number_with_one_message(
     for call in calls:
         with pytest.raises(TypeError, match="Tensor operations take numbers, arrays of numbers and Tensors, got str 'a'"):
             call()
+
+
+def test_numpy_reductions_on_tensors_take_numpys_argument_order_and_refuse_dtype_and_out():
+    t = tg.tensor([[1.0, 2.0], [3.0, 5.0]], requires_grad=True)
+    np.testing.assert_allclose(np.var(t, 0, None, None, 1).numpy(), np.var(t.numpy(), 0, None, None, 1))
+    np.testing.assert_allclose(np.prod(t, 1, keepdims=True).numpy(), np.prod(t.numpy(), 1, keepdims=True))
+    with pytest.raises(TypeError, match=r"numpy.var on a Tensor does not take dtype=: cast first with t.astype"):
+        np.var(t, dtype=np.float32)
+    with pytest.raises(TypeError, match="numpy.cumsum on a Tensor does not take out="):
+        np.cumsum(t, out=np.zeros(4))

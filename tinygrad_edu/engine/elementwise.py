@@ -159,30 +159,91 @@ class Trunc(Unary):
     dx = _no_gradient
 
 
-#: name -> operation, for the Tensor methods, the tg.<name> functions and numpy's ufuncs (interop.py)
+#: name -> operation: the Tensor methods (t.sin()) and numpy's ufuncs (interop.py) are made from it
 UNARY = {"sin": Sin, "cos": Cos, "tan": Tan, "sinh": Sinh, "cosh": Cosh, "asin": Asin, "acos": Acos, "atan": Atan,
          "log2": Log2, "log10": Log10, "log1p": Log1p, "exp2": Exp2, "expm1": Expm1, "rsqrt": Rsqrt, "sign": Sign,
          "floor": Floor, "ceil": Ceil, "round": Round, "trunc": Trunc}
-ALIASES = {"arcsin": "asin", "arccos": "acos", "arctan": "atan", "fix": "trunc"}  # numpy's names beside PyTorch's
 
 
 def _as_tensor(x: Any) -> Tensor:
     return x if isinstance(x, Tensor) else Tensor._wrap(operand(x))
 
 
-def _method(op: type[Unary]) -> Any:
-    def method(self: Tensor) -> Tensor:
-        return op.apply(self)
-    method.__doc__ = op.__doc__
-    return method
+# The functions, tg.sin(x) ...: one call of the operation each (x may be a number, a list or an array).
+def sin(x: Any) -> Tensor:
+    return Sin.apply(_as_tensor(x))
 
 
-def _function(op: type[Unary], name: str) -> Any:
-    def function(x: Any) -> Tensor:
-        return op.apply(_as_tensor(x))
-    function.__name__ = function.__qualname__ = name
-    function.__doc__ = op.__doc__
-    return function
+def cos(x: Any) -> Tensor:
+    return Cos.apply(_as_tensor(x))
+
+
+def tan(x: Any) -> Tensor:
+    return Tan.apply(_as_tensor(x))
+
+
+def sinh(x: Any) -> Tensor:
+    return Sinh.apply(_as_tensor(x))
+
+
+def cosh(x: Any) -> Tensor:
+    return Cosh.apply(_as_tensor(x))
+
+
+def asin(x: Any) -> Tensor:
+    return Asin.apply(_as_tensor(x))
+
+
+def acos(x: Any) -> Tensor:
+    return Acos.apply(_as_tensor(x))
+
+
+def atan(x: Any) -> Tensor:
+    return Atan.apply(_as_tensor(x))
+
+
+def log2(x: Any) -> Tensor:
+    return Log2.apply(_as_tensor(x))
+
+
+def log10(x: Any) -> Tensor:
+    return Log10.apply(_as_tensor(x))
+
+
+def log1p(x: Any) -> Tensor:
+    return Log1p.apply(_as_tensor(x))
+
+
+def exp2(x: Any) -> Tensor:
+    return Exp2.apply(_as_tensor(x))
+
+
+def expm1(x: Any) -> Tensor:
+    return Expm1.apply(_as_tensor(x))
+
+
+def rsqrt(x: Any) -> Tensor:
+    return Rsqrt.apply(_as_tensor(x))
+
+
+def sign(x: Any) -> Tensor:
+    return Sign.apply(_as_tensor(x))
+
+
+def floor(x: Any) -> Tensor:
+    return Floor.apply(_as_tensor(x))
+
+
+def ceil(x: Any) -> Tensor:
+    return Ceil.apply(_as_tensor(x))
+
+
+def round(x: Any) -> Tensor:
+    return Round.apply(_as_tensor(x))
+
+
+def trunc(x: Any) -> Tensor:
+    return Trunc.apply(_as_tensor(x))
 
 
 def square(x: Any) -> Tensor:
@@ -191,12 +252,21 @@ def square(x: Any) -> Tensor:
     return Mul.apply(x, x)
 
 
+arcsin, arccos, arctan, fix = asin, acos, atan, trunc  # numpy's names beside PyTorch's
+
+
+def _method(op: type[Unary]) -> Any:
+    def method(self: Tensor) -> Tensor:
+        return op.apply(self)
+    method.__name__ = method.__qualname__ = op.__name__.lower()
+    method.__doc__ = op.__doc__
+    return method
+
+
 for _name, _op in UNARY.items():
     setattr(Tensor, _name, _method(_op))
-    globals()[_name] = _function(_op, _name)
-for _alias, _name in ALIASES.items():
+for _alias, _name in {"arcsin": "asin", "arccos": "acos", "arctan": "atan", "fix": "trunc"}.items():
     setattr(Tensor, _alias, getattr(Tensor, _name))
-    globals()[_alias] = globals()[_name]
 Tensor.square = square  # type: ignore[attr-defined]
-
-__all__ = ["square", *UNARY, *ALIASES]
+for _name, _op in UNARY.items():
+    globals()[_name].__doc__ = _op.__doc__  # help(tg.sin) says what the operation is

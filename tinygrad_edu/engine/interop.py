@@ -145,11 +145,17 @@ _FUNCTIONS: dict[Callable, Callable] = {
     np.where: lambda c, a, b: ops.where(c, a, b),
     np.concatenate: lambda ts, axis=0: ops.concatenate(ts, axis),
     np.stack: lambda ts, axis=0: ops.stack(ts, axis),
-    np.var: lambda a, axis=None, ddof=0, keepdims=False: reductions.var(a, axis, ddof, keepdims),
-    np.std: lambda a, axis=None, ddof=0, keepdims=False: reductions.std(a, axis, ddof, keepdims),
-    np.prod: lambda a, axis=None, keepdims=False: reductions.prod(a, axis, keepdims),
-    np.cumsum: lambda a, axis=None: reductions.cumsum(a, axis),
-    np.cumprod: lambda a, axis=None: reductions.cumprod(a, axis),
+    # numpy's own order of arguments (dtype and out are refused: a Tensor's dtype is its own)
+    np.var: lambda a, axis=None, dtype=None, out=None, ddof=0, keepdims=False: reductions.var(
+        _plain_only(a, "var", dtype=dtype, out=out), axis, ddof, keepdims),
+    np.std: lambda a, axis=None, dtype=None, out=None, ddof=0, keepdims=False: reductions.std(
+        _plain_only(a, "std", dtype=dtype, out=out), axis, ddof, keepdims),
+    np.prod: lambda a, axis=None, dtype=None, out=None, keepdims=False: reductions.prod(
+        _plain_only(a, "prod", dtype=dtype, out=out), axis, keepdims),
+    np.cumsum: lambda a, axis=None, dtype=None, out=None: reductions.cumsum(
+        _plain_only(a, "cumsum", dtype=dtype, out=out), axis),
+    np.cumprod: lambda a, axis=None, dtype=None, out=None: reductions.cumprod(
+        _plain_only(a, "cumprod", dtype=dtype, out=out), axis),
     np.flip: lambda a, axis=None: shape.flip(a, axis),
     np.roll: lambda a, shift, axis=None: shape.roll(a, shift, axis),
     np.repeat: lambda a, repeats, axis=None: shape.repeat(a, repeats, axis),
@@ -159,7 +165,7 @@ _FUNCTIONS: dict[Callable, Callable] = {
     np.diag: lambda a, k=0: shape.diag(a, k),
     np.pad: lambda a, pad_width, mode="constant", constant_values=0: _pad(a, pad_width, mode, constant_values),
     np.take_along_axis: lambda a, indices, axis: shape.take_along_axis(a, indices, axis),
-    np.sort: lambda a, axis=-1: shape.sort(a, axis),
+    np.sort: lambda a, axis=-1, kind=None, order=None: shape.sort(_plain_only(a, "sort", order=order), axis),
     np.einsum: lambda subscripts, *operands: shape.einsum(subscripts, *operands),
     np.outer: lambda a, b: shape.outer(a, b),
     np.argmax: lambda a, axis=None, keepdims=False: a.argmax(axis, keepdims),
@@ -168,6 +174,15 @@ _FUNCTIONS: dict[Callable, Callable] = {
     np.ndim: lambda a: np.ndim(values(a)),
     np.size: lambda a, axis=None: np.size(values(a), axis),
 }
+
+
+def _plain_only(a: Any, name: str, **unsupported: Any) -> Any:
+    """`a`, if no argument the engine does not take was given (dtype=, out=, order=)."""
+    given = sorted(k for k, v in unsupported.items() if v is not None)
+    if given:
+        raise TypeError(f"numpy.{name} on a Tensor does not take {', '.join(given)}=: cast first with "
+                        f"t.astype(dtype), or call numpy on t.numpy() for plain values")
+    return a
 
 
 def _pad(a: Any, pad_width: Any, mode: str, constant_values: Any) -> Tensor:
