@@ -142,3 +142,37 @@ def test_power_rule_at_zero_agrees_with_pytorch_for_every_sign_of_the_exponent()
     (0.0**y).sum().backward()
     (0.0**yt).sum().backward()
     np.testing.assert_array_equal(y.grad.numpy(), yt.grad.numpy())
+
+
+SHAPE_OPS = {  # name: (ours, torch's), on a (3, 4) input
+    "flip": (lambda x: x.flip(1), lambda x: x.flip(1)),
+    "roll": (lambda x: x.roll((1, -1), (0, 1)), lambda x: x.roll((1, -1), (0, 1))),
+    "repeat": (lambda x: x.repeat(2, axis=0), lambda x: x.repeat_interleave(2, dim=0)),
+    "tile": (lambda x: x.tile((2, 3)), lambda x: x.repeat(2, 3)),
+    "tril": (lambda x: x.tril(-1), lambda x: x.tril(-1)),
+    "triu": (lambda x: x.triu(1), lambda x: x.triu(1)),
+    "diag": (lambda x: x.diag(1), lambda x: x.diag(1)),
+    "pad": (lambda x: x.pad(((1, 0), (2, 3)), 0.5), lambda x: torch.nn.functional.pad(x, (2, 3, 1, 0), value=0.5)),
+    "gather": (lambda x: x.gather(1, np.array([[0, 0], [3, 1], [2, 2]])),
+               lambda x: x.gather(1, torch.tensor([[0, 0], [3, 1], [2, 2]]))),
+    "scatter_add": (lambda x: x.scatter_add(0, np.array([[0, 1, 0, 2]]), x[1:2] * 3),
+                    lambda x: x.scatter_add(0, torch.tensor([[0, 1, 0, 2]]), x[1:2] * 3)),
+    "masked_fill": (lambda x: x.masked_fill(x.numpy() > 0, 2.0), lambda x: x.masked_fill(x > 0, 2.0)),
+    "einsum": (lambda x: tg.einsum("ij,kj->ik", x, x), lambda x: torch.einsum("ij,kj->ik", x, x)),
+    "outer": (lambda x: tg.outer(x[0], x[1]), lambda x: torch.outer(x[0], x[1])),
+    "flatten": (lambda x: x.unsqueeze(0).flatten(1, 2), lambda x: x.unsqueeze(0).flatten(1, 2)),
+    "expand": (lambda x: x[:1].expand(2, -1, 4), lambda x: x[:1].expand(2, -1, 4)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHAPE_OPS))
+def test_shape_operations_agree_with_pytorch(name):
+    values = np.random.default_rng(7).standard_normal((3, 4))
+    ours, theirs = SHAPE_OPS[name]
+    x, xt = tg.tensor(values, requires_grad=True), torch.tensor(values, requires_grad=True)
+    y, yt = ours(x), theirs(xt)
+    np.testing.assert_allclose(y.numpy(), yt.detach().numpy(), rtol=1e-12)
+    seed = np.random.default_rng(8).standard_normal(y.shape)
+    y.backward(seed)
+    yt.backward(torch.tensor(seed))
+    np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=1e-12)

@@ -101,3 +101,14 @@ def test_conventions_at_kinks_and_domain_edges_are_pytorchs():
     tiny = tg.tensor([1e-300], requires_grad=True)
     assert tg.log1p(tiny).item() == 1e-300 and tg.expm1(tiny).item() == 1e-300  # no 1 + x rounding
     assert tg.sign(tg.tensor([np.nan])).tolist()[0] != tg.sign(tg.tensor([np.nan])).tolist()[0]  # NaN stays NaN
+
+
+def test_nth_derivatives_of_sin_cos_and_exp2_through_create_graph():
+    """DeZero's higher-order test, ported: d^n/dx^n sin x = sin(x + nπ/2), each order a backward of the last."""
+    x = tg.tensor(np.linspace(-3, 3, 7), requires_grad=True)
+    for f, nth in [(tg.sin, lambda n, v: np.sin(v + n * np.pi / 2)), (tg.cos, lambda n, v: np.cos(v + n * np.pi / 2)),
+                   (tg.exp2, lambda n, v: np.log(2) ** n * np.exp2(v))]:
+        y = f(x)
+        for n in range(1, 5):
+            (y,) = tg.grad(y.sum(), x, create_graph=True)
+            np.testing.assert_allclose(y.numpy(), nth(n, x.numpy()), rtol=1e-12, atol=1e-12, err_msg=f"{f.__name__} {n}")
