@@ -1,6 +1,6 @@
 """One backward per operation, run on numpy arrays (an ordinary backward) and on Tensors (create_graph=True).
 
-- every operation of ops.py, found by listing the module: its backward gives the same numbers on arrays as on
+- every operation of the engine (ops.py and the families beside it), found by listing the modules: its backward gives the same numbers on arrays as on
   Tensors, returns arrays on arrays (nothing recorded, no Tensor made) and Tensors on Tensors;
 - whole graphs: gradients without and with create_graph agree, in float64 and float32;
 - the fused squared-error loss (`ops.SquaredErrorSum`, behind `tg.mse`) against the loss written out;
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import tinygrad_edu as tg
-from tinygrad_edu.engine import ops
+from tinygrad_edu.engine import elementwise, ops, reductions, shape
 from tinygrad_edu.engine.function import Function
 
 rng = np.random.default_rng(0)
@@ -90,11 +90,28 @@ EXAMPLES = {
     ops.GetItem: [((value(3, 4),), dict(index=(slice(None), np.array([0, 0, 2])))), ((value(3, 4),), dict(index=1))],
     ops.ScatterAdd: [((value(3),), dict(index=np.array([0, 2, 0]), shape=(4,)))],
     ops.Concatenate: [((value(2, 3), value(1, 3)), dict(axis=0))],
+    **{op: [((value(2, 3),), {})] for op in (elementwise.Sin, elementwise.Cos, elementwise.Tan, elementwise.Sinh,
+                                             elementwise.Cosh, elementwise.Atan, elementwise.Exp2, elementwise.Expm1,
+                                             elementwise.Sign, elementwise.Floor, elementwise.Ceil, elementwise.Round,
+                                             elementwise.Trunc)},
+    **{op: [((rng.uniform(-0.9, 0.9, (2, 3)),), {})] for op in (elementwise.Asin, elementwise.Acos)},
+    **{op: [((value(2, 3, positive=True),), {})] for op in (elementwise.Log2, elementwise.Log10, elementwise.Log1p,
+                                                            elementwise.Rsqrt)},
+    reductions.Norm2: [((value(2, 3),), dict(axis=1)), ((np.zeros((2, 3)),), dict(axis=None))],
+    reductions.Prod: [((value(2, 3),), dict(axis=1)), ((np.array([[0.0, 2.0, 3.0], [0.0, 0.0, 1.0]]),), dict(axis=1)),
+                      ((value(2, 3),), dict(axis=None, keepdims=True))],
+    reductions.Cumsum: [((value(2, 3),), dict(axis=1)), ((value(2, 3),), dict(axis=None))],
+    reductions.Cumprod: [((value(2, 3),), dict(axis=1)), ((np.array([[2.0, 0.0, 3.0], [0.0, 1.0, 0.0]]),), dict(axis=1))],
+    shape.Pad: [((value(2, 3),), dict(pad_width=((1, 0), (2, 1)), value=0.5))],
+    shape.Einsum: [((value(2, 3), value(3, 4)), dict(subscripts="ij,jk->ik")), ((value(2, 3), value(3)), dict(subscripts="ij,j")),
+                   ((value(2, 3), value(4)), dict(subscripts="ij,k->ik"))],
 }
-OPERATIONS = sorted((v for v in vars(ops).values()  # every operation defined in ops.py (not the family's base)
-                     if isinstance(v, type) and issubclass(v, Function) and v.__module__ == ops.__name__
+FAMILIES = (ops, elementwise, reductions, shape)
+OPERATIONS = sorted((v for m in FAMILIES for v in vars(m).values()  # every operation defined there (no base class)
+                     if isinstance(v, type) and issubclass(v, Function) and v.__module__ == m.__name__
                      and v not in (ops.Elementwise, ops.Unary, ops.Binary)),
                     key=lambda op: op.__name__)
+NO_GRADIENT = {ops.Heaviside, elementwise.Sign, elementwise.Floor, elementwise.Ceil, elementwise.Round, elementwise.Trunc}
 
 
 def test_every_operation_has_examples():
@@ -120,7 +137,7 @@ def test_one_backward_gives_the_same_numbers_on_arrays_and_on_tensors(op):
             assert not isinstance(a, tg.Tensor), f"{op.__name__}.backward made a Tensor from arrays"
             assert isinstance(t, (tg.Tensor, np.ndarray))  # an array: a constant gradient (Heaviside's zeros)
             np.testing.assert_allclose(np.asarray(a), np.asarray(t), rtol=1e-14, atol=0)
-            if isinstance(t, tg.Tensor) and op is not ops.Heaviside:
+            if isinstance(t, tg.Tensor) and op not in NO_GRADIENT:
                 assert t.requires_grad, f"{op.__name__}.backward on Tensors left the graph"
 
 

@@ -129,3 +129,12 @@ def test_the_command_check_catches_what_fails_on_debian():
     assert "tinygrad-edu" in _problem("tinygrad-edu train --dataset digits")
     assert _problem("bash scripts/nope.sh") == "scripts/nope.sh does not exist"
     assert _problem("OPENBLAS_NUM_THREADS=1 .venv/bin/python -m pytest") is None or not VENV_BIN.is_dir()
+
+
+def test_the_engine_table_counts_the_lines_of_every_engine_file():
+    rows = dict(re.findall(r"^\| `engine/(\w+)\.py` \| (\d+) \|", README, flags=re.M))
+    engine = ROOT / "tinygrad_edu" / "engine"
+    files = {p.stem for p in engine.glob("*.py")} - {"__init__"}
+    assert set(rows) == files
+    for name, count in rows.items():
+        assert int(count) == len((engine / f"{name}.py").read_text(encoding="utf-8").splitlines()), name

@@ -8,7 +8,8 @@
     tensor([2., 4., 6.])
 
 The engine: `Tensor` (tensor.py), `Function` (function.py, the API every operation is written with), the
-primitive operations (ops.py), composites and losses (functional.py), `backward`/`grad` (autograd.py).
+primitive operations (ops.py) and the families beside them (elementwise.py, reductions.py, shape.py), composites
+and losses (functional.py), `backward`/`grad` (autograd.py).
 Importing this package imports only numpy; plotting, drawing and datasets load when first used.
 """
 
@@ -24,6 +25,8 @@ from .creation import (
     eye,
     full,
     full_like,
+    linspace,
+    logspace,
     manual_seed,
     ones,
     ones_like,
@@ -39,6 +42,11 @@ from .engine.function import Context, Function
 from .gradient_check import GradcheckError, GradcheckReport, check_gradients, gradcheck, gradgradcheck
 from .functional import cross_entropy, log_softmax, mse, relu, sigmoid, softmax, tanh, heaviside
 from .engine.ops import concatenate, maximum, minimum, stack, sum_to, where
+from .engine.elementwise import (acos, arccos, arcsin, arctan, asin, atan, ceil, cos, cosh, exp2, expm1, fix, floor, log1p,
+                                 log2, log10, round, rsqrt, sign, sin, sinh, square, tan, trunc)
+from .engine.reductions import cumprod, cumsum, logsumexp, norm, prod, std, var
+from .engine.shape import (cat, diag, einsum, expand, flatten, flip, gather, masked_fill, outer, pad, repeat, roll,
+                           scatter_add, sort, take_along_axis, tile, topk, tril, triu, unsqueeze, view)
 from .engine.tensor import (
     Tensor,
     current_scope,
@@ -61,6 +69,15 @@ __all__ = [
     "heaviside", "is_anomaly_enabled", "is_grad_enabled", "log_softmax", "manual_seed", "maximum", "minimum", "mse", "name_scope",
     "no_grad", "ones", "ones_like", "rand", "rand_like", "randn", "randn_like", "relu", "set_detect_anomaly", "set_grad_enabled",
     "sigmoid", "softmax", "stack", "sum_to", "tanh", "tensor", "where", "zeros", "zeros_like",
+    "linspace", "logspace",
+    # elementwise.py
+    "acos", "arccos", "arcsin", "arctan", "asin", "atan", "ceil", "cos", "cosh", "exp2", "expm1", "fix", "floor",
+    "log1p", "log2", "log10", "round", "rsqrt", "sign", "sin", "sinh", "square", "tan", "trunc",
+    # reductions.py
+    "cumprod", "cumsum", "logsumexp", "norm", "prod", "std", "var",
+    # shape.py
+    "cat", "diag", "einsum", "expand", "flatten", "flip", "gather", "masked_fill", "outer", "pad", "repeat", "roll",
+    "scatter_add", "sort", "take_along_axis", "tile", "topk", "tril", "triu", "unsqueeze", "view",
 ]
 
 # Layers, optimizers, training, data and drawings load on first use, so `import tinygrad_edu` stays light.

@@ -98,6 +98,23 @@ def arange(
     return _make(array, requires_grad, name)
 
 
+def linspace(
+    start: Any, stop: Any, num: int = 50, endpoint: bool = True, dtype: Any = None, requires_grad: bool = False,
+    name: str | None = None,
+) -> Tensor:
+    """`num` evenly spaced values from start to stop, stop included unless endpoint=False (numpy.linspace; PyTorch's
+    `steps` is `num`, and there is no default of 50 there)."""
+    return _make(np.linspace(start, stop, num, endpoint=endpoint, dtype=dtype), requires_grad, name)
+
+
+def logspace(
+    start: Any, stop: Any, num: int = 50, endpoint: bool = True, base: float = 10.0, dtype: Any = None,
+    requires_grad: bool = False, name: str | None = None,
+) -> Tensor:
+    """base ** linspace(start, stop, num): values evenly spaced on a log scale (numpy.logspace)."""
+    return _make(np.logspace(start, stop, num, endpoint=endpoint, base=base, dtype=dtype), requires_grad, name)
+
+
 def eye(n: int, m: int | None = None, dtype: Any = np.float64, requires_grad: bool = False, name: str | None = None) -> Tensor:
     """The identity matrix (n × m)."""
     return _make(np.eye(n, m, dtype=dtype), requires_grad, name)

@@ -113,6 +113,8 @@ def _seed_gradients(outputs: Sequence[Tensor], grad_outputs: Sequence[Any] | Non
             raise RuntimeError(f"gradient has shape {g.shape}, but {out._describe()}: they must match")
         if create_graph and not isinstance(g, Tensor):
             g = Tensor._wrap(g)
+        elif g.dtype != out.dtype:  # a Tensor seed of another dtype: cast in the graph (.grad has out's dtype)
+            g = g.astype(out.dtype)
         key = out if out.grad_fn is None else out.grad_fn
         seeds[key] = seeds[key] + g if key in seeds else g
     return seeds

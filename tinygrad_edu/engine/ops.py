@@ -1,4 +1,6 @@
-"""The primitive operations: each one's forward (numpy) beside its backward, one derivative formula per input.
+"""The primitive operations the chapter needs: each one's forward (numpy) beside its backward, one derivative
+formula per input. The other operations live beside this file, by family, built on these: elementwise.py (sin,
+log1p, ...), reductions.py (var, logsumexp, prod, cumsum, norm), shape.py (flatten, gather, pad, einsum, ...).
 
 Notation: y is the output, g = dC/dy the incoming gradient, and backward returns dC/dx = g · dy/dx for every
 input x (the chain rule, one link at a time). Every backward is written once, in expressions that work on
@@ -21,7 +23,7 @@ Kinks, edges and NaN (documented conventions, PyTorch's):
 - max/min reductions split the gradient equally between tied elements (NaN ties with NaN); maximum/minimum
   give half to each input where they tie, and all of it to a NaN;
 - clip passes the gradient where low <= x <= high (boundaries included), not at NaN;
-- d(a^b)/da = 0 where b = 0 (even at a = 0), d(a^b)/db = 0 where a = 0.
+- a^b at a = 0: see Pow (PyTorch's values for every sign of b).
 A gradient that a mask sends nowhere is selected away (np.where), not multiplied by 0: an infinite incoming
 gradient stays infinite where it flows and 0 where it does not, never NaN.
 """
@@ -56,9 +58,11 @@ def normalize_axes(axis: Any, ndim: int) -> tuple[int, ...]:
         return tuple(range(ndim))
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     for a in axes:
-        if not -ndim <= a < max(ndim, 1):
+        if not -max(ndim, 1) <= a < max(ndim, 1):  # a 0-d tensor takes axis 0 and -1, as in numpy and PyTorch
             raise np.exceptions.AxisError(f"axis {a} is out of bounds for a tensor of dimension {ndim}")
-    return tuple(sorted(int(a) % max(ndim, 1) for a in axes))
+    if ndim == 0:
+        return ()  # ... and reducing it over them reduces nothing
+    return tuple(sorted(int(a) % ndim for a in axes))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -111,11 +115,25 @@ class BroadcastTo(Function):
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-        return np.broadcast_to(x, shape)  # a read-only view: nothing is copied
+        try:
+            return np.broadcast_to(x, shape)  # a read-only view: nothing is copied
+        except ValueError:
+            raise ValueError(f"broadcast_to: a tensor of shape {np.shape(x)} cannot be broadcast to shape "
+                             f"{shape}: aligned from the right, each of its axes must equal the target's or be 1"
+                             ) from None
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> Any:
         return sum_to(g, ctx.input_shapes[0])
+
+
+def broadcast_mismatch(what: str, shapes: list[tuple[int, ...]], error: Exception) -> str:
+    """The message for operands of `what` whose shapes do not broadcast together."""
+    if "broadcast" not in str(error):
+        return f"{what}: {error}"
+    listed = ", ".join(str(s) for s in shapes[:-1]) + f" and {shapes[-1]}"
+    return (f"{what}: shapes {listed} do not broadcast: aligned from the right, each pair of axes must be equal "
+            f"or one of them 1 (reshape one operand, e.g. b.reshape(-1, 1), to line them up)")
 
 
 def zero_where(drop: np.ndarray, g: Any) -> Any:
@@ -151,7 +169,10 @@ class Elementwise(Function):
 
     @classmethod
     def forward(cls, ctx: Context, *inputs: Any) -> np.ndarray:
-        y = cls.f(*inputs)
+        try:
+            y = cls.f(*inputs)
+        except ValueError as e:  # numpy's "could not be broadcast", with the shapes and the operation named
+            raise ValueError(broadcast_mismatch(cls.__name__.lower(), [np.shape(x) for x in inputs], e)) from None
         if cls.keeps_output or cls.keeps_inputs:
             ctx.save_for_backward(*((y,) if cls.keeps_output else ()), *(inputs if cls.keeps_inputs else ()))
         return y
@@ -213,18 +234,29 @@ class Div(Binary):
 
 
 def _pow_da(g: Any, y: Any, a: Any, b: Any) -> Any:
-    """dy/da = b a^(b-1), taken as 0 where b = 0: a^0 = 1 has slope 0, even at a = 0 (as PyTorch)."""
+    """dy/da = b a^(b-1), taken as 0 where b = 0: a^0 = 1 has slope 0, even at a = 0."""
     with np.errstate(divide="ignore", invalid="ignore"):  # a^(b-1) at a = 0 is inf for b < 1
         return g * Where.apply(0.0, b * a ** (b - 1), condition=values(b) == 0)
 
 
 def _pow_db(g: Any, y: Any, a: Any, b: Any) -> Any:
-    """dy/db = y log(a), taken as 0 where a = 0 (lim a^b log a = 0)."""
-    return g * y * Log.apply(Where.apply(1.0, a, condition=values(a) == 0))  # log(1) = 0 stands in
+    """dy/db = y log(a), taken as 0 where a = 0 and b >= 0 (there y is 0 or 1 and y log a -> 0); for b < 0,
+    y = inf and log a = -inf give -inf. log(1) = 0 stands in at the masked places, so no NaN is made there."""
+    a_, b_ = values(a), values(b)
+    return g * y * Log.apply(Where.apply(1.0, a, condition=(a_ == 0) & (b_ >= 0)))
 
 
 class Pow(Binary):
-    """y = a ** b"""
+    """y = a ** b.   dy/da = b a^(b-1), dy/db = a^b log a.
+
+    At a = 0, as PyTorch (checked with torch 2.13):
+        b < 0:      y = inf,  dy/da = -inf (b a^(b-1) with a^(b-1) = inf),  dy/db = -inf (inf · log 0)
+        b = 0:      y = 1,    dy/da = 0 (a^0 = 1 is flat),                  dy/db = 0
+        0 < b < 1:  y = 0,    dy/da = inf,                                  dy/db = 0
+        b = 1:      y = 0,    dy/da = 1,                                    dy/db = 0
+        b > 1:      y = 0,    dy/da = 0,                                    dy/db = 0
+    For a < 0 and non-integer b, y and both derivatives are NaN (numpy's a^b is NaN there).
+    """
     f = np.power
     keeps_output = keeps_inputs = True
     da, db = _pow_da, _pow_db
@@ -412,7 +444,11 @@ class Where(Function):
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any, condition: np.ndarray) -> np.ndarray:
         ctx.save_for_backward(condition)  # a setting (a bool array): never differentiated
-        return np.where(condition, a, b)
+        try:
+            return np.where(condition, a, b)
+        except ValueError as e:
+            raise ValueError(broadcast_mismatch("where(condition, a, b)", [np.shape(condition), np.shape(a),
+                                                                            np.shape(b)], e)) from None
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> tuple:
@@ -426,7 +462,8 @@ class Where(Function):
 def where(condition: Any, a: Any, b: Any) -> Tensor:
     """Elementwise `a if condition else b` (numpy.where), differentiable in a and b."""
     condition = np.asarray(values(condition))
-    return Where.apply(operand(a), operand(b), condition=condition.astype(bool, copy=False))
+    y = Where.apply(operand(a), operand(b), condition=condition.astype(bool, copy=False))
+    return y if isinstance(y, Tensor) else Tensor._wrap(y)  # two numbers or arrays still give a Tensor
 
 
 def maximum(a: Any, b: Any) -> Tensor:
@@ -649,6 +686,17 @@ def _axes_argument(axes: tuple) -> tuple:
     return tuple(axes[0]) if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
 
 
+def reduction_axis(axis: Any, keepdims: bool, dim: Any, keepdim: Any, who: str) -> tuple[Any, bool]:
+    """A reduction's axis and keepdims from numpy's names or PyTorch's (dim=, keepdim=), not both at once."""
+    if dim is not None:
+        if axis is not None:
+            raise TypeError(f"{who}: pass axis= (numpy's name) or dim= (PyTorch's), not both")
+        axis = dim
+    if keepdim is not None:
+        keepdims = bool(keepdim) or bool(keepdims)
+    return axis, keepdims
+
+
 def _unary(op: type[Function]) -> Any:
     def method(self: Tensor) -> Tensor:
         return op.apply(self)
@@ -689,25 +737,45 @@ class TensorMethods:
     def clip(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 (numpy's and PyTorch's names)
         return Clip.apply(self, low=values(min), high=values(max))
 
-    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+    clamp = clip  # PyTorch's name
+
+    def sum(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: bool | None = None) -> Tensor:
+        axis, keepdims = reduction_axis(axis, keepdims, dim, keepdim, "sum")
         return Sum.apply(self, axis=axis, keepdims=keepdims)
 
-    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+    def mean(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: bool | None = None) -> Tensor:
+        axis, keepdims = reduction_axis(axis, keepdims, dim, keepdim, "mean")
         count = int(np.prod([self.shape[a] for a in normalize_axes(axis, self.ndim)]))
         return Sum.apply(self, axis=axis, keepdims=keepdims) / count
 
-    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+    def max(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: bool | None = None) -> Tensor:
+        """The largest values (numpy's max: values only; PyTorch's max(dim) also gives indices: use argmax)."""
+        axis, keepdims = reduction_axis(axis, keepdims, dim, keepdim, "max")
         return Max.apply(self, axis=axis, keepdims=keepdims)
 
-    def min(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+    def min(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: bool | None = None) -> Tensor:
+        axis, keepdims = reduction_axis(axis, keepdims, dim, keepdim, "min")
         return Min.apply(self, axis=axis, keepdims=keepdims)
 
     def reshape(self, *shape: Any) -> Tensor:
         return Reshape.apply(self, shape=_axes_argument(shape))
 
     def transpose(self, *axes: Any) -> Tensor:
-        """Permute axes like numpy: no argument reverses them; `transpose(1, 0, 2)` or `transpose((1, 0, 2))`."""
-        return Transpose.apply(self, axes=_axes_argument(axes) or None)
+        """Permute axes like numpy: no argument reverses them; `transpose(1, 0, 2)` or `transpose((1, 0, 2))`.
+        (PyTorch's transpose(d0, d1) swaps two axes: that is `swapaxes(d0, d1)`, the same on a matrix.)"""
+        axes = _axes_argument(axes)
+        if axes and len(axes) != self.ndim:
+            raise ValueError(
+                f"transpose{tuple(axes)} on {self._describe()}: transpose permutes all {self.ndim} axes, as numpy's "
+                f"does; to swap two axes as PyTorch's transpose(d0, d1) does, use swapaxes(d0, d1) (or mT for the "
+                f"last two)")
+        return Transpose.apply(self, axes=axes or None)
+
+    def swapaxes(self, axis1: int, axis2: int) -> Tensor:
+        """The tensor with two axes exchanged (numpy.swapaxes; PyTorch's transpose(d0, d1))."""
+        order = list(range(self.ndim))
+        order[axis1], order[axis2] = order[axis2], order[axis1]
+        return Transpose.apply(self, axes=tuple(order))
 
     def permute(self, *dims: Any) -> Tensor:
         """PyTorch's name for `transpose(*dims)` with explicit axes."""
@@ -741,14 +809,33 @@ class TensorMethods:
         return Reshape.apply(self, shape=np.expand_dims(self.data, axis).shape)
 
     def squeeze(self, axis: int | tuple[int, ...] | None = None) -> Tensor:
+        """Remove axes of length 1 (all of them, or `axis`). As numpy, an axis of another length is an error
+        (PyTorch's squeeze(dim) leaves such an axis alone)."""
+        if axis is not None:
+            for a in normalize_axes(axis, self.ndim):
+                if self.shape[a] != 1:
+                    raise ValueError(
+                        f"squeeze(axis={axis}) on {self._describe()}: axis {a} has length {self.shape[a]}, not 1 "
+                        f"(numpy refuses it; PyTorch would leave the tensor unchanged: squeeze only axes of length 1)")
         return Reshape.apply(self, shape=np.squeeze(self.data, axis).shape)
-
-    def flatten(self) -> Tensor:
-        return Reshape.apply(self, shape=(-1,))
 
     def astype(self, dtype: Any) -> Tensor:
         """A copy cast to `dtype`; differentiable between float dtypes (the gradient is cast back)."""
         return Cast.apply(self, dtype=np.dtype(dtype))
+
+    def float(self) -> Tensor:
+        """A float32 copy (PyTorch's .float(); numpy's default float is float64, `double()`)."""
+        return Cast.apply(self, dtype=np.dtype(np.float32))
+
+    def double(self) -> Tensor:
+        return Cast.apply(self, dtype=np.dtype(np.float64))
+
+    def half(self) -> Tensor:
+        return Cast.apply(self, dtype=np.dtype(np.float16))
+
+    def clone(self) -> Tensor:
+        """A copy in the graph (its gradient flows back to self), as PyTorch's clone."""
+        return Cast.apply(self, dtype=self.dtype)  # astype copies
 
 
 for _name, _member in vars(TensorMethods).items():

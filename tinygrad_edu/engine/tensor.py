@@ -330,6 +330,11 @@ class Tensor:
 
     @property
     def size(self) -> int:
+        """The number of elements (numpy's attribute; PyTorch's size() is `.shape` here, numel() also works)."""
+        return _Size(self.data.size)
+
+    def numel(self) -> int:
+        """The number of elements (PyTorch's name for `.size`)."""
         return self.data.size
 
     @property
@@ -449,11 +454,28 @@ class Tensor:
     def __ge__(self, other: Any) -> Tensor:
         return Tensor._wrap(self.data >= values(other))
 
+    def isnan(self) -> Tensor:
+        return Tensor._wrap(np.isnan(self.data))
+
+    def isinf(self) -> Tensor:
+        return Tensor._wrap(np.isinf(self.data))
+
+    def isfinite(self) -> Tensor:
+        return Tensor._wrap(np.isfinite(self.data))
+
     def argmax(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
         return Tensor._wrap(np.argmax(self.data, axis=axis, keepdims=keepdims))
 
     def argmin(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
         return Tensor._wrap(np.argmin(self.data, axis=axis, keepdims=keepdims))
+
+
+class _Size(int):
+    """`t.size`: an int, numpy's number of elements, that says what to write when called as PyTorch's size()."""
+
+    def __call__(self, dim: Any = None) -> Any:
+        raise TypeError(f"Tensor.size is numpy's number of elements ({int(self)}), not a method: for PyTorch's "
+                        f"size() write .shape (or .shape[{'dim' if dim is None else dim}]), for numel() .size")
 
 
 def _read_only(array: np.ndarray) -> np.ndarray:
