@@ -83,8 +83,8 @@ def test_activation_derivatives_come_from_the_engine():
         f, df = ax.lines[0], ax.lines[1]
         np.testing.assert_allclose(df.get_ydata(), expected[ax.get_title()], atol=1e-12)
         np.testing.assert_array_equal(f.get_xdata(), x)
-    with pytest.raises(ValueError, match="unknown activation 'gelu'; valid names: 'sigmoid'"):
-        viz.activation_functions(("gelu",))  # the names are nn.ACTIVATIONS'
+    with pytest.raises(ValueError, match="unknown activation 'sine'; valid names: 'sigmoid'"):
+        viz.activation_functions(("sine",))  # the names are nn.ACTIVATIONS'
     with pytest.raises(ValueError, match="softmax is not elementwise"):
         viz.activation_functions(("softmax",))
 
