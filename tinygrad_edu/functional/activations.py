@@ -8,7 +8,8 @@ Kinks and NaN follow PyTorch (checked against torch 2 in tests/test_activations.
 - leaky_relu'(0) = negative_slope; elu'(0) = alpha, selu'(0) = scale·alpha (the x <= 0 branch at 0);
 - hardtanh, relu6 (= hardtanh(x, 0, 6)) and hardsigmoid pass the gradient strictly inside their linear part
   only: the derivative is 0 at the corners (hardtanh at min_val and max_val, relu6 at 0 and 6, hardsigmoid
-  at ±3) and at NaN;
+  at ±3) and at NaN (where PyTorch gives 0 or 1 depending on its kernel path: 0 for a short tensor, 1 for a
+  long one);
 - at NaN, leaky_relu' = negative_slope and elu' = 1, selu' = scale (the branch that is not "x <= 0" or "x > 0").
 Numerical care: softplus, logsigmoid and mish use softplus(x) = max(x, 0) + log(1 + e^(-|x|)), which never
 overflows, with log(1 + u) computed so that it keeps its relative accuracy for tiny u (softplus(-500) is
