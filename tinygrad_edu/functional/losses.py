@@ -143,13 +143,18 @@ def smooth_l1_loss(input: Any, target: Any, reduction: str = "mean", beta: float
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def _weighted(loss: Tensor, weight: Any, who: str) -> Tensor:
+def _weighted(loss: Tensor, weight: Any, who: str, what: str = "weight") -> Tensor:
     """loss times a constant weight that broadcasts to its shape (PyTorch's per-element rescaling)."""
     if weight is None:
         return loss
     w = np.asarray(values(weight))
-    if np.broadcast_shapes(w.shape, loss.shape) != loss.shape:
-        raise ValueError(f"{who}: weight of shape {w.shape} does not broadcast to the loss's shape {loss.shape}")
+    try:
+        fits = np.broadcast_shapes(w.shape, loss.shape) == loss.shape
+    except ValueError:
+        fits = False
+    if not fits or w.dtype.kind not in "iuf":
+        raise ValueError(f"{who}: {what} of shape {w.shape} dtype {w.dtype} does not broadcast to the loss's shape "
+                         f"{loss.shape}")
     return loss * w.astype(loss.dtype, copy=False)
 
 
@@ -174,19 +179,17 @@ def binary_cross_entropy(input: Any, target: Any, weight: Any = None, reduction:
 def binary_cross_entropy_with_logits(
     input: Any, target: Any, weight: Any = None, reduction: str = "mean", pos_weight: Any = None,
 ) -> Tensor:
-    """binary_cross_entropy(σ(x), y) from the scores x = input, computed as (1 - y)·x + softplus(-x), which is
-    finite and accurate for every x. pos_weight (broadcast along the last axis, one per class) multiplies the
-    positive term: (1 - y)·x + (1 + (pos_weight - 1)·y)·softplus(-x)."""
+    """binary_cross_entropy(σ(x), y) from the scores x = input: -log σ(x) = softplus(-x) and -log(1 - σ(x)) =
+    softplus(x), so the loss is pos_weight·y·softplus(-x) + (1 - y)·softplus(x), finite for every x and exact
+    to the last digit for labels 0 and 1 (PyTorch's (1 - y)·x + softplus(-x), the same function, cancels to 0
+    where the loss is e^-|x|, below about 1e-16). pos_weight (one per class: it broadcasts along the last axis)
+    weighs the positive examples."""
     _check_reduction(reduction, "binary_cross_entropy_with_logits")
     x, y = _same_shapes(input, target, "binary_cross_entropy_with_logits", "input")
-    log_weight = 1
+    positive = y * _softplus(-x)
     if pos_weight is not None:
-        pw = np.asarray(values(pos_weight))
-        if np.broadcast_shapes(pw.shape, x.shape) != x.shape:
-            raise ValueError(f"binary_cross_entropy_with_logits: pos_weight of shape {pw.shape} does not broadcast "
-                             f"to the input's shape {x.shape}")
-        log_weight = 1 + (pw.astype(x.dtype, copy=False) - 1) * y
-    loss = (1 - y) * x + log_weight * _softplus(-x)
+        positive = _weighted(positive, pos_weight, "binary_cross_entropy_with_logits", "pos_weight")
+    loss = positive + (1 - y) * _softplus(x)
     return _reduce(_weighted(loss, weight, "binary_cross_entropy_with_logits"), reduction)
 
 
