@@ -241,14 +241,17 @@ def _class_index_loss(
     safe = np.where(kept, labels, 0)
     grid = np.indices(label_shape, sparse=True)
     picked = log_p[(grid[0], safe, *grid[1:])]  # log p[i, y_i, j...], shape label_shape
-    w = np.where(kept, 1.0 if weight is None else weight[safe], 0.0).astype(log_p.dtype)
-    loss = -(picked * w)
+    if weight is None and kept.all():  # the usual case: one operation fewer per training step
+        loss, total = -picked, float(picked.size)
+    else:
+        w = np.where(kept, 1.0 if weight is None else weight[safe], 0.0).astype(log_p.dtype)
+        loss, total = -(picked * w), float(w.sum())
     if label_smoothing:
         per_class = log_p if weight is None else log_p * weight.reshape((c,) + (1,) * (log_p.ndim - 2))
         smooth = where(kept, -per_class.sum(axis=1), 0.0)
         loss = (1 - label_smoothing) * loss + (label_smoothing / c) * smooth
     if reduction == "mean":
-        return loss.sum() / float(w.sum())  # all ignored: 0/0 = nan, as PyTorch
+        return loss.sum() / total  # all ignored: 0/0 = nan, as PyTorch
     return loss.sum() if reduction == "sum" else loss
 
 
