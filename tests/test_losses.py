@@ -382,3 +382,17 @@ def test_elementwise_losses_match_pytorch():
             b.sum().backward()
             keep = slice(None, 20) if values is p else slice(None)  # BCE's gradient at p = 0, 1: see losses.py
             np.testing.assert_allclose(ours.grad.numpy()[keep], theirs.grad.numpy()[keep], rtol=1e-10, atol=1e-15)
+
+
+def test_float32_losses_stay_float32():
+    rng = np.random.default_rng(3)
+    z = tg.tensor(rng.standard_normal((4, 3)).astype(np.float32), requires_grad=True)
+    y = (rng.random((4, 3)) > 0.5).astype(np.float32)
+    labels, w = np.array([0, 2, -100, 1]), np.array([1.0, 2.0, 0.5])
+    losses = [F.cross_entropy(z, labels, w, label_smoothing=0.1), F.nll_loss(F.log_softmax(z, 1), labels, w),
+              F.l1_loss(z, y), F.huber_loss(z, y, delta=0.5), F.smooth_l1_loss(z, y, beta=0.5),
+              F.binary_cross_entropy(F.sigmoid(z), y, w), F.binary_cross_entropy_with_logits(z, y, w, pos_weight=w)]
+    for loss in losses:
+        z.grad = None
+        loss.backward()
+        assert loss.dtype == np.float32 and z.grad.dtype == np.float32
