@@ -210,7 +210,7 @@ def test_activations_and_registry():
     assert nn.Identity()(tg.tensor(z)).data is not None
     np.testing.assert_allclose(nn.Softmax()(z).data.sum(), 1.0)
     with pytest.raises(ValueError, match="valid names: 'sigmoid', 'relu'"):
-        nn.activation("gelu")
+        nn.activation("sine")
 
 
 def test_losses_and_metrics():

@@ -138,3 +138,22 @@ def test_the_engine_table_counts_the_lines_of_every_engine_file():
     assert set(rows) == files
     for name, count in rows.items():
         assert int(count) == len((engine / f"{name}.py").read_text(encoding="utf-8").splitlines()), name
+
+
+def _table(header: str) -> list[list[str]]:
+    lines = README[README.index(header):].splitlines()[2:]
+    return [[cell.strip() for cell in re.split(r"(?<!\\)\|", line.strip().strip("|"))] for line in lines[:lines.index("")]]
+
+
+def test_activation_and_loss_tables_are_the_functions_and_modules():
+    """Every function of tg.functional has its row; each row's module and registry name are real."""
+    from tinygrad_edu import functional as F
+    from tinygrad_edu import nn
+
+    named = set()
+    for header, registry in (("| activation | formula |", nn.ACTIVATIONS), ("| loss (d = input − target) |", nn.LOSS_MODULES)):
+        for function, _, _, module in _table(header):
+            named.add(re.match(r"`(\w+)", function).group(1))
+            cls, key = re.match(r"`(\w+)[^`]*` \(`\"(\w+)\"`", module).groups()
+            assert registry[key] is getattr(nn, cls), module
+    assert named == set(F.__all__) - {"identity", "one_hot"}

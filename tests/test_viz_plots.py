@@ -83,10 +83,14 @@ def test_activation_derivatives_come_from_the_engine():
         f, df = ax.lines[0], ax.lines[1]
         np.testing.assert_allclose(df.get_ydata(), expected[ax.get_title()], atol=1e-12)
         np.testing.assert_array_equal(f.get_xdata(), x)
-    with pytest.raises(ValueError, match="unknown activation 'gelu'; valid names: 'sigmoid'"):
-        viz.activation_functions(("gelu",))  # the names are nn.ACTIVATIONS'
+    with pytest.raises(ValueError, match="unknown activation 'sine'; valid names: 'sigmoid'"):
+        viz.activation_functions(("sine",))  # the names are nn.ACTIVATIONS'
     with pytest.raises(ValueError, match="softmax is not elementwise"):
         viz.activation_functions(("softmax",))
+    with pytest.raises(ValueError, match="log_softmax is not elementwise"):
+        viz.activation_functions(("relu", "log_softmax"))
+    fig = viz.activation_functions(("gelu", "hardtanh"), x=np.array([-1.5, 0.5, 1.0]))  # the course's others too
+    np.testing.assert_array_equal(fig.axes[1].lines[1].get_ydata(), [0.0, 1.0, 0.0])  # hardtanh'(±1) = 0
 
 
 def test_training_curves_from_lists_and_history():

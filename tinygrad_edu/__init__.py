@@ -8,8 +8,8 @@
     tensor([2., 4., 6.])
 
 The engine: `Tensor` (tensor.py), `Function` (function.py, the API every operation is written with), the
-primitive operations (ops.py) and the families beside them (elementwise.py, reductions.py, shape.py), composites
-and losses (functional.py), `backward`/`grad` (autograd.py).
+primitive operations (ops.py) and the families beside them (elementwise.py, reductions.py, shape.py), composites:
+activations and losses (functional/), `backward`/`grad` (autograd.py).
 Importing this package imports only numpy; plotting, drawing and datasets load when first used.
 """
 

@@ -21,20 +21,33 @@ from typing import Any
 import numpy as np
 
 from .. import creation
-from ..functional import heaviside, relu, sigmoid, softmax, tanh
+from .. import functional as F
 from ..engine.tensor import Tensor
 from .module import Module, Parameter, Sequential
 
 __all__ = [
     "ACTIVATIONS",
+    "ELU",
+    "GELU",
     "INITS",
     "MLP",
+    "Hardsigmoid",
+    "Hardtanh",
     "Heaviside",
     "Identity",
+    "LeakyReLU",
     "Linear",
+    "LogSigmoid",
+    "LogSoftmax",
+    "Mish",
     "ReLU",
+    "ReLU6",
+    "SELU",
+    "SiLU",
     "Sigmoid",
     "Softmax",
+    "Softplus",
+    "Softsign",
     "Tanh",
     "activation",
     "activation_name",
@@ -155,7 +168,7 @@ class Sigmoid(_Activation):
     name = "sigmoid"
 
     def forward(self, x: Any) -> Tensor:
-        return sigmoid(x)
+        return F.sigmoid(x)
 
 
 class ReLU(_Activation):
@@ -164,14 +177,14 @@ class ReLU(_Activation):
     name = "relu"
 
     def forward(self, x: Any) -> Tensor:
-        return relu(x)
+        return F.relu(x)
 
 
 class Tanh(_Activation):
     name = "tanh"
 
     def forward(self, x: Any) -> Tensor:
-        return tanh(x)
+        return F.tanh(x)
 
 
 class Identity(_Activation):
@@ -189,7 +202,7 @@ class Heaviside(_Activation):
     name = "heaviside"
 
     def forward(self, x: Any) -> Tensor:
-        return heaviside(x)
+        return F.heaviside(x)
 
 
 class Softmax(_Activation):
@@ -202,7 +215,7 @@ class Softmax(_Activation):
         self.axis = axis
 
     def forward(self, x: Any) -> Tensor:
-        return softmax(x, axis=self.axis)
+        return F.softmax(x, axis=self.axis)
 
     def extra_repr(self) -> str:
         return f"axis={self.axis}"
@@ -211,10 +224,143 @@ class Softmax(_Activation):
         return {"axis": self.axis}
 
 
+class LogSoftmax(Softmax):
+    """log softmax along `axis`: the input nll_loss expects (log-probabilities)."""
+
+    name = "log_softmax"
+
+    def forward(self, x: Any) -> Tensor:
+        return F.log_softmax(x, axis=self.axis)
+
+
+class _Elementwise(_Activation):
+    """An activation without settings: forward is `function` (a tg.functional one)."""
+
+    function: Callable[[Any], Tensor]
+
+    def forward(self, x: Any) -> Tensor:
+        return type(self).function(x)
+
+
+class SELU(_Elementwise):
+    """scale·elu(z, alpha), scale ≈ 1.0507 and alpha ≈ 1.6733 (self-normalising)."""
+
+    name, function = "selu", staticmethod(F.selu)
+
+
+class SiLU(_Elementwise):
+    """z·σ(z) (swish)."""
+
+    name, function = "silu", staticmethod(F.silu)
+
+
+class Mish(_Elementwise):
+    """z·tanh(softplus(z))."""
+
+    name, function = "mish", staticmethod(F.mish)
+
+
+class Softsign(_Elementwise):
+    """z / (1 + |z|)."""
+
+    name, function = "softsign", staticmethod(F.softsign)
+
+
+class ReLU6(_Elementwise):
+    """min(max(z, 0), 6); derivative 0 at 0 and at 6."""
+
+    name, function = "relu6", staticmethod(F.relu6)
+
+
+class Hardsigmoid(_Elementwise):
+    """z/6 + 1/2 clipped to [0, 1]; derivative 0 at ±3."""
+
+    name, function = "hardsigmoid", staticmethod(F.hardsigmoid)
+
+
+class LogSigmoid(_Elementwise):
+    """log σ(z) = -softplus(-z), finite for every z."""
+
+    name, function = "logsigmoid", staticmethod(F.logsigmoid)
+
+
+class _WithSettings(_Activation):
+    """An activation with settings (PyTorch's argument names): `settings` lists them, in order; forward calls
+    `function(x, **settings)`; get_config and repr show them."""
+
+    function: Callable[..., Tensor]
+    settings: tuple[str, ...] = ()
+
+    def forward(self, x: Any) -> Tensor:
+        return type(self).function(x, **self.get_config())
+
+    def get_config(self) -> dict[str, Any]:
+        return {key: getattr(self, key) for key in self.settings}
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
+
+
+class LeakyReLU(_WithSettings):
+    """z if z > 0 else negative_slope·z."""
+
+    name, function, settings = "leaky_relu", staticmethod(F.leaky_relu), ("negative_slope",)
+
+    def __init__(self, negative_slope: float = 0.01) -> None:
+        super().__init__()
+        self.negative_slope = float(negative_slope)
+
+
+class ELU(_WithSettings):
+    """z if z > 0 else alpha·(e^z - 1)."""
+
+    name, function, settings = "elu", staticmethod(F.elu), ("alpha",)
+
+    def __init__(self, alpha: float = 1.0) -> None:
+        super().__init__()
+        self.alpha = float(alpha)
+
+
+class GELU(_WithSettings):
+    """z·Φ(z) (Φ the normal CDF, by erf); approximate="tanh" for the tanh formula."""
+
+    name, function, settings = "gelu", staticmethod(F.gelu), ("approximate",)
+
+    def __init__(self, approximate: str = "none") -> None:
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+
+
+class Softplus(_WithSettings):
+    """log(1 + e^(beta·z))/beta, and z where beta·z > threshold."""
+
+    name, function, settings = "softplus", staticmethod(F.softplus), ("beta", "threshold")
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
+        super().__init__()
+        self.beta, self.threshold = float(beta), float(threshold)
+
+
+class Hardtanh(_WithSettings):
+    """z clipped to [min_val, max_val]; derivative 0 at the corners."""
+
+    name, function, settings = "hardtanh", staticmethod(F.hardtanh), ("min_val", "max_val")
+
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0) -> None:
+        super().__init__()
+        if not min_val <= max_val:
+            raise ValueError(f"Hardtanh: min_val must be <= max_val, got min_val={min_val}, max_val={max_val}")
+        self.min_val, self.max_val = float(min_val), float(max_val)
+
+
 ACTIVATIONS: dict[str, type[_Activation]] = {
-    cls.name: cls for cls in (Sigmoid, ReLU, Tanh, Identity, Heaviside, Softmax)
+    cls.name: cls for cls in (Sigmoid, ReLU, Tanh, Identity, Heaviside, Softmax, LogSoftmax, LeakyReLU, ELU, SELU,
+                              GELU, SiLU, Softplus, Softsign, Hardtanh, ReLU6, Hardsigmoid, LogSigmoid, Mish)
 }
-_ALIASES = {"linear": "identity", "none": "identity", "step": "heaviside", "logistic": "sigmoid"}
+_ALIASES = {"linear": "identity", "none": "identity", "step": "heaviside", "logistic": "sigmoid", "swish": "silu",
+            "leakyrelu": "leaky_relu", "log_sigmoid": "logsigmoid"}
 
 
 def _canonical_name(name: str, registry: Mapping[str, Any], aliases: Mapping[str, str], what: str) -> str:
@@ -228,13 +374,13 @@ def _canonical_name(name: str, registry: Mapping[str, Any], aliases: Mapping[str
 
 
 def activation_name(name: str) -> str:
-    """The canonical name ("sigmoid", "relu", "tanh", "identity", "heaviside", "softmax") of `name` or an alias."""
+    """The canonical name (a key of ACTIVATIONS: "sigmoid", "relu", "gelu", ...) of `name` or an alias."""
     return _canonical_name(name, ACTIVATIONS, _ALIASES, "activation")
 
 
-def activation(name: str) -> _Activation:
-    """A new activation module by name: activation("relu") -> ReLU()."""
-    return ACTIVATIONS[activation_name(name)]()
+def activation(name: str, **settings: Any) -> _Activation:
+    """A new activation module by name: activation("relu") -> ReLU(), activation("gelu", approximate="tanh")."""
+    return ACTIVATIONS[activation_name(name)](**settings)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -154,6 +154,12 @@ def _choice(choices: tuple[str, ...]) -> Callable[[Any, str], str]:
     return check
 
 
+def _real(value: Any, where: str) -> float:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not np.isfinite(value):
+        raise _Refused(f"{where} must be a finite number, got {value!r:.80}")
+    return float(value)
+
+
 def _boolean(value: Any, where: str) -> bool:
     if not isinstance(value, bool):
         raise _Refused(f"{where} must be true or false, got {value!r:.80}")
@@ -167,7 +173,7 @@ def _sizes(value: Any, where: str) -> list[int]:
 
 
 _ACTIVATION_NAMES = tuple(ACTIVATIONS)
-#: Each class's config: field -> (check, required). Activations other than Softmax take no field.
+#: Each class's config: field -> (check, required). Activations not listed take no field.
 _FIELDS: dict[str, dict[str, tuple[Callable[[Any, str], Any], bool]]] = {
     "MLP": {"sizes": (_sizes, True), "activation": (_choice(_ACTIVATION_NAMES), True),
             "output_activation": (_choice(_ACTIVATION_NAMES), True), "dtype": (_choice(_FLOAT_DTYPES), True),
@@ -177,6 +183,12 @@ _FIELDS: dict[str, dict[str, tuple[Callable[[Any, str], Any], bool]]] = {
     "Perceptron": {"n_features": (_integer(1), True), "n_classes": (_integer(2), True),
                    "dtype": (_choice(_PERCEPTRON_DTYPES), True)},
     "Softmax": {"axis": (_integer(-_MAX_AXIS, _MAX_AXIS - 1), True)},
+    "LogSoftmax": {"axis": (_integer(-_MAX_AXIS, _MAX_AXIS - 1), True)},
+    "LeakyReLU": {"negative_slope": (_real, True)},
+    "ELU": {"alpha": (_real, True)},
+    "GELU": {"approximate": (_choice(("none", "tanh")), True)},
+    "Softplus": {"beta": (_real, True), "threshold": (_real, True)},
+    "Hardtanh": {"min_val": (_real, True), "max_val": (_real, True)},
     "Sequential": {"modules": (lambda value, where: value, True)},  # checked by _check_sequential
 }
 

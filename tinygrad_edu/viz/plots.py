@@ -205,14 +205,14 @@ def activation_functions(names: Sequence[str] = ("heaviside", "sigmoid", "relu",
 
     The engine's conventions show: heaviside' is 0 everywhere (its true derivative is a Dirac at 0, useless
     to gradient descent: the chapter's reason to move to the sigmoid), relu'(0) = 0. `names` are those of
-    `nn.ACTIVATIONS`, except softmax.
+    `nn.ACTIVATIONS`, except softmax and log_softmax.
     """
     from ..nn.layers import activation, activation_name
 
     xs = np.linspace(-5, 5, 1001) if x is None else np.asarray(_array(x, "x"), dtype=np.float64).ravel()
     names = [activation_name(name) for name in names]
-    if "softmax" in names:  # the sum trick below needs each output to depend on its own input only
-        raise ValueError("softmax is not elementwise (each output depends on every input): it has no curve σ'(x)")
+    for name in set(names) & {"softmax", "log_softmax"}:  # the sum trick below needs elementwise functions
+        raise ValueError(f"{name} is not elementwise (each output depends on every input): it has no curve σ'(x)")
     fig, axes = _figure(1, len(names), figsize=(2.6 * len(names), 2.9))
     for ax, name in zip(axes[0], names):
         t = Tensor(xs, requires_grad=True)
