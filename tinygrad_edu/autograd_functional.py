@@ -78,7 +78,7 @@ def _vectors(v: Any, like: tuple[Tensor, ...], what: str, fn_name: str) -> tuple
         raise ValueError(f"{fn_name}: v has {len(vs)} tensors but the {what} has {len(like)}")
     for i, (a, b) in enumerate(zip(vs, like)):
         if a.shape != b.shape:
-            raise ValueError(f"{fn_name}: v[{i}] has shape {a.shape} but the {what}'s tensor {i} has shape "
+            raise ValueError(f"{fn_name}: v[{i}] has shape {a.shape} but tensor {i} of the {what} has shape "
                              f"{b.shape}: they must match")
     return tuple(Tensor(a.data.astype(b.dtype, copy=False)) for a, b in zip(vs, like))
 
