@@ -13,8 +13,10 @@
     python examples/05_gradient_descent.py            # full: 300 optimizer steps (part 5: at most 3000)
     python examples/05_gradient_descent.py --quick    # what CI runs: 100 steps (part 5: at most 300)
 
-Measured on a shared 2-core machine: full 3.2 s, quick 2.5 s. Actual/predicted ΔC: 0.93 at λ = 1, 1.0002 at
-λ = 0.001. After 300 steps with λ = 0.02: plain descent C = 3.6e-6, momentum 3.1e-13 (Adam, λ = 0.1: 5.8e-13).
+Measured on a shared 2-core machine, before part 5 (which adds a few seconds): full 3.2 s, quick 2.5 s.
+Actual/predicted ΔC: 0.93 at λ = 1, 1.0002 at λ = 0.001. After 300 steps with λ = 0.02: plain descent
+C = 3.6e-6, momentum 3.1e-13 (Adam, λ = 0.1: 5.8e-13). Part 5, steps to ‖∇C‖ < 1e-6 on the bowl and on
+Rosenbrock: descent 63 and > 3000, momentum 30 and > 3000, CG 8 and 33, L-BFGS 6 and 36, Newton 1 and 29.
 Credit: the chapter "Neural Networks" (contributors include Bruno Deremble and Alexis Tantet).
 """
 
