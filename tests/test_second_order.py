@@ -265,3 +265,9 @@ def test_lbfgs_follows_torch(n, line_search, settings):
                             lambda opt, x: (opt.counts["n_iter"], opt.counts["func_evals"]))
     np.testing.assert_allclose(ours, theirs, atol=1e-6, rtol=0)
     assert our_counts == their_counts
+
+
+def test_newton_says_when_the_cost_overflows():
+    w = tg.tensor([800.0], requires_grad=True)
+    with pytest.raises(FloatingPointError, match="not finite at step 1"):
+        optim.Newton([w]).step(lambda: w.exp().sum())

@@ -149,7 +149,6 @@ class _ClosureOptimizer(Optimizer):
         if len(self.param_groups) != 1:
             raise ValueError(f"{type(self).__name__} works on all its parameters as one vector: give one "
                              f"parameter group, not {len(self.param_groups)}")
-        self.state.setdefault(id(self._params()[0]), {})
 
     def _check_group(self, group: dict[str, Any]) -> None:
         super()._check_group(group)
@@ -160,7 +159,7 @@ class _ClosureOptimizer(Optimizer):
     @property
     def counts(self) -> dict[str, Any]:
         """n_iter, func_evals, hvp_evals so far (and the optimizer's own buffers)."""
-        return self.state[id(self._params()[0])]
+        return self.state.setdefault(id(self._params()[0]), {})  # (load_state_dict may have emptied state)
 
     def _count(self, what: str, n: int = 1) -> None:
         self.counts[what] = self.counts.get(what, 0) + n
@@ -255,7 +254,7 @@ class Newton(_ClosureOptimizer):
         d = −(H + μ I)⁻¹ ∇C              the Newton direction (μ = 0: the quadratic model's minimum)
         w ← w + λ d                      accepted if C fell by at least a fraction of what the model predicted
         ρ = (C(w) − C(w + λd)) / (−∇Cᵀλd − ½ λ² dᵀHd)
-        μ ← μ / 3 if ρ > 0.75;  μ ← max(4μ, μ_min) if ρ < 0.25, and the step is refused if ρ ≤ 1e-4
+        μ ← μ / 3 if ρ > 0.75;  μ ← max(4μ, 10⁻³ max |Hᵢᵢ|) if ρ < 0.25;  the step is refused if ρ ≤ 1e-4
 
     H comes from the engine: the gradient with create_graph, then one Hessian-vector product per parameter
     (n HVPs, n² numbers), so Newton is for small problems: more than `max_params` parameters (default 1000)
@@ -298,8 +297,11 @@ class Newton(_ClosureOptimizer):
             self._count("n_iter")
             if H is None:  # (after a refused step, w, ∇C and H are those of before)
                 H = self._hessian(grads)
+            if not (np.all(np.isfinite(H)) and np.all(np.isfinite(g))):
+                raise FloatingPointError(f"Newton: the gradient or the Hessian is not finite at step "
+                                         f"{self.counts['n_iter']} (the cost overflowed?): w = {self._get()}")
             scale = max(float(np.abs(np.diag(H)).max()), 1e-12)
-            while True:  # μ up until H + μI is positive definite (a Cholesky factor exists)
+            while True:  # μ up until H + μI is positive definite (a Cholesky factor exists: any μ > −λ_min(H))
                 try:
                     L = np.linalg.cholesky(H + mu * np.eye(len(g)))
                     break
