@@ -18,8 +18,7 @@ Results, the median over the seeds, are printed; the script checks that our L-BF
 scikit-learn's lbfgs (or lower) in every row. Measured (full run; SGD, Adam, L-BFGS, then scikit-learn's
 adam and lbfgs): sin(2x) tanh 5.8e-4, 1.1e-3, 3.4e-7 | 9.1e-4, 7.9e-6; sin(2x) sigmoid 9.6e-4, 1.4e-3, 1.3e-6 |
 1.6e-3, 1.7e-6; sin(10x) tanh 0.22, 4.6e-4, 2.3e-6 | 4.4e-3, 3.8e-5; sin(10x) sigmoid 0.46, 0.27, 6.9e-5 |
-0.46, 0.46 (0.46 is the best straight line's cost: there scikit-learn's lbfgs, and SGD, end on the plateau
-where the sigmoids are nearly linear).
+0.46, 0.46 (0.46 is the cost of the best straight line: there SGD and scikit-learn's lbfgs fit no better).
 Each network's cost has several minima, so single runs vary by orders of magnitude: hence 3 seeds and medians.
 Credit: the chapter "Neural Networks" and its tutorial (contributors include Bruno Deremble and Alexis Tantet).
 """
