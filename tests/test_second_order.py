@@ -211,13 +211,16 @@ def test_settings_are_checked():
         optim.NewtonCG([w], damping=-1)
 
 
-def test_fit_trains_with_a_closure_optimizer():
+@pytest.mark.parametrize("make", [lambda p: optim.LBFGS(p, line_search_fn="strong_wolfe"), lambda p: optim.CG(p),
+                                  lambda p: optim.NewtonCG(p, damping=1e-3), lambda p: optim.Newton(p, max_iter=5)],
+                         ids=["LBFGS", "CG", "NewtonCG", "Newton"])
+def test_fit_trains_with_a_closure_optimizer(make):
     rng = np.random.default_rng(0)
     X = rng.uniform(-1, 1, size=(64, 1))
     y = np.sin(2 * X)
     tg.manual_seed(0)
-    model = tg.nn.Sequential(tg.nn.Linear(1, 8), tg.nn.Tanh(), tg.nn.Linear(8, 1))
-    opt = optim.LBFGS(model.parameters(), line_search_fn="strong_wolfe")
+    model = tg.nn.Sequential(tg.nn.Linear(1, 4), tg.nn.Tanh(), tg.nn.Linear(4, 1))
+    opt = make(model.parameters())
     history = tg.fit(model, (X, y), "mse", opt, epochs=5, batch_size=64, progress=False)
     assert history.train_loss[-1] < 1e-2 * history.train_loss[0]
     assert opt.counts["n_iter"] > 5  # several iterations per call of step
