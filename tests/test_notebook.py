@@ -29,11 +29,11 @@ def test_notebook_runs(tmp_path):
     text = text_of(cells)
     if MNIST is not None:
         assert "MNIST found" in text
-    assert count(cells, "image/png") >= 8
-    # digits, weights, activations, descent, fits, curves, confusion, errors: each shown once, as a PNG, with no
+    assert count(cells, "image/png") >= 10
+    # digits, weights, activations, descent, its rivals and their costs, fits, curves, confusion, errors: each shown once, as a PNG, with no
     # `%matplotlib inline` (the library teaches the kernel to show Figures)
     figures = [o for c in cells for o in c.outputs if o.get("data", {}).get("text/plain", "").startswith("<Figure")]
-    assert len(figures) == 8 and all("image/png" in o["data"] for o in figures)
+    assert len(figures) == 10 and all("image/png" in o["data"] for o in figures)
 
 
 @pytest.mark.slow

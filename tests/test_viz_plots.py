@@ -258,3 +258,21 @@ def test_figures_fit_a_notebook_column():
     }
     wide = {name: fig.get_figwidth() for name, fig in figures.items() if fig.get_figwidth() * fig.dpi > 900}
     assert not wide
+
+
+def test_optimizer_paths_and_their_comparison():
+    paths = viz.optimizer_paths(viz.plots.elongated_bowl, (-1.2, 2.0), viz.default_optimizers(lr=0.2, momentum=0.3),
+                                max_steps=100)
+    steps = {name: len(p) - 1 for name, p in paths.items()}
+    assert steps["Newton"] == 1  # a quadratic: one Newton step lands on the minimum
+    assert max(steps["CG"], steps["L-BFGS"]) < min(steps["plain descent"], steps["momentum"]) < 100
+    for p in paths.values():
+        np.testing.assert_allclose(p[-1], ELONGATED_BOWL_MINIMUM, atol=1e-5)
+        np.testing.assert_array_equal(p[0], [-1.2, 2.0])
+    contours, costs = viz.optimizer_comparison(
+        {"bowl": (viz.plots.elongated_bowl, (-1.2, 2.0), ELONGATED_BOWL_MINIMUM, (-2, 4), (-1.5, 2.5), paths)}, 100)
+    labels = [t.get_text() for t in contours.axes[0].get_legend().get_texts()]
+    assert labels == [f"{name}: {n} steps" for name, n in steps.items()]
+    assert costs.axes[0].get_yscale() == "log"
+    assert all(fig.get_figwidth() * fig.dpi <= 900 for fig in (contours, costs))
+    assert len(viz.optimizer_paths(viz.rosenbrock, (-1.2, 1.0), {"d": lambda p: tg.optim.SGD(p, lr=1e-3)}, 20)["d"]) == 21

@@ -82,6 +82,7 @@ __all__ = [
 
 # Layers, optimizers, training, data and drawings load on first use, so `import tinygrad_edu` stays light.
 _LAZY = {
+    "autograd_functional": ("tinygrad_edu.autograd_functional", None),  # jacobian, hessian, hvp, vjp, jvp
     "nn": ("tinygrad_edu.nn", None), "optim": ("tinygrad_edu.optim", None), "data": ("tinygrad_edu.data", None),
     "viz": ("tinygrad_edu.viz", None), "backprop_by_hand": ("tinygrad_edu.backprop_by_hand", None),
     "check": ("tinygrad_edu.backprop_by_hand", "check"),

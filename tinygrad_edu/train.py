@@ -215,6 +215,13 @@ def _target(y: np.ndarray, out: Tensor, kind: str | None) -> Tensor:
     return Tensor._wrap(y)
 
 
+def _batch_cost(model: Module, fn: Callable[[Tensor, Tensor], Tensor], xb: np.ndarray, yb: np.ndarray,
+                kind: str | None, dtype: np.dtype) -> Tensor:
+    """The loss on one batch, for an optimizer's closure (which takes the gradient itself)."""
+    out = model(Tensor._wrap(np.asarray(xb, dtype=dtype)))
+    return fn(out, _target(yb, out, kind))
+
+
 def _correct(out: np.ndarray, y: np.ndarray) -> int:
     return int(np.sum(to_labels(out, "outputs") == to_labels(y, "labels")))
 
@@ -360,7 +367,10 @@ def fit(
                             f"(now {getattr(optimizer, 'lr', '?')}), or pass nonfinite='continue' to train on",
                             history, epoch, b + 1, value)
                     cost.backward()
-                    optimizer.step()
+                    if getattr(optimizer, "takes_closure", False):  # LBFGS, CG, Newton: re-evaluate this batch
+                        optimizer.step(lambda xb=xb, yb=yb: _batch_cost(model, fn, xb, yb, kind, dtype))
+                    else:
+                        optimizer.step()
                     total_loss += value * len(xb)
                     seen += len(xb)
                     if is_cls:

@@ -8,7 +8,8 @@
 graph.py    draw_graph / graph_text: forward, backward and chapter views of a computation graph
 tracing.py  trace(): record a forward pass, for values and gradients too large for the graph to keep
 network.py  network_diagram: neurons and links of an MLP from its layer sizes
-plots.py    matplotlib figures: digits, weights as images, activations, curves, confusion matrix, descent
+plots.py    matplotlib figures: digits, weights as images, activations, curves, confusion matrix, descent and
+            the optimizers beyond it
 drawing.py  the Drawing object (a graphviz.Digraph that works without `dot`), label escaping, summaries
 
 Importing this package imports graphviz's Python package (pure Python); matplotlib loads when a plot is made.
@@ -20,10 +21,14 @@ from .network import network_diagram
 from .plots import (
     activation_functions,
     confusion_matrix,
+    default_optimizers,
     descend,
     gradient_descent,
     image_grid,
     misclassified,
+    optimizer_comparison,
+    optimizer_paths,
+    rosenbrock,
     show_image,
     training_curves,
     weight_images,
@@ -31,7 +36,7 @@ from .plots import (
 from .tracing import Trace, trace
 
 __all__ = [
-    "DotNotFoundError", "Drawing", "Trace", "activation_functions", "build_model", "confusion_matrix", "descend", "dot_available", "draw_graph", "gradient_descent", "graph_text",
-    "image_grid", "misclassified", "network_diagram", "show_image", "summarize", "trace", "training_curves",
+    "DotNotFoundError", "Drawing", "Trace", "activation_functions", "build_model", "confusion_matrix", "default_optimizers", "descend", "dot_available", "draw_graph", "gradient_descent", "graph_text",
+    "image_grid", "misclassified", "network_diagram", "optimizer_comparison", "optimizer_paths", "rosenbrock", "show_image", "summarize", "trace", "training_curves",
     "weight_images",
 ]

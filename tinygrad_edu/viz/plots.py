@@ -442,3 +442,131 @@ def gradient_descent(cost: Callable[[Tensor], Tensor] | None = None, w0: Sequenc
                Line2D([], [], color="red", marker="x", mew=2, ls="", label="minimum, dC/dw = 0")]
     fig.legend(handles=handles, loc="outside lower center", ncols=2, fontsize=8)
     return fig
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Beyond gradient descent: the paths of several optimizers on one contour plot
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def rosenbrock(w: Tensor) -> Tensor:
+    """Rosenbrock's banana, C(w) = 100 (w₂ − w₁²)² + (1 − w₁)²: a curved valley whose floor falls slowly to the
+    minimum (1, 1). Descent zig-zags across the valley; methods that use curvature follow its floor."""
+    return 100.0 * (w[1] - w[0] * w[0]) ** 2 + (1.0 - w[0]) ** 2
+
+
+ROSENBROCK_MINIMUM = (1.0, 1.0)
+
+
+def default_optimizers(lr: float, momentum: float = 0.9) -> dict[str, Callable[[list[Tensor]], Any]]:
+    """The chapter's descent (step λ = lr), momentum (the same λ), CG, L-BFGS (strong Wolfe line searches)
+    and Newton, each a function params -> optimizer; the last three take one iteration per step."""
+    from .. import optim
+
+    return {
+        "plain descent": lambda p: optim.SGD(p, lr=lr),
+        "momentum": lambda p: optim.SGD(p, lr=lr, momentum=momentum),
+        "CG": lambda p: optim.CG(p, max_iter=1, max_eval=25, tolerance_change=0),
+        "L-BFGS": lambda p: optim.LBFGS(p, max_iter=1, max_eval=25, tolerance_change=0, line_search_fn="strong_wolfe"),
+        "Newton": lambda p: optim.Newton(p, max_iter=1, tolerance_change=0),
+    }
+
+
+def optimizer_paths(cost: Callable[[Tensor], Tensor], w0: Sequence[float],
+                    optimizers: Mapping[str, Callable[[list[Tensor]], Any]], max_steps: int = 1000,
+                    gtol: float = 1e-6) -> dict[str, np.ndarray]:
+    """name -> the iterates w^(0..k) of each optimizer from w0, one row per step, until ‖∇C‖ < gtol (then k
+    is the number of steps it needed) or max_steps. An optimizer whose step takes a closure gets one that
+    returns C; the others get C.backward() before step()."""
+    from ..engine.autograd import grad
+
+    paths = {}
+    for name, make in optimizers.items():
+        w = Tensor(np.asarray(w0, dtype=np.float64), requires_grad=True)
+        opt = make([w])
+        path = [w.data.copy()]
+        closure = getattr(opt, "takes_closure", False)
+        for _ in range(max_steps):
+            if closure:
+                if float(np.linalg.norm(grad(cost(w), w)[0].data)) < gtol:
+                    break
+                opt.step(lambda: cost(w))
+            else:
+                opt.zero_grad()
+                cost(w).backward()
+                if float(np.linalg.norm(w.grad.data)) < gtol:
+                    break
+                opt.step()
+            if not np.all(np.isfinite(w.data)):
+                break
+            path.append(w.data.copy())
+        paths[name] = np.array(path)
+    return paths
+
+
+def _costs_on_grid(cost: Callable[[Tensor], Tensor], xlim: tuple[float, float], ylim: tuple[float, float],
+                   points: int = 161) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    xs, ys = np.linspace(*xlim, points), np.linspace(*ylim, points)
+    X, Y = np.meshgrid(xs, ys)
+    try:  # one vectorised evaluation when the cost broadcasts (it indexes w[0], w[1])
+        grid = np.asarray(cost(Tensor(np.stack([X, Y]))).data, dtype=np.float64)
+        if grid.shape != X.shape:
+            raise ValueError
+    except Exception:
+        grid = np.array([[float(cost(Tensor(np.array([x, y]))).item()) for x in xs] for y in ys])
+    return X, Y, grid
+
+
+def _costs_along(cost: Callable[[Tensor], Tensor], path: np.ndarray) -> np.ndarray:
+    try:  # one evaluation for the whole path when the cost broadcasts
+        values = np.asarray(cost(Tensor(np.ascontiguousarray(path.T))).data, dtype=np.float64)
+        if values.shape == (len(path),):
+            return values
+    except Exception:
+        pass
+    return np.array([float(cost(Tensor(p)).item()) for p in path])
+
+
+PATH_STYLES = {"plain descent": ("white", "o"), "momentum": ("#ffb000", "s"), "CG": ("#00c0ff", "^"),
+               "L-BFGS": ("#ff3db5", "D"), "Newton": ("red", "*")}
+
+
+def optimizer_comparison(problems: Mapping[str, tuple[Callable[[Tensor], Tensor], Sequence[float], Sequence[float],
+                                                       tuple[float, float], tuple[float, float],
+                                                       Mapping[str, np.ndarray]]],
+                         max_steps: int | None = None) -> tuple[Figure, Figure]:
+    """Two figures: the paths on the contours of each cost (one panel per problem, each path labelled with
+    its number of steps), and C − C(minimum) against the step on a log scale.
+
+    `problems`: title -> (cost, start, minimum, xlim, ylim, paths from `optimizer_paths`). A path that ran
+    `max_steps` steps without converging is labelled "> max_steps"."""
+    from matplotlib.lines import Line2D
+
+    fig, axes = _figure(1, len(problems), figsize=(4.4 * len(problems), 4.2))
+    curves, curve_axes = _figure(1, len(problems), figsize=(4.4 * len(problems), 3.2))
+    for ax, cax, (title, (cost, start, minimum, xlim, ylim, paths)) in zip(axes[0], curve_axes[0], problems.items()):
+        X, Y, grid = _costs_on_grid(cost, xlim, ylim)
+        best = float(cost(Tensor(np.asarray(minimum, dtype=np.float64))).item())
+        shown = np.log10(grid - best + 1e-3)  # log levels: Rosenbrock's valley and its walls both show
+        ax.contourf(X, Y, shown, levels=25, cmap="viridis_r")
+        ax.contour(X, Y, shown, levels=25, colors="k", linewidths=0.3, alpha=0.4)
+        handles = []
+        for name, path in paths.items():
+            colour, marker = PATH_STYLES.get(name, ("black", "."))
+            steps = len(path) - 1
+            label = f"{name}: {'> ' if max_steps is not None and steps >= max_steps else ''}{steps} steps"
+            ax.plot(path[:, 0], path[:, 1], "-", color=colour, lw=1.2, marker=marker, ms=3.5,
+                    markevery=max(1, steps // 40), gid=f"path {name}")
+            values = _costs_along(cost, path) - best
+            cax.semilogy(np.arange(len(values)), np.maximum(values, 1e-16), color=colour if colour != "white" else "gray",
+                         marker=marker, ms=3, markevery=max(1, steps // 20), label=label)
+            handles.append(Line2D([], [], color=colour, marker=marker, ls="-", label=label))
+        ax.plot([start[0]], [start[1]], "o", color="red", ms=8, mec="white", gid="start")
+        ax.plot([minimum[0]], [minimum[1]], "x", color="red", ms=11, mew=2.5, gid="minimum")
+        ax.set(xlim=xlim, ylim=ylim, xlabel="$w_1$", ylabel="$w_2$", title=title)
+        ax.set_aspect("equal")
+        ax.legend(handles=handles, fontsize=7, loc="lower right", framealpha=0.85)
+        cax.set(xlabel="step", ylabel="C − C(minimum)", title=title)
+        cax.set_xscale("symlog", linthresh=10)
+        cax.legend(fontsize=7, loc="best")
+    return fig, curves

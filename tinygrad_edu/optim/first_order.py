@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from .engine.tensor import Tensor, bump_version
+from ..engine.tensor import Tensor, bump_version
 
 __all__ = [
     "SGD", "Adam", "AdamW", "CosineAnnealingLR", "ExponentialLR", "LRScheduler", "LambdaLR", "MultiStepLR",
