@@ -202,7 +202,8 @@ class Erf(Function):
     @staticmethod
     def backward(ctx: Context, g: Any) -> Any:
         (x,) = ctx.saved_tensors
-        return g * (2 / math.sqrt(math.pi)) * Exp.apply(-(x * x))
+        bell = np.exp(-(x * x)) if isinstance(x, np.ndarray) else Exp.apply(-(x * x))  # arrays, or in the graph
+        return g * (2 / math.sqrt(math.pi)) * bell
 
 
 _GELU_APPROXIMATIONS = ("none", "tanh")
