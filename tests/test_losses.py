@@ -396,3 +396,20 @@ def test_float32_losses_stay_float32():
         z.grad = None
         loss.backward()
         assert loss.dtype == np.float32 and z.grad.dtype == np.float32
+
+
+@pytest.mark.parametrize("name", sorted(nn.LOSS_MODULES))
+def test_fit_takes_every_loss_by_name(name):
+    """fit(loss="huber") builds the module by name; labels stay labels for ce and nll, become one-hot rows (or a
+    column, for the binary losses on one output) for the others, and the loss falls."""
+    rng = np.random.default_rng(0)
+    X = rng.random((64, 4))
+    y = (X.sum(axis=1) > 2).astype(int)
+    binary = name in ("bce", "bce_with_logits")
+    tg.manual_seed(0)
+    body = tg.nn.MLP([4, 8, 1 if binary else 2], activation="tanh",
+                     output_activation="sigmoid" if name in ("bce", "mse") else "identity")
+    model = tg.nn.Sequential(body, tg.nn.LogSoftmax()) if name == "nll" else body
+    history = tg.fit(model, (X, y), loss=name, optimizer=tg.optim.SGD(model.parameters(), lr=0.2), epochs=20,
+                     batch_size=16, progress=False)
+    assert history.train_loss[-1] < history.train_loss[0], name

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from .nn.losses import LOSSES, loss_name
+from .nn.losses import LOSS_MODULES, loss as loss_by_name
 from .nn.metrics import to_labels
 from .nn.module import Module
 from .optim import Optimizer
@@ -182,29 +182,32 @@ def _is_classification(y: np.ndarray) -> bool:
 
 
 def _resolve_loss(loss: LossLike) -> tuple[Callable[[Tensor, Tensor], Tensor], str | None]:
-    if isinstance(loss, str):
+    if isinstance(loss, str):  # any loss module by name: "mse", "ce", "huber", "bce_with_logits", ...
         try:
-            key = loss_name(loss)
+            module = loss_by_name(loss)
         except ValueError as error:
             raise ValueError(f"{error}, or pass a function (output, target) -> scalar Tensor") from None
-        return LOSSES[key](), key
-    if isinstance(loss, tuple(LOSSES.values())):
+        return module, module.name
+    if isinstance(loss, tuple(LOSS_MODULES.values())):
         return loss, loss.name
     if callable(loss):
         return loss, None
-    raise TypeError(f"loss must be a name ({', '.join(map(repr, LOSSES))}) or a function (output, target) -> scalar "
+    raise TypeError(f"loss must be a name ({', '.join(map(repr, LOSS_MODULES))}) or a function (output, target) -> scalar "
                     f"Tensor, got {loss!r}")
+
+
+LABEL_LOSSES = ("ce", "nll")  # the losses that take class labels themselves (the others get one-hot rows)
 
 
 def _target(y: np.ndarray, out: Tensor, kind: str | None) -> Tensor:
     """The target tensor for a batch: labels become one-hot rows for MSE (and for unknown losses when the
     output has one column per class)."""
-    if y.ndim == 1 and y.dtype.kind in "iu" and kind != "ce" and out.ndim == 2 and out.shape[1] > 1:
+    if y.ndim == 1 and y.dtype.kind in "iu" and kind not in LABEL_LOSSES and out.ndim == 2 and out.shape[1] > 1:
         if y.size and (y.min() < 0 or y.max() >= out.shape[1]):
             raise ValueError(f"labels must lie in 0..{out.shape[1] - 1} for a model with {out.shape[1]} outputs, "
                              f"found {y.min()}..{y.max()}")
         return one_hot(y, out.shape[1], dtype=out.dtype)
-    if kind == "ce" and y.dtype.kind in "iu":
+    if kind in LABEL_LOSSES and y.dtype.kind in "iu":
         return Tensor._wrap(y)
     if y.dtype.kind == "f" and y.dtype != out.dtype:
         y = y.astype(out.dtype)

@@ -269,9 +269,15 @@ def _share(g: Any, a: Any, b: Any, loses: np.ufunc) -> Any:
     return zero_where(loses(a, b), Where.apply(g * 0.5, g, condition=np.equal(a, b)))
 
 
+def _first_on_ties(ufunc: np.ufunc) -> Any:
+    """numpy's maximum/minimum return the second input on a tie, PyTorch's the first: it matters for 0 against
+    -0 (√ then has slope +inf or -inf). Swapping the inputs gives PyTorch's; NaN still wins either way."""
+    return lambda a, b: ufunc(b, a)
+
+
 class Maximum(Binary):
     """y = maximum(a, b): the gradient goes to the larger input; ties split it in half."""
-    f = np.maximum
+    f = _first_on_ties(np.maximum)
     keeps_inputs = True
     da = lambda g, a, b: _share(g, a, b, np.less)
     db = lambda g, a, b: _share(g, b, a, np.less)
@@ -279,7 +285,7 @@ class Maximum(Binary):
 
 class Minimum(Binary):
     """y = minimum(a, b): the gradient goes to the smaller input; ties split it in half."""
-    f = np.minimum
+    f = _first_on_ties(np.minimum)
     keeps_inputs = True
     da = lambda g, a, b: _share(g, a, b, np.greater)
     db = lambda g, a, b: _share(g, b, a, np.greater)

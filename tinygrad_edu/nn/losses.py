@@ -1,8 +1,8 @@
 """Loss modules: thin wrappers around the losses of `tg.functional` (callable like any module, PyTorch's names and
 arguments), and their registries by name.
 
-Two registries: `LOSS_MODULES` holds every loss module (`nn.loss("huber", delta=0.5)` builds one by name);
-`LOSSES` holds those the training recipes, the command line, the δ-equation checker and `fit(loss="...")` know
+Two registries: `LOSS_MODULES` holds every loss module (`nn.loss("huber", delta=0.5)` and `fit(loss="huber")`
+build one by name); `LOSSES` holds those the training recipes, the command line and the δ-equation checker know
 (the chapter's "mse" and "ce"), the ones with measured settings in experiment.py.
 """
 
