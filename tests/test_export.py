@@ -396,3 +396,20 @@ def test_pytorch_and_onnxruntime_agree(dtype, tmp_path):
         x = inputs(6, 4, dtype, 0)
         path = to_onnx(model, tmp_path / f"{name}.onnx", x)
         assert difference(torch_outputs(to_torch(model), x), onnx_outputs(path, x)) <= 2 * TOL[dtype], name
+
+
+def test_the_readme_continues_a_trained_network_in_pytorch(trained):
+    """README's "Moving on to PyTorch" block, run on a trained model: one epoch lowers the training cost."""
+    needs_torch()
+    import torch
+
+    (block,) = re.findall(r"```py\n(.*?)```", (ROOT / "README.md").read_text(encoding="utf-8"), flags=re.S)
+    model_file = "runs/digits-300-sigmoid-mse-seed0/model.npz"
+    assert model_file in block
+    namespace: dict = {}
+    exec(compile(block.replace(model_file, str(trained / "model.npz")), "README.md", "exec"), namespace)
+    X, Y, net = namespace["X"], namespace["Y"], namespace["net"]
+    before = nn.load(trained / "model.npz")
+    cost = lambda out: float(((out - Y.numpy()) ** 2).sum(1).mean())  # noqa: E731
+    with torch.no_grad():
+        assert cost(net(X).numpy()) < cost(ours(before, X.numpy()))

@@ -1,21 +1,25 @@
-"""The largest difference between tinygrad_edu, onnxruntime and PyTorch, per activation and dtype (README's table).
+"""The largest difference between tinygrad_edu, onnxruntime and PyTorch, per activation and dtype: EXPORT_AGREEMENT.md.
 
 For each activation (defaults, and the settings tests/test_export.py uses) and dtype: NETWORKS random networks
 Linear-act-Linear-act-Linear-act of sizes 8-16-16-4 on 256 inputs drawn with σ = 4, the difference being
 max |a - b| / max(1, max |a|) over a network's outputs (as tests/test_export.py measures it; element by element,
 max |a - b| / max(1, |a|), is printed after a slash where it is larger: cancellation in log_softmax). Each backend that imports here writes its outputs to DIR/<backend>.npz;
 every pair of backends whose files are in DIR is compared. One Python rarely has both onnxruntime and PyTorch,
-so run it once in each and the second run prints the whole table:
+so run it once in each; every run writes the table of what DIR holds to benchmarks/EXPORT_AGREEMENT.md:
 
-    .venv/bin/python scripts/export_agreement.py --dir /tmp/agreement                  # tinygrad_edu, onnxruntime
-    PYTHONPATH=. /path/to/torch/python scripts/export_agreement.py --dir /tmp/agreement  # PyTorch, and the table
+    .venv/bin/python benchmarks/export_agreement.py --dir /tmp/agreement                  # tinygrad_edu, onnxruntime
+    PYTHONPATH=. /path/to/torch/python benchmarks/export_agreement.py --dir /tmp/agreement  # PyTorch, the whole table
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
+import importlib.metadata
 import importlib.util
 import itertools
+import platform
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -30,6 +34,7 @@ SETTINGS = {
 }
 CASES = [(name, {}) for name in nn.ACTIVATIONS] + list(SETTINGS.items())
 NETWORKS, SIZES, BATCH = 20, (8, 16, 16, 4), 256
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def label(name: str, setting: dict) -> str:
@@ -85,12 +90,26 @@ def main() -> None:
     backends = ["tinygrad_edu"] + [b for b, module in (("onnxruntime", "onnxruntime"), ("pytorch", "torch"))
                                    if importlib.util.find_spec(module) is not None]
     for backend in backends:
-        np.savez(args.dir / f"{backend}.npz", **outputs(backend))
+        package = {"tinygrad_edu": "numpy", "pytorch": "torch"}.get(backend, backend)
+        version = f"{package} {importlib.metadata.version(package)}"
+        np.savez(args.dir / f"{backend}.npz", __version__=np.array(version), **outputs(backend))
     have = {p.stem: dict(np.load(p)) for p in sorted(args.dir.glob("*.npz"))}
+    versions = ", ".join(str(h.pop("__version__")) for h in have.values())
     pairs = [(a, b) for a, b in (("tinygrad_edu", "onnxruntime"), ("tinygrad_edu", "pytorch"),
                                  ("pytorch", "onnxruntime")) if a in have and b in have]
-    print("| activation | dtype | " + " | ".join(f"{a} vs {b}" for a, b in pairs) + " |")
-    print("|---|---|" + "---|" * len(pairs))
+    commit = subprocess.run(["git", "rev-parse", "--short=10", "HEAD"], capture_output=True, text=True,
+                            cwd=ROOT).stdout.strip()
+    lines = [
+        "# Agreement of the exported models", "",
+        f"Written by `benchmarks/export_agreement.py` (its docstring says what is measured). "
+        f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d} · commit {commit} · {platform.processor() or platform.machine()}"
+        f" · Python {platform.python_version()} · {versions}.", "",
+        f"Each cell: the largest of max |a - b| / max(1, max |a|) over {NETWORKS} networks {'-'.join(map(str, SIZES))} "
+        f"on {BATCH} inputs (after a slash, element by element, max |a - b| / max(1, |a|), where larger). "
+        "n/a: torch.nn has no Heaviside; onnxruntime has no float64 Erf kernel (the exact GELU).", "",
+        "| activation | dtype | " + " | ".join(f"{a} vs {b}" for a, b in pairs) + " |",
+        "|---|---|" + "---|" * len(pairs),
+    ]
     for (name, setting), dtype in itertools.product(CASES, ("float32", "float64")):
         cells = []
         for a, b in pairs:
@@ -107,7 +126,9 @@ def main() -> None:
                 continue
             scaled, elementwise = max(d[0] for d in diffs), max(d[1] for d in diffs)
             cells.append(f"{scaled:.1e}" + (f" / {elementwise:.1e}" if f"{elementwise:.1e}" != f"{scaled:.1e}" else ""))
-        print(f"| {label(name, setting)} | {dtype} | " + " | ".join(cells) + " |")
+        lines.append(f"| {label(name, setting)} | {dtype} | " + " | ".join(cells) + " |")
+    (ROOT / "benchmarks" / "EXPORT_AGREEMENT.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":
