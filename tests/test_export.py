@@ -413,3 +413,18 @@ def test_the_readme_continues_a_trained_network_in_pytorch(trained):
     cost = lambda out: float(((out - Y.numpy()) ** 2).sum(1).mean())  # noqa: E731
     with torch.no_grad():
         assert cost(net(X).numpy()) < cost(ours(before, X.numpy()))
+
+
+@pytest.mark.parametrize(("sizes", "activation", "output"), [
+    ([3, 4, 2], "identity", "identity"), ([3, 2], "sigmoid", None), ([3, 4, 4, 2], "tanh", "softmax"),
+    ([3, 5, 2], "gelu", "log_softmax"),
+])
+def test_every_mlp_comes_back_from_pytorch_as_an_mlp(sizes, activation, output):
+    needs_torch()
+    from tinygrad_edu.export import from_torch, to_torch
+
+    model = nn.MLP(sizes, activation, output, generator=np.random.default_rng(1))
+    back = from_torch(to_torch(model))
+    assert type(back) is nn.MLP and back.get_config() | {"init": None} == model.get_config() | {"init": None}
+    x = inputs(4, sizes[0], "float64", 0)
+    assert np.array_equal(ours(back, x), ours(model, x))

@@ -499,10 +499,10 @@ def _export(args: argparse.Namespace) -> int:
     except ImportError as error:  # pragma: no cover (the module itself needs only numpy)
         raise CommandFailed(str(error)) from None
     try:
-        list(export._walk(model))  # a class the export cannot carry is named before anything else
+        export.check(model)  # a class the export cannot carry is named before anything else
         if kind == ".pt":
             export.save_torch(model, out)
-            print(f"wrote {out} ({export._describe(model)} as a torch.nn module; torch.load(path, weights_only=False))")
+            print(f"wrote {out} ({export.describe(model)} as a torch.nn module; torch.load(path, weights_only=False))")
             return 0
         n_inputs = _input_size(model)
         if n_inputs is None:
@@ -514,7 +514,7 @@ def _export(args: argparse.Namespace) -> int:
         raise CommandFailed(str(error)) from None
     except export.ExportError as error:
         raise UsageError(str(error)) from None
-    print(f"wrote {out} ({export._describe(model)}, ONNX opset {export.OPSET}; input 'input' of shape "
+    print(f"wrote {out} ({export.describe(model)}, ONNX opset {export.OPSET}; input 'input' of shape "
           f"(batch, {n_inputs}) {dtype}, output 'output')")
     return 0
 

@@ -39,7 +39,7 @@ from ._atomic import atomic_writer
 from .engine.tensor import Tensor, no_grad
 from .functional.activations import SELU_ALPHA, SELU_SCALE
 
-__all__ = ["CONVERTERS", "OPSET", "Converter", "ExportError", "from_torch", "save_torch", "state_dict_from_torch",
+__all__ = ["CONVERTERS", "OPSET", "REFUSED", "Converter", "ExportError", "check", "describe", "from_torch", "save_torch", "state_dict_from_torch",
            "state_dict_to_torch", "to_onnx", "to_torch"]
 
 #: The ONNX operator set the files declare (IR version 8, which goes with it): onnxruntime 1.14 and later read it.
@@ -66,13 +66,13 @@ class _Graph:
         self.helper, self.dtype = helper, dtype
         self.nodes: list[Any] = []
         self.initializers: list[Any] = []
-        self.scope = ""
+        self.scope = ""  # the path of the module being written ("layers.0"): node and initializer names
         self._count = 0
         self._constants: dict[float, str] = {}
 
     def _name(self, what: str) -> str:
         self._count += 1
-        return f"{self.scope}/{what}_{self._count}" if self.scope else f"{what}_{self._count}"
+        return f"{self.scope or 'model'}/{what}_{self._count}"
 
     def array(self, name: str, value: np.ndarray) -> str:
         from onnx import numpy_helper
@@ -133,12 +133,11 @@ def _softplus_with(g: _Graph, x: str, beta: float, threshold: float) -> str:
     return g.op("Where", g.op("Greater", bx, g.const(threshold)), x, smooth)
 
 
-def _linear_onnx(g: _Graph, m: nn.Linear, x: str, path: str) -> str:
-    weight = g.array(f"{path}.weight" if path else "weight", m.weight.data)
-    y = g.op("MatMul", x, g.op("Transpose", weight))
-    if m.bias is None:
-        return y
-    return g.op("Add", y, g.array(f"{path}.bias" if path else "bias", m.bias.data))
+def _linear_onnx(g: _Graph, m: nn.Linear, x: str) -> str:
+    """x Wᵀ + b, W and b initializers named by their state_dict keys."""
+    key = f"{g.scope}." if g.scope else ""
+    y = g.op("MatMul", x, g.op("Transpose", g.array(key + "weight", m.weight.data)))
+    return y if m.bias is None else g.op("Add", y, g.array(key + "bias", m.bias.data))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -153,7 +152,9 @@ class Converter:
     """How one tinygrad_edu class crosses over.
 
     torch: the torch.nn class name (None: PyTorch has none, `why_not` says so); settings: (tinygrad_edu's
-    attribute, PyTorch's constructor argument and attribute) pairs; onnx(graph, module, x) -> y, its nodes."""
+    attribute, PyTorch's constructor argument and attribute) pairs; onnx(graph, module, x) -> y adds its nodes
+    (graph.scope is the module's path in the model); to_torch_args and from_torch_args replace `settings` where the
+    arguments are not attributes of the same name."""
 
     torch: str | None
     onnx: OnnxBuilder
@@ -174,10 +175,8 @@ def _linear_from_torch(t: Any) -> dict[str, Any]:
 
 CONVERTERS: dict[type[nn.Module], Converter] = {
     nn.Linear: Converter(
-        "Linear", lambda g, m, x: x, to_torch_args=lambda m: {"in_features": m.in_features,
-                                                               "out_features": m.out_features,
-                                                               "bias": m.bias is not None},
-        from_torch_args=_linear_from_torch),  # its ONNX nodes need its path: see _onnx_module
+        "Linear", _linear_onnx, from_torch_args=_linear_from_torch,
+        to_torch_args=lambda m: {"in_features": m.in_features, "out_features": m.out_features, "bias": m.bias is not None}),
     nn.Identity: Converter("Identity", lambda g, m, x: x),
     nn.Sigmoid: Converter("Sigmoid", _unary("Sigmoid")),
     nn.ReLU: Converter("ReLU", _unary("Relu")),
@@ -234,6 +233,12 @@ def _converter(module: nn.Module, path: str) -> Converter:
         raise ExportError(f"cannot export {cls.__name__}{_where(path)}: the export knows {known} "
                           f"(tinygrad_edu.export.CONVERTERS: one entry a class)")
     return CONVERTERS[cls]
+
+
+def check(model: nn.Module) -> None:
+    """Raise ExportError naming the first module of `model` that the export cannot carry (to ONNX; to_torch
+    also refuses what torch.nn has not)."""
+    list(_walk(model))
 
 
 def _walk(model: nn.Module, path: str = "") -> Iterator[tuple[str, nn.Module]]:
@@ -353,8 +358,10 @@ def _as_mlp(model: nn.Module) -> nn.Module:
     if any(type(m) not in CONVERTERS or type(m) is nn.Linear or m.get_config() != type(m)().get_config() for m in acts):
         return model  # MLP builds its activations with their defaults
     hidden = {type(m) for m in acts[: len(linears) - 1]}
-    if len(acts) not in (len(linears) - 1, len(linears)) or len(hidden) > 1 or type(acts[-1]) is nn.Identity:
+    if len(acts) not in (len(linears) - 1, len(linears)) or len(hidden) > 1:
         return model
+    if len(acts) == len(linears) and type(acts[-1]) is nn.Identity:
+        return model  # MLP writes no module for an identity output
     sizes = [linears[0].in_features] + [m.out_features for m in linears]
     if any(a.out_features != b.in_features for a, b in zip(linears, linears[1:])):
         return model
@@ -395,7 +402,7 @@ def _onnx() -> Any:
     return onnx
 
 
-def _describe(model: nn.Module) -> str:
+def describe(model: nn.Module) -> str:
     if isinstance(model, nn.MLP):
         return f"{'-'.join(map(str, model.sizes))} {model.activation} MLP"
     return type(model).__name__
@@ -427,12 +434,12 @@ def to_onnx(model: nn.Module, path: str | os.PathLike[str], example_input: Any) 
     g = _Graph(dtype)
     x = "input"
     for leaf_path, leaf in leaves:
-        g.scope = leaf_path or type(leaf).__name__
-        x = _linear_onnx(g, leaf, x, leaf_path) if type(leaf) is nn.Linear else CONVERTERS[type(leaf)].onnx(g, leaf, x)
+        g.scope = leaf_path
+        x = CONVERTERS[type(leaf)].onnx(g, leaf, x)
     g.nodes.append(helper.make_node("Identity", [x], ["output"], name="output"))
     elem = _onnx_type(dtype)
     graph = helper.make_graph(
-        g.nodes, _describe(model),
+        g.nodes, describe(model),
         [helper.make_tensor_value_info("input", elem, ["batch", *example.shape[1:]])],
         [helper.make_tensor_value_info("output", elem, ["batch", *out_shape[1:]])],
         initializer=g.initializers)
