@@ -208,9 +208,9 @@ CONVERTERS: dict[type[nn.Module], Converter] = {
 
 #: Classes of nn refused by name, with the reason.
 REFUSED: dict[type[nn.Module], str] = {
-    nn.Perceptron: "it is trained by the perceptron rule and outputs a one-hot argmax, which no torch.nn layer or "
-                   "ONNX graph here reproduces; its weight and bias are those of an nn.Linear(n_features, n_classes) "
-                   "whose argmax gives the same prediction",
+    nn.Perceptron: "it outputs the one-hot of an argmax and learns by its own rule, not by gradients, so no "
+                   "converter is written for it; its weight and bias are those of an nn.Linear(n_features, "
+                   "n_classes), whose argmax predicts the same class",
 }
 
 
