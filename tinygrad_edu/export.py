@@ -17,9 +17,9 @@ that carry over (tinygrad_edu's name -> PyTorch's), and the ONNX nodes it become
 a class with none is refused by name (its path in the model too), and so is a field that is None.
 
 ONNX: every activation is written with operations onnxruntime runs in float32 and float64 (its CPU kernels of
-Elu, Selu, Softplus, LeakyRelu, HardSigmoid, Mish, ... are float32 only), each following the formula
-tinygrad_edu.functional computes, step by step, so the results agree to rounding. The one exception is the
-exact GELU, which needs erf: ONNX's Erf is valid for float64, but onnxruntime 1.32 has no float64 kernel for it.
+Elu, Selu, Softplus, LeakyRelu, HardSigmoid, Mish, Erf, ... are float32 only), each following the formula
+tinygrad_edu.functional computes, step by step, so the results agree to rounding. erf, for the exact GELU, is
+ONNX's Erf in float32 and a series of positive terms in float64 (`_erf`).
 """
 
 from __future__ import annotations
@@ -117,13 +117,33 @@ def _clip(g: _Graph, x: str, low: float, high: float) -> str:
     return g.op("Clip", x, g.const(low), g.const(high))
 
 
+#: erf(t) = 2/√π · t · e^(-t²) · S, S = Σ_n (2t²)^n / (1·3·5···(2n+1)) = 1 + t²/1.5·(1 + t²/2.5·(1 + ...)): every
+#: term positive, so nothing cancels, and the constants n + 1.5 are exact (onnxruntime's optimizer drops an Add
+#: of a constant too small for float32, so the power-series coefficients, below 1e-45, cannot be used). 100
+#: levels reach 1.6e-15 of scipy's erf on [-6, 6]; beyond ±6, erf is ±1 in float64.
+_ERF_TERMS, _ERF_CLIP = 100, 6.0
+
+
+def _erf(g: _Graph, t: str) -> str:
+    """ONNX's Erf in float32; in float64 the series above (onnxruntime has no float64 Erf kernel)."""
+    if g.dtype == np.float32:
+        return g.op("Erf", t)
+    t = _clip(g, t, -_ERF_CLIP, _ERF_CLIP)
+    t2 = g.op("Mul", t, t)
+    total = g.const(1.0)
+    for n in reversed(range(_ERF_TERMS)):
+        total = g.op("Add", g.const(1.0), g.op("Div", g.op("Mul", t2, total), g.const(n + 1.5)))
+    scale = g.op("Mul", g.op("Mul", g.const(2 / math.sqrt(math.pi)), t), g.op("Exp", g.op("Neg", t2)))
+    return g.op("Mul", scale, total)
+
+
 def _gelu(g: _Graph, x: str, approximate: str) -> str:
     half_x = g.op("Mul", g.const(0.5), x)
     if approximate == "tanh":
         cube = g.op("Mul", g.op("Mul", x, x), x)
         inner = g.op("Mul", g.const(math.sqrt(2 / math.pi)), g.op("Add", x, g.op("Mul", g.const(0.044715), cube)))
         return g.op("Mul", half_x, g.op("Add", g.const(1.0), g.op("Tanh", inner)))
-    erf = g.op("Erf", g.op("Mul", x, g.const(1 / math.sqrt(2))))
+    erf = _erf(g, g.op("Mul", x, g.const(1 / math.sqrt(2))))
     return g.op("Mul", half_x, g.op("Add", g.const(1.0), erf))
 
 
