@@ -420,3 +420,39 @@ def test_every_mlp_comes_back_from_pytorch_as_an_mlp(sizes, activation, output):
     assert type(back) is nn.MLP and back.get_config() | {"init": None} == model.get_config() | {"init": None}
     x = inputs(4, sizes[0], "float64", 0)
     assert np.array_equal(ours(back, x), ours(model, x))
+
+
+def shared_layers(dtype: str = "float64") -> nn.Sequential:
+    """One Linear used twice (its weights shared), as a re-used node of the graph."""
+    square = nn.Linear(3, 3, dtype=dtype, generator=np.random.default_rng(5))
+    return nn.Sequential(square, nn.Tanh(), square, nn.Softsign(), nn.Linear(3, 2, dtype=dtype))
+
+
+def test_a_layer_used_twice_is_written_once(tmp_path):
+    needs_onnx()
+    import onnx
+
+    model = shared_layers()
+    path = to_onnx(model, tmp_path / "shared.onnx", np.zeros((1, 3)))
+    names = [i.name for i in onnx.load(path).graph.initializer if not i.name.startswith("const_")]
+    assert names == list(model.state_dict()) == ["0.weight", "0.bias", "4.weight", "4.bias"]
+    x = inputs(5, 3, "float64", 0)
+    assert difference(ours(model, x), onnx_outputs(path, x)) <= TOL["float64"]
+
+
+def test_a_layer_used_twice_stays_shared_in_pytorch_and_back():
+    needs_torch()
+    import torch
+
+    from tinygrad_edu.export import from_torch, to_torch
+
+    model = shared_layers()
+    theirs = to_torch(model)
+    assert theirs[0] is theirs[2]
+    x = inputs(5, 3, "float64", 0)
+    assert difference(ours(model, x), torch_outputs(theirs, x)) <= TOL["float64"]
+    with torch.no_grad():
+        theirs[0].weight.add_(1.0)  # one change, seen at both places
+    back = from_torch(theirs)
+    assert back[0] is back[2] and list(back.state_dict()) == list(model.state_dict())
+    assert difference(torch_outputs(theirs, x), ours(back, x)) <= TOL["float64"]

@@ -69,6 +69,7 @@ class _Graph:
         self.scope = ""  # the path of the module being written ("layers.0"): node and initializer names
         self._count = 0
         self._constants: dict[float, str] = {}
+        self._parameters: dict[int, str] = {}
 
     def _name(self, what: str) -> str:
         self._count += 1
@@ -79,6 +80,12 @@ class _Graph:
 
         self.initializers.append(numpy_helper.from_array(np.asarray(value, dtype=self.dtype), name))
         return name
+
+    def parameter(self, name: str, tensor: Tensor) -> str:
+        """A module's parameter under its state_dict key; a parameter met again (a shared layer) is not copied."""
+        if id(tensor) not in self._parameters:
+            self._parameters[id(tensor)] = self.array(name, tensor.data)
+        return self._parameters[id(tensor)]
 
     def const(self, value: float) -> str:
         """A scalar of the graph's dtype (one initializer per value)."""
@@ -156,8 +163,8 @@ def _softplus_with(g: _Graph, x: str, beta: float, threshold: float) -> str:
 def _linear_onnx(g: _Graph, m: nn.Linear, x: str) -> str:
     """x Wᵀ + b, W and b initializers named by their state_dict keys."""
     key = f"{g.scope}." if g.scope else ""
-    y = g.op("MatMul", x, g.op("Transpose", g.array(key + "weight", m.weight.data)))
-    return y if m.bias is None else g.op("Add", y, g.array(key + "bias", m.bias.data))
+    y = g.op("MatMul", x, g.op("Transpose", g.parameter(key + "weight", m.weight)))
+    return y if m.bias is None else g.op("Add", y, g.parameter(key + "bias", m.bias))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -318,8 +325,11 @@ def to_torch(model: nn.Module) -> Any:
     if not isinstance(model, nn.Module):
         raise TypeError(f"to_torch needs a tinygrad_edu nn.Module, got {type(model).__name__}")
     dtype = _model_dtype(model, np.float64)
+    built: dict[int, Any] = {}  # a module used twice stays one module (shared weights) in PyTorch too
 
     def build(module: nn.Module, path: str) -> Any:
+        if id(module) in built:
+            return built[id(module)]
         if isinstance(module, nn.MLP):
             return torch.nn.Sequential(OrderedDict(layers=build(module.layers, f"{path}.layers" if path else "layers")))
         if type(module) is nn.Sequential:
@@ -330,11 +340,23 @@ def to_torch(model: nn.Module) -> Any:
         if conv.torch is None:
             raise ExportError(f"cannot convert {type(module).__name__}{_where(path)} to PyTorch: {conv.why_not}")
         args = conv.to_torch_args(module) if conv.to_torch_args else {t: getattr(module, ours) for ours, t in conv.settings}
-        return getattr(torch.nn, conv.torch)(**args)
+        built[id(module)] = getattr(torch.nn, conv.torch)(**args)
+        return built[id(module)]
 
     out = build(model, "").to(getattr(torch, dtype.name))
-    out.load_state_dict(state_dict_to_torch(model.state_dict()), strict=True)
+    _load_shared(out, state_dict_to_torch(model.state_dict()), type(model).__name__)
     return out
+
+
+def _load_shared(target: Any, state: Mapping[str, Any], what: str) -> None:
+    """target.load_state_dict(state), where a module used twice is named once in `state` (tinygrad_edu's
+    state_dict) or twice (PyTorch's): every key of the target must be in `state` or share its tensor with one."""
+    own = target._state_tensors() if isinstance(target, nn.Module) else target.state_dict(keep_vars=True)
+    loaded = {id(own[k]) for k in state if k in own}
+    target.load_state_dict({k: v for k, v in state.items() if k in own}, strict=False)
+    missing = [k for k, v in own.items() if k not in state and id(v) not in loaded]
+    if missing:  # cannot happen for what to_torch and from_torch build; said rather than assumed
+        raise ExportError(f"the converted {what} lacks values for {', '.join(missing)}")
 
 
 _FROM_TORCH = {conv.torch: cls for cls, conv in CONVERTERS.items() if conv.torch is not None}
@@ -347,10 +369,17 @@ def from_torch(module: Any) -> nn.Module:
     if not isinstance(module, torch.nn.Module):
         raise TypeError(f"from_torch needs a torch.nn.Module, got {type(module).__name__}")
 
+    built: dict[int, nn.Module] = {}  # a module used twice stays one module
+
     def build(t: Any, path: str) -> nn.Module:
+        if id(t) not in built:
+            built[id(t)] = convert(t, path)
+        return built[id(t)]
+
+    def convert(t: Any, path: str) -> nn.Module:
         name = type(t).__name__
-        if type(t) is torch.nn.Sequential:
-            return nn.Sequential(OrderedDict((n, build(c, f"{path}.{n}" if path else n)) for n, c in t.named_children()))
+        if type(t) is torch.nn.Sequential:  # _modules: named_children() would skip a child's second use
+            return nn.Sequential(OrderedDict((n, build(c, f"{path}.{n}" if path else n)) for n, c in t._modules.items()))
         if getattr(torch.nn, name, None) is not type(t) or name not in _FROM_TORCH:
             known = ", ".join(sorted(_FROM_TORCH)) + ", Sequential"
             raise ExportError(f"cannot convert torch's {name}{_where(path)} to tinygrad_edu: from_torch knows {known}")
@@ -363,7 +392,7 @@ def from_torch(module: Any) -> nn.Module:
         return cls(**args)
 
     model = build(module, "")
-    model.load_state_dict(state_dict_from_torch(module.state_dict()), strict=True)
+    _load_shared(model, state_dict_from_torch(module.state_dict()), type(module).__name__)
     return _as_mlp(model)
 
 
