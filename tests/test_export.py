@@ -456,3 +456,11 @@ def test_a_layer_used_twice_stays_shared_in_pytorch_and_back():
     back = from_torch(theirs)
     assert back[0] is back[2] and list(back.state_dict()) == list(model.state_dict())
     assert difference(torch_outputs(theirs, x), ours(back, x)) <= TOL["float64"]
+
+
+def test_a_model_without_parameters_takes_the_example_inputs_dtype(tmp_path):
+    needs_onnx()
+    with pytest.raises(ExportError, match="no parameters and the example input is not floating-point"):
+        to_onnx(nn.Tanh(), tmp_path / "m.onnx", np.zeros((1, 3), dtype=np.int64))
+    x = inputs(2, 3, "float64", 0)
+    assert difference(ours(nn.Tanh(), x), onnx_outputs(to_onnx(nn.Tanh(), tmp_path / "m.onnx", x), x)) <= TOL["float64"]

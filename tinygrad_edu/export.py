@@ -14,7 +14,7 @@ ONNX file names its initializers by the same keys. `from_torch` gives back an ML
 
 Each class that can be exported has one entry in `CONVERTERS`: its torch.nn counterpart and the settings
 that carry over (tinygrad_edu's name -> PyTorch's), and the ONNX nodes it becomes. A new layer adds one entry;
-a class with none is refused by name (its path in the model too), and so is a field that is None.
+a class with none is refused by name (its path in the model too), and so is a Sequential's child that is None.
 
 ONNX: every activation is written with operations onnxruntime runs in float32 and float64 (its CPU kernels of
 Elu, Selu, Softplus, LeakyRelu, HardSigmoid, Mish, Erf, ... are float32 only), each following the formula
@@ -283,12 +283,14 @@ def _walk(model: nn.Module, path: str = "") -> Iterator[tuple[str, nn.Module]]:
 
 
 def _model_dtype(model: nn.Module, fallback: Any = None) -> np.dtype:
+    """The one float dtype of the model's parameters and buffers (`fallback` when it has none)."""
     dtypes = {p.dtype for p in model.parameters()} | {b.dtype for b in model.buffers()}
     if not dtypes and fallback is not None:
         dtypes = {np.dtype(fallback)}
     if len(dtypes) != 1:
         raise ExportError("cannot export a model whose parameters mix dtypes: " + ", ".join(sorted(d.name for d in dtypes))
-                          if dtypes else "cannot tell the model's dtype: it has no parameters (give an example input)")
+                          if dtypes else "cannot tell the model's dtype: it has no parameters and the example input is not "
+                          "floating-point")
     (dtype,) = dtypes
     if dtype.name not in _DTYPES:
         raise ExportError(f"cannot export a {dtype.name} model: the export writes float32 and float64")
@@ -452,6 +454,7 @@ def _onnx() -> Any:
 
 
 def describe(model: nn.Module) -> str:
+    """A few words for messages: "64-300-10 sigmoid MLP", or the class name."""
     if isinstance(model, nn.MLP):
         return f"{'-'.join(map(str, model.sizes))} {model.activation} MLP"
     return type(model).__name__
