@@ -464,3 +464,11 @@ def test_a_model_without_parameters_takes_the_example_inputs_dtype(tmp_path):
         to_onnx(nn.Tanh(), tmp_path / "m.onnx", np.zeros((1, 3), dtype=np.int64))
     x = inputs(2, 3, "float64", 0)
     assert difference(ours(nn.Tanh(), x), onnx_outputs(to_onnx(nn.Tanh(), tmp_path / "m.onnx", x), x)) <= TOL["float64"]
+
+
+def test_pt_of_a_heaviside_network_is_refused_in_one_line(tmp_path, capsys):
+    needs_torch()
+    path = nn.save(nn.MLP([4, 3, 2], "heaviside"), tmp_path / "step.npz")
+    code, _, err = run_cli(["export", str(path), "--to", str(tmp_path / "m.pt")], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Heaviside (at 'layers.1') to PyTorch" in err, err
+    assert not (tmp_path / "m.pt").exists()
