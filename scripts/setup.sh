@@ -2,17 +2,17 @@
 # Prepare this checkout on a fresh machine: graphviz's `dot` program and Chromium (Debian/Ubuntu, as root) and a
 # virtual environment in .venv with tinygrad_edu installed in editable mode plus its test tools. Safe to run again.
 #
-#   bash scripts/setup.sh              the package, its test tools, graphviz and Chromium
+#   bash scripts/setup.sh              the package, its test tools, onnx and onnxruntime (the export), graphviz and Chromium
 #   bash scripts/setup.sh --notebook   also JupyterLab, to open examples/*.ipynb (.venv/bin/jupyter lab)
 #
 # Once everything is there it installs nothing and needs no network.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-extras="test"
+extras="test,export"
 for arg in "$@"; do
     case "$arg" in
-        --notebook) extras="test,notebook" ;;
+        --notebook) extras="test,export,notebook" ;;
         *) echo "setup: unknown option $arg (the one option is --notebook)" >&2; exit 2 ;;
     esac
 done

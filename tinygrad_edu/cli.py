@@ -5,6 +5,7 @@
     tinygrad-edu check       the chapter's δ-equations against autograd, layer by layer
     tinygrad-edu demo        a short tour of the engine: an expression, its gradient, a tiny network learning XOR
     tinygrad-edu graph       draw the loss graph of an MLP on a batch of the 8x8 digits
+    tinygrad-edu export      a saved model as an ONNX file (or, with PyTorch installed, a .pt file)
 
 Bad input (an unknown option, a value out of range, missing or corrupt files, a model file that is not ours, an
 --out that cannot be written) gives one line on stderr and exit code 2, never a traceback. Exit code 1: the
@@ -456,6 +457,68 @@ def _add_graph_command(commands: argparse._SubParsersAction) -> None:
     graph.set_defaults(run=_graph)
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# export
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _add_export_command(commands: argparse._SubParsersAction) -> None:
+    export = commands.add_parser(
+        "export", help="a saved model as an ONNX file (or a PyTorch .pt file)",
+        description="Write a model saved by `tinygrad-edu train` (or nn.save) as an ONNX file (.onnx: onnx and "
+                    "onnxruntime, pip install 'tinygrad-edu[export]'), batch size free, or as a whole torch.nn "
+                    "module (.pt, needs PyTorch; read it with torch.load(path, weights_only=False)).")
+    export.add_argument("model", metavar="MODEL.npz", help="a model.npz written by train or nn.save")
+    export.add_argument("--to", required=True, metavar="FILE", help="the file to write: FILE.onnx or FILE.pt")
+    export.set_defaults(run=_export)
+
+
+def _input_size(model: Any) -> int | None:
+    """The number of input features of `model`: its first Linear's (None when it has none)."""
+    from .nn import MLP, Linear
+
+    if isinstance(model, MLP):
+        return model.sizes[0]
+    return next((m.in_features for m in model.modules() if isinstance(m, Linear)), None)
+
+
+def _export(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .nn.serialization import load
+
+    out = Path(args.to)
+    kind = out.suffix.lower()
+    if kind not in (".onnx", ".pt"):
+        raise UsageError(f"--to {args.to}: the file must end in .onnx or .pt")
+    if not out.parent.exists():
+        raise UsageError(f"--to {args.to}: the folder {out.parent} does not exist")
+    model = load(args.model)
+    try:
+        from . import export
+    except ImportError as error:  # pragma: no cover (the module itself needs only numpy)
+        raise CommandFailed(str(error)) from None
+    try:
+        export.check(model)  # a class the export cannot carry is named before anything else
+        if kind == ".pt":
+            export.save_torch(model, out)
+            print(f"wrote {out} ({export.describe(model)} as a torch.nn module; torch.load(path, weights_only=False))")
+            return 0
+        n_inputs = _input_size(model)
+        if n_inputs is None:
+            raise UsageError(f"{args.model} holds a {type(model).__name__} without a Linear layer: its input size is "
+                             f"unknown; use tinygrad_edu.export.to_onnx with an example input")
+        dtype = next((p.dtype for p in model.parameters()), np.dtype("float64"))
+        export.to_onnx(model, out, np.zeros((1, n_inputs), dtype=dtype))
+    except ImportError as error:  # onnx or torch missing: the machine, not the input
+        raise CommandFailed(str(error)) from None
+    except export.ExportError as error:
+        raise UsageError(str(error)) from None
+    print(f"wrote {out} ({export.describe(model)}, ONNX opset {export.OPSET}; input 'input' of shape "
+          f"(batch, {n_inputs}) {dtype}, output 'output')")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="tinygrad-edu", description="A teaching-grade autograd engine on numpy.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -473,6 +536,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=_non_negative, default=0, help="random seed (default 0)")
     demo.set_defaults(run=_demo)
     _add_graph_command(commands)
+    _add_export_command(commands)
     return parser
 
 

@@ -1,0 +1,474 @@
+"""tinygrad_edu.export: the same outputs in tinygrad_edu, onnxruntime (on the exported file) and PyTorch.
+
+onnx and onnxruntime are installed by scripts/setup.sh (CI fails without them); PyTorch is not: its tests skip
+without it. Agreement: max |ours - theirs| <= tol * max(1, max |ours|) over an output (the error relative to the
+output's scale, as BLAS libraries sum in different orders), tol 1e-6 in float32 and 1e-12 in float64.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import require
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tinygrad_edu import nn
+from tinygrad_edu.cli import main
+from tinygrad_edu.engine.tensor import no_grad
+from tinygrad_edu.export import CONVERTERS, OPSET, ExportError, to_onnx
+
+ROOT = Path(__file__).resolve().parent.parent
+HAS_ONNX = all(importlib.util.find_spec(m) is not None for m in ("onnx", "onnxruntime"))
+HAS_TORCH = importlib.util.find_spec("torch") is not None
+TOL = {"float32": 1e-6, "float64": 1e-12}
+DTYPES = tuple(TOL)
+
+# each activation with settings that are not its defaults (the defaults are in ACTIVATIONS' classes)
+WITH_SETTINGS = {
+    "leaky_relu": dict(negative_slope=0.2), "elu": dict(alpha=0.5), "gelu": dict(approximate="tanh"),
+    "softplus": dict(beta=2.0, threshold=3.0), "hardtanh": dict(min_val=-2.0, max_val=0.5), "softmax": dict(axis=0),
+    "log_softmax": dict(axis=0),
+}
+CASES = [(name, {}) for name in nn.ACTIVATIONS] + list(WITH_SETTINGS.items())
+CASE_IDS = [name + ("" if not s else "-" + "-".join(f"{k}={v}" for k, v in s.items())) for name, s in CASES]
+
+
+def needs_onnx() -> None:
+    require(HAS_ONNX, "onnx and onnxruntime (pip install '.[export]'; scripts/setup.sh installs them)")
+
+
+def needs_torch() -> None:
+    if not HAS_TORCH:
+        pytest.skip("PyTorch is not installed (CI does not install it)")
+
+
+def network(name: str, setting: dict, sizes: list[int], dtype: str, seed: int) -> nn.Sequential:
+    """Linear, activation, Linear, activation, ...: every layer followed by the activation."""
+    rng = np.random.default_rng(seed)
+    layers: list[nn.Module] = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        layers += [nn.Linear(n_in, n_out, dtype=dtype, generator=rng), nn.activation(name, **setting)]
+    return nn.Sequential(*layers)
+
+
+def inputs(n: int, width: int, dtype: str, seed: int) -> np.ndarray:
+    """Spread wide (σ = 4) so the kinks, the saturations and softplus' threshold are all crossed."""
+    return (np.random.default_rng(seed + 1).standard_normal((n, width)) * 4).astype(dtype)
+
+
+def ours(model: nn.Module, x: np.ndarray) -> np.ndarray:
+    with no_grad():
+        return model(x).data
+
+
+def onnx_outputs(path: Path, x: np.ndarray) -> np.ndarray:
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run(None, {"input": x})[0]
+
+
+def difference(a: np.ndarray, b: np.ndarray) -> float:
+    """max |a - b| / max(1, max |a|): absolute for outputs up to 1, relative to the largest beyond."""
+    assert a.shape == b.shape and a.dtype == b.dtype, (a.shape, a.dtype, b.shape, b.dtype)
+    return float(np.max(np.abs(a.astype(np.float64) - b), initial=0.0) / max(1.0, np.max(np.abs(a), initial=0.0)))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# onnxruntime on the exported file
+# --------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(("name", "setting"), CASES, ids=CASE_IDS)
+@settings(max_examples=4)
+@given(sizes=st.lists(st.integers(1, 6), min_size=2, max_size=4), batch=st.integers(1, 9),
+       seed=st.integers(0, 2**16))
+def test_onnxruntime_agrees_for_every_activation(name, setting, dtype, sizes, batch, seed, tmp_path_factory):
+    needs_onnx()
+    model = network(name, setting, sizes, dtype, seed)
+    path = tmp_path_factory.mktemp("onnx") / "model.onnx"
+    to_onnx(model, path, inputs(1, sizes[0], dtype, seed))  # exported with batch 1, run with another
+    x = inputs(batch, sizes[0], dtype, seed)
+    assert difference(ours(model, x), onnx_outputs(path, x)) <= TOL[dtype]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_erf_in_the_exact_gelu_everywhere(dtype, tmp_path):
+    """float32: ONNX's Erf; float64: the series export._erf writes (onnxruntime has no float64 Erf kernel),
+    checked on a fine grid through its clip at ±6 and far beyond, against scipy's erf in tinygrad_edu's GELU."""
+    needs_onnx()
+    x = np.linspace(-40, 40, 80_001, dtype=dtype)[None, :]
+    path = to_onnx(nn.GELU(), tmp_path / "gelu.onnx", x)
+    assert difference(ours(nn.GELU(), x), onnx_outputs(path, x)) <= TOL[dtype] / 10
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "relu", "tanh"])
+def test_an_mlp_exports_with_its_names_opset_and_a_free_batch_size(activation, tmp_path):
+    needs_onnx()
+    import onnx
+
+    model = nn.MLP([4, 5, 3], activation, "identity", dtype="float32", generator=np.random.default_rng(0))
+    path = to_onnx(model, tmp_path / "mlp.onnx", np.zeros((2, 4), np.float32))
+    proto = onnx.load(path)
+    onnx.checker.check_model(proto, full_check=True)
+    assert [(o.domain, o.version) for o in proto.opset_import] == [("", OPSET)]
+    assert sorted(i.name for i in proto.graph.initializer if not i.name.startswith("const_")) == sorted(model.state_dict())
+    for value in (*proto.graph.input, *proto.graph.output):
+        first = value.type.tensor_type.shape.dim[0]
+        assert first.dim_param == "batch" and not first.HasField("dim_value")
+    for batch in (1, 7, 64):
+        x = inputs(batch, 4, "float32", batch)
+        assert difference(ours(model, x), onnx_outputs(path, x)) <= TOL["float32"]
+
+
+def test_inputs_of_more_axes_keep_them(tmp_path):
+    """Linear works on (..., in_features): the exported file keeps the middle axes."""
+    needs_onnx()
+    model = network("tanh", {}, [3, 4], "float64", 1)
+    path = to_onnx(model, tmp_path / "m.onnx", np.zeros((1, 5, 3)))
+    x = inputs(6, 15, "float64", 2).reshape(6, 5, 3)
+    assert difference(ours(model, x), onnx_outputs(path, x)) <= TOL["float64"]
+
+
+def test_a_linear_without_bias_and_a_bare_activation(tmp_path):
+    needs_onnx()
+    linear = nn.Linear(3, 2, bias=False, dtype="float32", generator=np.random.default_rng(3))
+    x = inputs(4, 3, "float32", 0)
+    assert difference(ours(linear, x), onnx_outputs(to_onnx(linear, tmp_path / "l.onnx", x), x)) <= 1e-6
+    act = nn.Softplus(beta=0.5)  # no parameters: the example input's dtype is the model's
+    assert difference(ours(act, x), onnx_outputs(to_onnx(act, tmp_path / "a.onnx", x), x)) <= 1e-6
+
+
+def test_every_class_of_nn_is_exported_or_refused_by_name():
+    classes = [getattr(nn, n) for n in nn.__all__ if isinstance(getattr(nn, n), type)]
+    layers = [c for c in classes if issubclass(c, nn.Module) and c not in nn.LOSS_MODULES.values()]
+    from tinygrad_edu.export import REFUSED
+
+    containers = {nn.Module, nn.Sequential, nn.MLP, nn.ModuleList}
+    assert set(layers) - containers <= set(CONVERTERS) | set(REFUSED), set(layers) - containers - set(CONVERTERS)
+    assert set(nn.ACTIVATIONS.values()) <= set(CONVERTERS)
+
+
+class Doubler(nn.Module):
+    def forward(self, x):
+        return x * 2
+
+
+@pytest.mark.parametrize(("model", "message"), [
+    (nn.Sequential(nn.Linear(2, 2), Doubler()), r"cannot export Doubler \(at '1'\): the export knows .*Linear"),
+    (nn.Perceptron(2, 3), "cannot export Perceptron: it outputs the one-hot of an argmax"),
+    (nn.Sequential(OrderedDict(body=nn.Sequential(nn.Tanh(), nn.ModuleList([nn.ReLU()])))),
+     r"cannot export ModuleList \(at 'body.1'\)"),
+    (nn.Sequential(nn.Linear(2, 2), nn.MSELoss()), r"cannot export MSELoss \(at '1'\)"),
+    (nn.Linear(2, 2, dtype="float16"), "cannot export a float16 model: the export writes float32 and float64"),
+    (nn.Sequential(nn.Linear(2, 2, dtype="float32"), nn.Linear(2, 2)), "mix dtypes: float32, float64"),
+])
+def test_what_cannot_be_exported_is_named(model, message, tmp_path):
+    needs_onnx()
+    with pytest.raises(ExportError, match=message):
+        to_onnx(model, tmp_path / "m.onnx", np.zeros((1, 2)))
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(("example", "message"), [
+    (np.zeros(3), r"batch axis first, shape \(N, ...\); got shape \(3,\)"),
+    (np.zeros((1, 4)), r"cannot run on example_input of shape \(1, 4\): Linear\(3, 2\) expects inputs of shape"),
+])
+def test_an_example_input_that_does_not_fit_is_refused(example, message, tmp_path):
+    needs_onnx()
+    with pytest.raises(ExportError, match=message):
+        to_onnx(nn.Linear(3, 2), tmp_path / "m.onnx", example)
+
+
+def test_the_file_is_written_atomically(tmp_path, monkeypatch):
+    """A failing write leaves the old file as it was, and no temporary."""
+    needs_onnx()
+    import onnx
+
+    path = tmp_path / "m.onnx"
+    path.write_bytes(b"old")
+
+    def fail(self):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(onnx.ModelProto, "SerializeToString", fail)
+    with pytest.raises(OSError, match="No space"):
+        to_onnx(nn.Linear(3, 2), path, np.zeros((1, 3)))
+    assert path.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["m.onnx"]
+
+
+def test_importing_tinygrad_edu_does_not_import_the_export():
+    code = "import sys, tinygrad_edu, tinygrad_edu.nn; print('tinygrad_edu.export' in sys.modules, 'onnx' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)}).stdout
+    assert out.split() == ["False", "False"]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# a model trained by `tinygrad-edu train`, exported by `tinygrad-edu export`
+# --------------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "run"
+    argv = ["train", "--dataset", "digits", "--hidden", "16", "--epochs", "3", "--no-progress", "--out", str(out)]
+    assert main(argv) == 0
+    return out
+
+
+def run_cli(argv, capsys):
+    try:
+        code = main(argv)
+    except SystemExit as exit_:
+        code = exit_.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_a_trained_model_predicts_the_same_test_accuracy_in_onnxruntime(trained, tmp_path, capsys):
+    needs_onnx()
+    import json
+
+    from tinygrad_edu.data import load_digits
+
+    code, out, err = run_cli(["export", str(trained / "model.npz"), "--to", str(tmp_path / "digits.onnx")], capsys)
+    assert code == 0 and err == "", err
+    assert "64-16-10 sigmoid MLP, ONNX opset 17; input 'input' of shape (batch, 64) float32" in out
+    model = nn.load(trained / "model.npz")
+    ds = load_digits(dtype=np.float32)
+    theirs = onnx_outputs(tmp_path / "digits.onnx", ds.X_test)
+    assert difference(ours(model, ds.X_test), theirs) <= TOL["float32"]
+    accuracy = float(np.mean(np.argmax(theirs, axis=1) == ds.y_test))
+    assert accuracy == json.loads((trained / "metrics.json").read_text())["test_accuracy"]
+
+
+@pytest.mark.parametrize(("argv", "message", "status"), [
+    (["export", "{model}", "--to", "{tmp}/m.txt"], r"--to .*m.txt: the file must end in .onnx or .pt", 2),
+    (["export", "{model}", "--to", "{tmp}/nowhere/m.onnx"], r"the folder .*nowhere does not exist", 2),
+    (["export", "{tmp}/missing.npz", "--to", "{tmp}/m.onnx"], r"no model file at '.*missing.npz'", 2),
+    (["export", "{perceptron}", "--to", "{tmp}/m.onnx"], r"cannot export Perceptron: it outputs the one-hot", 2),
+    (["export", "{model}"], r"the following arguments are required: --to", 2),
+])
+def test_bad_input_is_one_line(argv, message, status, trained, tmp_path, capsys):
+    needs_onnx()
+    perceptron = nn.save(nn.Perceptron(4, 3), tmp_path / "p.npz")
+    argv = [a.format(model=trained / "model.npz", tmp=tmp_path, perceptron=perceptron) for a in argv]
+    code, out, err = run_cli(argv, capsys)
+    assert code == status and len(err.strip().splitlines()) == 1, err
+    assert err.startswith("tinygrad-edu") and re.search(message, err), err
+
+
+def test_pt_without_torch_says_what_is_missing(trained, tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)  # as if it were not installed
+    code, _, err = run_cli(["export", str(trained / "model.npz"), "--to", str(tmp_path / "m.pt")], capsys)
+    assert (code, err.strip()) == (1, "tinygrad-edu export: error: this needs PyTorch: install it "
+                                      "(https://pytorch.org, e.g. pip install torch)")
+    assert not (tmp_path / "m.pt").exists()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# PyTorch (where installed)
+# --------------------------------------------------------------------------------------------------------------
+
+
+def torch_outputs(module, x: np.ndarray) -> np.ndarray:
+    import torch
+
+    with torch.no_grad():
+        return module(torch.from_numpy(x)).numpy()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(("name", "setting"), [c for c in CASES if c[0] != "heaviside"],
+                         ids=[i for i, c in zip(CASE_IDS, CASES) if c[0] != "heaviside"])
+@settings(max_examples=4)
+@given(sizes=st.lists(st.integers(1, 6), min_size=2, max_size=4), batch=st.integers(1, 9),
+       seed=st.integers(0, 2**16))
+def test_pytorch_agrees_for_every_activation(name, setting, dtype, sizes, batch, seed):
+    needs_torch()
+    from tinygrad_edu.export import from_torch, to_torch
+
+    model = network(name, setting, sizes, dtype, seed)
+    x = inputs(batch, sizes[0], dtype, seed)
+    theirs = to_torch(model)
+    assert difference(ours(model, x), torch_outputs(theirs, x)) <= TOL[dtype]
+    back = from_torch(theirs)
+    assert type(back) is nn.Sequential and repr(back) == repr(model)
+    assert np.array_equal(ours(back, x), ours(model, x))
+
+
+def test_state_dicts_cross_both_ways_with_the_same_keys():
+    needs_torch()
+    import torch
+
+    from tinygrad_edu.export import from_torch, state_dict_from_torch, state_dict_to_torch, to_torch
+
+    model = nn.MLP([5, 4, 3], "relu", "identity", dtype="float64", generator=np.random.default_rng(0))
+    theirs = to_torch(model)
+    assert list(theirs.state_dict()) == list(model.state_dict()) == ["layers.0.weight", "layers.0.bias",
+                                                                     "layers.2.weight", "layers.2.bias"]
+    assert theirs.layers[0].weight.dtype == torch.float64 and theirs.layers[0].weight.shape == (4, 5)
+    with torch.no_grad():  # trained on in PyTorch: the new weights come back
+        for p in theirs.parameters():
+            p.mul_(-2)
+    model.load_state_dict(state_dict_from_torch(theirs.state_dict()))
+    for key, value in theirs.state_dict().items():
+        assert np.array_equal(model.state_dict()[key], value.numpy())
+    theirs.load_state_dict(state_dict_to_torch(nn.MLP([5, 4, 3], "relu", "identity").state_dict()))
+    back = from_torch(theirs)
+    assert type(back) is nn.MLP and (back.sizes, back.activation, back.output_activation) == ([5, 4, 3], "relu",
+                                                                                            "identity")
+    assert all(np.array_equal(v, theirs.state_dict()[k].numpy()) for k, v in back.state_dict().items())
+
+
+def test_from_torch_takes_a_pytorch_sequential_and_names_what_it_cannot():
+    needs_torch()
+    import torch
+
+    from tinygrad_edu.export import from_torch
+
+    torch.manual_seed(0)
+    theirs = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.GELU(approximate="tanh"), torch.nn.Linear(4, 2),
+                                 torch.nn.Softplus(beta=2.0, threshold=5.0))
+    model = from_torch(theirs)
+    assert type(model) is nn.Sequential and list(model.state_dict()) == list(theirs.state_dict())
+    assert (model[1].approximate, model[3].beta, model[3].threshold) == ("tanh", 2.0, 5.0)
+    x = inputs(5, 3, "float32", 0)
+    assert difference(ours(model, x), torch_outputs(theirs, x)) <= TOL["float32"]
+    with pytest.raises(ExportError, match=r"torch's Conv2d \(at '1'\) to tinygrad_edu: from_torch knows"):
+        from_torch(torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Conv2d(1, 1, 1)))
+    with pytest.raises(ExportError, match="Softmax without dim"):
+        from_torch(torch.nn.Sequential(torch.nn.Softmax()))
+
+
+def test_to_torch_names_what_pytorch_has_not():
+    needs_torch()
+    from tinygrad_edu.export import to_torch
+
+    with pytest.raises(ExportError, match=r"Heaviside \(at 'layers.1'\) to PyTorch: torch.nn has no step module"):
+        to_torch(nn.MLP([2, 2, 1], "heaviside"))
+    with pytest.raises(ExportError, match="cannot export Perceptron"):
+        to_torch(nn.Perceptron(2, 2))
+
+
+def test_the_pt_file_loads_in_pytorch_and_gives_the_same_outputs(trained, tmp_path, capsys):
+    needs_torch()
+    import torch
+
+    code, out, err = run_cli(["export", str(trained / "model.npz"), "--to", str(tmp_path / "m.pt")], capsys)
+    assert code == 0, err
+    theirs = torch.load(tmp_path / "m.pt", weights_only=False)
+    model = nn.load(trained / "model.npz")
+    x = inputs(8, 64, "float32", 0)
+    assert difference(ours(model, x), torch_outputs(theirs, x)) <= TOL["float32"]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_pytorch_and_onnxruntime_agree(dtype, tmp_path):
+    """All three together: only where one Python has both (not this project's CI)."""
+    needs_torch()
+    needs_onnx()
+    from tinygrad_edu.export import to_torch
+
+    for name, setting in CASES:
+        if name == "heaviside":  # torch.nn has none
+            continue
+        model = network(name, setting, [4, 5, 3], dtype, 0)
+        x = inputs(6, 4, dtype, 0)
+        path = to_onnx(model, tmp_path / f"{name}.onnx", x)
+        assert difference(torch_outputs(to_torch(model), x), onnx_outputs(path, x)) <= 2 * TOL[dtype], name
+
+
+def test_the_readme_continues_a_trained_network_in_pytorch(trained):
+    """README's "Moving on to PyTorch" block, run on a trained model: one epoch lowers the training cost."""
+    needs_torch()
+    import torch
+
+    (block,) = re.findall(r"```py\n(.*?)```", (ROOT / "README.md").read_text(encoding="utf-8"), flags=re.S)
+    model_file = "runs/digits-300-sigmoid-mse-seed0/model.npz"
+    assert model_file in block
+    namespace: dict = {}
+    exec(compile(block.replace(model_file, str(trained / "model.npz")), "README.md", "exec"), namespace)
+    X, Y, net = namespace["X"], namespace["Y"], namespace["net"]
+    before = nn.load(trained / "model.npz")
+    cost = lambda out: float(((out - Y.numpy()) ** 2).sum(1).mean())  # noqa: E731
+    with torch.no_grad():
+        assert cost(net(X).numpy()) < cost(ours(before, X.numpy()))
+
+
+@pytest.mark.parametrize(("sizes", "activation", "output"), [
+    ([3, 4, 2], "identity", "identity"), ([3, 2], "sigmoid", None), ([3, 4, 4, 2], "tanh", "softmax"),
+    ([3, 5, 2], "gelu", "log_softmax"),
+])
+def test_every_mlp_comes_back_from_pytorch_as_an_mlp(sizes, activation, output):
+    needs_torch()
+    from tinygrad_edu.export import from_torch, to_torch
+
+    model = nn.MLP(sizes, activation, output, generator=np.random.default_rng(1))
+    back = from_torch(to_torch(model))
+    assert type(back) is nn.MLP and back.get_config() | {"init": None} == model.get_config() | {"init": None}
+    x = inputs(4, sizes[0], "float64", 0)
+    assert np.array_equal(ours(back, x), ours(model, x))
+
+
+def shared_layers(dtype: str = "float64") -> nn.Sequential:
+    """One Linear used twice (its weights shared), as a re-used node of the graph."""
+    square = nn.Linear(3, 3, dtype=dtype, generator=np.random.default_rng(5))
+    return nn.Sequential(square, nn.Tanh(), square, nn.Softsign(), nn.Linear(3, 2, dtype=dtype))
+
+
+def test_a_layer_used_twice_is_written_once(tmp_path):
+    needs_onnx()
+    import onnx
+
+    model = shared_layers()
+    path = to_onnx(model, tmp_path / "shared.onnx", np.zeros((1, 3)))
+    names = [i.name for i in onnx.load(path).graph.initializer if not i.name.startswith("const_")]
+    assert names == list(model.state_dict()) == ["0.weight", "0.bias", "4.weight", "4.bias"]
+    x = inputs(5, 3, "float64", 0)
+    assert difference(ours(model, x), onnx_outputs(path, x)) <= TOL["float64"]
+
+
+def test_a_layer_used_twice_stays_shared_in_pytorch_and_back():
+    needs_torch()
+    import torch
+
+    from tinygrad_edu.export import from_torch, to_torch
+
+    model = shared_layers()
+    theirs = to_torch(model)
+    assert theirs[0] is theirs[2]
+    x = inputs(5, 3, "float64", 0)
+    assert difference(ours(model, x), torch_outputs(theirs, x)) <= TOL["float64"]
+    with torch.no_grad():
+        theirs[0].weight.add_(1.0)  # one change, seen at both places
+    back = from_torch(theirs)
+    assert back[0] is back[2] and list(back.state_dict()) == list(model.state_dict())
+    assert difference(torch_outputs(theirs, x), ours(back, x)) <= TOL["float64"]
+
+
+def test_a_model_without_parameters_takes_the_example_inputs_dtype(tmp_path):
+    needs_onnx()
+    with pytest.raises(ExportError, match="no parameters and the example input is not floating-point"):
+        to_onnx(nn.Tanh(), tmp_path / "m.onnx", np.zeros((1, 3), dtype=np.int64))
+    x = inputs(2, 3, "float64", 0)
+    assert difference(ours(nn.Tanh(), x), onnx_outputs(to_onnx(nn.Tanh(), tmp_path / "m.onnx", x), x)) <= TOL["float64"]
+
+
+def test_pt_of_a_heaviside_network_is_refused_in_one_line(tmp_path, capsys):
+    needs_torch()
+    path = nn.save(nn.MLP([4, 3, 2], "heaviside"), tmp_path / "step.npz")
+    code, _, err = run_cli(["export", str(path), "--to", str(tmp_path / "m.pt")], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Heaviside (at 'layers.1') to PyTorch" in err, err
+    assert not (tmp_path / "m.pt").exists()
