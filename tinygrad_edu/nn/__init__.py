@@ -39,6 +39,7 @@ from .layers import (
 )
 from .convolutional import AdaptiveAvgPool2d, AvgPool2d, Conv1d, Conv2d, Flatten, MaxPool2d
 from .regularization import BatchNorm1d, BatchNorm2d, Dropout
+from .lenet import LeNet5
 from .losses import (
     LOSS_MODULES,
     LOSSES,
@@ -67,7 +68,7 @@ from .serialization import ModelFileError, load, save
 
 __all__ = [
     "AdaptiveAvgPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv1d", "Conv2d", "Dropout", "Flatten",
-    "MaxPool2d",
+    "MaxPool2d", "LeNet5",
     "ACTIVATIONS",
     "ELU",
     "GELU",

@@ -44,6 +44,7 @@ import numpy as np
 from .._atomic import atomic_writer
 from .convolutional import AdaptiveAvgPool2d, AvgPool2d, Conv1d, Conv2d, Flatten, MaxPool2d
 from .layers import ACTIVATIONS, INITS, MLP, Linear
+from .lenet import LeNet5, lenet5_parameters
 from .regularization import BatchNorm1d, BatchNorm2d, Dropout
 from .module import Module, Sequential, StateDictError
 from .perceptron import Perceptron
@@ -85,7 +86,7 @@ class ModelFileError(ValueError):
 def _classes() -> dict[str, type[Module]]:
     classes: dict[str, type[Module]] = {"MLP": MLP, "Linear": Linear, "Sequential": Sequential, "Perceptron": Perceptron}
     classes.update({cls.__name__: cls for cls in (Conv1d, Conv2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Flatten,
-                                                  Dropout, BatchNorm1d, BatchNorm2d)})
+                                                  Dropout, BatchNorm1d, BatchNorm2d, LeNet5)})
     classes.update({cls.__name__: cls for cls in ACTIVATIONS.values()})
     return classes
 
@@ -233,6 +234,9 @@ _FIELDS: dict[str, dict[str, tuple[Callable[[Any, str], Any], bool]]] = {
                 "end_dim": (_integer(-_MAX_AXIS, _MAX_AXIS - 1), True)},
     "Dropout": {"p": (_probability, True)},
     "BatchNorm1d": _BATCH_NORM, "BatchNorm2d": _BATCH_NORM,
+    "LeNet5": {"image_size": (_integer(8, 2**12), True), "num_classes": (_integer(2, 2**16), True),
+               "in_channels": (_integer(1, 2**10), True), "activation": (_choice(_ACTIVATION_NAMES), True),
+               "dtype": (_choice(_FLOAT_DTYPES), True)},
 }
 
 
@@ -282,6 +286,8 @@ def _check_config(name: Any, config: Any, where: str, depth: int, needs: _Needs)
             raise _Refused(f"{inside}: groups {config['groups']} must divide in_channels and out_channels")
         count = config["out_channels"] * (config["in_channels"] // config["groups"] * math.prod(config["kernel_size"])
                                           + config["bias"])
+    elif name == "LeNet5":
+        count, modules = lenet5_parameters(config["image_size"], config["in_channels"], config["num_classes"]), 15
     elif name in ("BatchNorm1d", "BatchNorm2d"):
         count = config["num_features"] * (2 * config["affine"] + 2 * config["track_running_stats"])
         extra_bytes = 8 * config["track_running_stats"]  # num_batches_tracked, an int64
@@ -323,7 +329,7 @@ def _build(name: str, config: dict[str, Any]) -> Module:
     if cls is Linear:
         return Linear(config["in_features"], config["out_features"], bias=config["bias"], dtype=config["dtype"],
                       generator=rng)
-    if cls in (Conv1d, Conv2d):
+    if cls in (Conv1d, Conv2d, LeNet5):
         return cls(**config, generator=rng)
     return cls(**config)
 
