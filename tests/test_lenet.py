@@ -114,3 +114,23 @@ def test_the_graph_shows_a_convolution_as_one_node_with_its_shapes():
     assert "-> (4, 6, 8, 8)" in convs[0] and "-> (4, 16, 4, 4)" in convs[1]
     collapsed = tg.draw(loss, view="forward", collapse=True).source
     assert "1 op: Conv2d" in collapsed and "out: (4, 6, 8, 8)" in collapsed
+
+
+def test_the_benchmarks_lenet_epochs_compute_the_same_steps():
+    """benchmarks/run.py's workload 7: the engine's LeNet epoch and the hand-written numpy one (im2col, col2im,
+    pooling by hand) take the same SGD steps from the same parameters."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import engine_workloads as eng
+    import numpy_floor as npf
+
+    images, classes = rng.random((96, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, 96)
+    by_hand, engine = npf.init_lenet_params(), eng.leaves(npf.init_lenet_params())
+    npf.lenet_epoch(images, classes, by_hand, batch=32)
+    eng.lenet_epoch(tg.tensor(images), tg.tensor(classes), engine, batch=32)
+    start = npf.init_lenet_params()
+    for a, b, s in zip(by_hand, engine, start):
+        assert np.abs(a - s).max() > 0  # every parameter moved
+        np.testing.assert_allclose(b.data, a, rtol=1e-4, atol=1e-6)
