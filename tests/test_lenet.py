@@ -134,3 +134,21 @@ def test_the_benchmarks_lenet_epochs_compute_the_same_steps():
     for a, b, s in zip(by_hand, engine, start):
         assert np.abs(a - s).max() > 0  # every parameter moved
         np.testing.assert_allclose(b.data, a, rtol=1e-4, atol=1e-6)
+
+
+def test_an_mlp_with_dropout_trains_saves_and_evaluates_deterministically(tmp_path):
+    model = nn.MLP([64, 32, 32, 10], activation="relu", output_activation="identity", dropout=0.5,
+                   input_dropout=0.2)
+    assert [type(m).__name__ for m in model.layers] == ["Dropout", "Linear", "ReLU", "Dropout", "Linear", "ReLU",
+                                                        "Dropout", "Linear"]
+    assert [m.p for m in model.layers if isinstance(m, nn.Dropout)] == [0.2, 0.5, 0.5]
+    back = tg.load(tg.save(model, tmp_path / "mlp.npz"))
+    assert back.get_config() == model.get_config() and back.get_config()["dropout"] == 0.5
+    x = rng.random((5, 64))
+    model.eval()
+    np.testing.assert_array_equal(model(x).data, model(x).data)  # no dropout in evaluation
+    assert nn.MLP([4, 3, 2]).get_config().get("dropout") is None  # the chapter's files stay as they were
+    with pytest.raises(ConfigError, match="dropout must be a probability in"):
+        TrainConfig(dataset="digits", dropout=1.0).resolved()
+    with pytest.raises(ConfigError, match="--dropout applies to --model mlp only"):
+        TrainConfig(dataset="digits", model="lenet", activation="relu", loss="ce", dropout=0.5).resolved()

@@ -80,6 +80,16 @@ _positive = _integer_at_least(1, "a positive integer")
 _non_negative = _integer_at_least(0, "an integer >= 0")
 
 
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a probability in [0, 1), got {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a probability in [0, 1), got {text!r}")
+    return value
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -142,6 +152,10 @@ def _add_train_command(commands: argparse._SubParsersAction) -> None:
                             "x16, pool, 120, 84, outputs), relu and cross-entropy by default (default mlp)")
     train.add_argument("--hidden", type=_sizes, default=(300,), metavar="N[,N...]",
                        help="hidden layer sizes, e.g. 300 or 300,100 (default 300)")
+    train.add_argument("--dropout", type=_probability, default=0.0, metavar="P",
+                       help="MLP: drop each hidden unit with probability P in training (inverted dropout; default 0)")
+    train.add_argument("--input-dropout", type=_probability, default=0.0, metavar="P",
+                       help="MLP: drop each input pixel with probability P in training (default 0)")
     train.add_argument("--activation", choices=HIDDEN_ACTIVATIONS,
                        help="hidden activation (default sigmoid; relu with --model lenet)")
     train.add_argument("--output-activation", choices=tuple(ACTIVATIONS),
@@ -202,7 +216,7 @@ def _train(args: argparse.Namespace) -> int:
     config = TrainConfig(
         dataset=args.dataset, data_dir=args.data_dir, download=args.download, hidden=args.hidden, model=args.model,
         activation=args.activation or ("relu" if lenet else "sigmoid"), output_activation=args.output_activation,
-        loss=args.loss or ("ce" if lenet else "mse"),
+        loss=args.loss or ("ce" if lenet else "mse"), dropout=args.dropout, input_dropout=args.input_dropout,
         optimizer=args.optimizer, lr=args.lr, batch_size=args.batch_size, epochs=args.epochs, seed=args.seed,
         dtype=args.dtype, train_limit=args.train_limit, test_limit=args.test_limit, val_size=args.val_size,
     )

@@ -160,6 +160,8 @@ class TrainConfig:
     train_limit: int | None = None
     test_limit: int | None = None
     val_size: int | None = None  # None: a sixth of the training set (MNIST: the last 10 000)
+    dropout: float = 0.0  # the MLP's: after each hidden activation (nn.Dropout), and on its inputs
+    input_dropout: float = 0.0
 
     def resolved(self) -> TrainConfig:
         """A copy with every None filled in, after checking that the settings fit together."""
@@ -182,6 +184,12 @@ class TrainConfig:
                               f"the output activation must be identity, not {output}")
         if c.model not in MODELS:
             raise ConfigError(f"unknown model {c.model!r}; choose one of {', '.join(MODELS)}")
+        for name in ("dropout", "input_dropout"):
+            p = getattr(c, name)
+            if not 0 <= p < 1:
+                raise ConfigError(f"{name.replace('_', '-')} must be a probability in [0, 1), got {p}")
+            if p and c.model != "mlp":
+                raise ConfigError(f"--{name.replace('_', '-')} applies to --model mlp only")
         if c.model == "lenet":
             if c.loss != "ce" or output != "identity":
                 raise ConfigError("--model lenet outputs logits and trains with cross-entropy: --loss ce")
@@ -267,7 +275,8 @@ def build_model(config: TrainConfig, n_inputs: int, n_classes: int) -> nn.MLP | 
                           f"in {config.dtype}), more than model files hold ({MAX_MODEL_BYTES // 2**20} MiB, "
                           f"MAX_MODEL_BYTES in tinygrad_edu/nn/serialization.py): choose smaller hidden sizes")
     return nn.MLP(sizes, activation=config.activation,
-                  output_activation=config.output_activation, dtype=config.dtype,
+                  output_activation=config.output_activation, dtype=config.dtype, dropout=config.dropout,
+                  input_dropout=config.input_dropout,
                   generator=np.random.default_rng(config.seed))
 
 
@@ -377,6 +386,7 @@ def train_and_test(config: TrainConfig, ds: Dataset, progress: bool = True,
         "data_source": ds.source,
         "n_train": len(ds.X_train), "n_val": len(ds.X_val) if has_val else 0, "n_test": len(ds.X_test),
         "model": config.model, "architecture": list(model.sizes),
+        "dropout": config.dropout, "input_dropout": config.input_dropout,
         "activation": config.activation, "output_activation": config.output_activation, "loss": config.loss,
         "optimizer": config.optimizer, "momentum": MOMENTUM if config.optimizer == "momentum" else None,
         "lr": config.lr, "schedule": config.schedule, "batch_size": config.batch_size, "epochs": config.epochs,
@@ -431,6 +441,8 @@ OUTPUT_FILES = ("model.npz", "metrics.json", "curves.png", "weights.png", "miscl
 def default_out_dir(config: TrainConfig) -> Path:
     c = config.resolved()
     shape = "lenet" if c.model == "lenet" else "-".join(map(str, c.hidden))
+    if c.dropout or c.input_dropout:
+        shape += f"-dropout{c.input_dropout:g}-{c.dropout:g}"
     return Path("runs") / f"{c.dataset}-{shape}-{c.activation}-{c.loss}-seed{c.seed}"
 
 

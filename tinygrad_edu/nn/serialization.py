@@ -215,7 +215,7 @@ _BATCH_NORM = {"num_features": (_integer(1, 2**24), True), "eps": (_real, True),
 _FIELDS: dict[str, dict[str, tuple[Callable[[Any, str], Any], bool]]] = {
     "MLP": {"sizes": (_sizes, True), "activation": (_choice(_ACTIVATION_NAMES), True),
             "output_activation": (_choice(_ACTIVATION_NAMES), True), "dtype": (_choice(_FLOAT_DTYPES), True),
-            "init": (_choice(INITS), False)},
+            "init": (_choice(INITS), False), "dropout": (_probability, False), "input_dropout": (_probability, False)},
     "Linear": {"in_features": (_integer(1), True), "out_features": (_integer(1), True), "bias": (_boolean, True),
                "dtype": (_choice(_FLOAT_DTYPES), True)},
     "Perceptron": {"n_features": (_integer(1), True), "n_classes": (_integer(2), True),
@@ -276,7 +276,7 @@ def _check_config(name: Any, config: Any, where: str, depth: int, needs: _Needs)
     if name == "Sequential":
         _check_sequential(config["modules"], f"{where}.config.modules" if where else "modules", depth, needs)
     elif name == "MLP":
-        count, modules = mlp_parameters(config["sizes"]), 2 * len(config["sizes"])  # Linears, activations, Sequential
+        count, modules = mlp_parameters(config["sizes"]), 3 * len(config["sizes"])  # Linears, activations, dropouts
     elif name == "Linear":
         count = (config["in_features"] + config["bias"]) * config["out_features"]
     elif name == "Perceptron":
@@ -325,6 +325,7 @@ def _build(name: str, config: dict[str, Any]) -> Module:
     rng = np.random.default_rng(0)  # initial values are overwritten by the state: don't consume the global RNG
     if cls is MLP:
         return MLP(config["sizes"], config["activation"], config["output_activation"], dtype=config["dtype"],
+                   dropout=config.get("dropout", 0.0), input_dropout=config.get("input_dropout", 0.0),
                    init=config.get("init"), generator=rng)
     if cls is Linear:
         return Linear(config["in_features"], config["out_features"], bias=config["bias"], dtype=config["dtype"],
