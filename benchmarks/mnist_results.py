@@ -45,7 +45,7 @@ NETWORKS = {
                     title="784-300-10, sigmoid, the chapter's MSE"),
     "relu800": dict(hidden=(800,), activation="relu", loss="ce", published=0.016, target=0.016,
                     title="784-800-10, relu, cross-entropy"),
-    "dropout": dict(hidden=(800, 800), activation="relu", loss="ce", dropout=0.5, input_dropout=0.2,
+    "dropout": dict(hidden=(800, 800), activation="relu", loss="ce", dropout=0.5, input_dropout=0.2, epochs=30,
                     published=0.0125, target=0.013,
                     title="784-800-800-10, relu, cross-entropy, dropout 0.5 (inputs 0.2)"),
     "lenet": dict(model="lenet", activation="relu", loss="ce", published=0.0095, target=0.010,
@@ -113,26 +113,29 @@ def _median(rows: list[dict], key: str) -> float:
 
 def markdown(results: dict[str, Any]) -> str:
     m = results["machine"]
+    first: dict[str, int] = {}
+    for r in results["runs"]:
+        first.setdefault(r["name"], r["epochs"])
+    epochs = "; ".join(f"{NETWORKS[name]['title'].split(',')[0]}: {first[name]}" for name in NETWORKS if name in first)
     limited = "" if results["train_limit"] is None else f" (limited to {results['train_limit']})"
     lines = [
         "# The chapter's results on the real MNIST split",
         "",
         f"Written by `benchmarks/mnist_results.py` on {m['date']}; commit `{m['git_commit']}`"
         f"{' (uncommitted changes)' if m['git_dirty'] else ''}; {m['cpu']}, {m['usable_cores']} cores, "
-        f"numpy {m['numpy']} ({m['blas_build']}), Python {m['python']}. Seeds {results['seeds']}; "
-        f"{results['epochs'] or 'each network its default number of'} epochs (LeNet: "
-        f"{next((r['epochs'] for r in results['runs'] if r['name'] == 'lenet'), '-')}); otherwise "
+        f"numpy {m['numpy']} ({m['blas_build']}), Python {m['python']}. Epochs: {epochs}; otherwise "
         f"`tinygrad-edu train`'s defaults. Training: the first 50 000 "
         f"training images{limited}; "
         "validation: the last 10 000 (it picks the epoch whose weights are kept); test: the 10 000 test images, "
-        "evaluated once.",
+        "evaluated once. The 2 cores are shared with other jobs: the seconds are what each run took under the "
+        "load there was.",
         "",
     ]
     kept = {name: source for name, source in results.get("sources", {}).items() if source != m}
     for name, source in kept.items():
         lines.append(f"- {NETWORKS[name]['title']}: kept from the run of {source['date']}, commit "
                      f"`{source['git_commit']}` ({source['usable_cores']} cores).")
-    lines += ["", "| network | settings | test error per seed | median | published | target | |",
+    lines += ([""] if kept else []) + ["| network | settings | test error per seed | median | published | target | |",
               "|---|---|---|---|---|---|---|"]
     for name, spec in NETWORKS.items():
         rows = [r for r in results["runs"] if r["name"] == name]
