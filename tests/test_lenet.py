@@ -145,6 +145,10 @@ def test_an_mlp_with_dropout_trains_saves_and_evaluates_deterministically(tmp_pa
     back = tg.load(tg.save(model, tmp_path / "mlp.npz"))
     assert back.get_config() == model.get_config() and back.get_config()["dropout"] == 0.5
     x = rng.random((5, 64))
+    model.train()
+    first = model.predict(x)
+    assert model.training  # predict runs in eval mode and restores the mode it found
+    np.testing.assert_array_equal(model.predict(x), first)  # without dropout: the same classes every time
     model.eval()
     np.testing.assert_array_equal(model(x).data, model(x).data)  # no dropout in evaluation
     assert nn.MLP([4, 3, 2]).get_config().get("dropout") is None  # the chapter's files stay as they were

@@ -392,6 +392,20 @@ def _default_init(hidden: str) -> str:
     return {"sigmoid": "xavier", "tanh": "xavier", "relu": "he"}.get(hidden, "pytorch")
 
 
+def predict_classes(model: Module, x: Any) -> np.ndarray:
+    """argmax of `model(x)` over the last axis, in eval mode and without a graph, the mode restored after."""
+    from ..engine.tensor import no_grad
+
+    was_training = model.training
+    model.eval()
+    try:
+        with no_grad():
+            out = model(x)
+    finally:
+        model.train(was_training)
+    return np.argmax(out.data, axis=-1)
+
+
 class MLP(Module):
     """A fully connected network: sizes = [n_0, n_1, ..., n_L], e.g. [784, 30, 10].
 
@@ -447,12 +461,9 @@ class MLP(Module):
         return self.layers(_as_input(x, self.dtype))
 
     def predict(self, x: Any) -> np.ndarray:
-        """Class indices (argmax of the outputs), computed without recording a graph."""
-        from ..engine.tensor import no_grad
-
-        with no_grad():
-            out = self(x)
-        return np.argmax(out.data, axis=-1)
+        """Class indices (argmax of the outputs), computed in eval mode (no dropout) without recording a graph;
+        the mode is restored after."""
+        return predict_classes(self, x)
 
     def extra_repr(self) -> str:
         dropout = "".join(f", {name}={value}" for name, value in (("dropout", self.dropout),

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from ..engine.tensor import Tensor, no_grad
+from ..engine.tensor import Tensor
 from .convolutional import Conv2d, Flatten, MaxPool2d
-from .layers import ACTIVATIONS, Linear, _as_input, _generator, activation_name
+from .layers import ACTIVATIONS, Linear, _as_input, _generator, activation_name, predict_classes
 from .module import Module, Sequential
 
 __all__ = ["LeNet5", "lenet5_parameters"]
@@ -75,9 +75,8 @@ class LeNet5(Module):
         return self.classifier(self.features(x))
 
     def predict(self, x: Any) -> np.ndarray:
-        """Class indices (argmax of the logits), computed without recording a graph."""
-        with no_grad():
-            return np.argmax(self(x).data, axis=-1)
+        """Class indices (argmax of the logits), in eval mode and without a graph (the mode restored after)."""
+        return predict_classes(self, x)
 
     @property
     def linears(self) -> list[Linear]:
