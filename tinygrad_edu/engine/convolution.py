@@ -25,7 +25,8 @@ independent convolutions (a block-diagonal W): one batched product, one matrix p
 
 Pooling. max_pool2d sends each window's gradient to the element its maximum came from, the first one in the
 window (row by row) when several are equal: PyTorch's convention on CPU (the engine's `max` reduction splits a tie
-equally instead; a pooling window has one winner). A NaN in a window wins it, the last NaN (PyTorch's CPU loop).
+equally instead; a pooling window has one winner). A NaN in a window wins it, the last NaN (PyTorch's CPU loop);
+a dilated window that reads padding only gives -inf and sends no gradient anywhere.
 avg_pool2d is a mean over unfold's windows, and adaptive_avg_pool2d to 1 × 1 the mean over each image: composites
 whose backward comes from `fold` and `mean`. conv1d is conv2d on images one pixel high.
 
