@@ -103,3 +103,17 @@ def elementwise_chain(n: int) -> float:
         y = y * CHAIN_MUL if kind == 0 else y + CHAIN_ADD if kind == 1 else y.tanh()
     y.sum().backward()
     return time.perf_counter() - start
+
+
+def lenet_epoch(X: tg.Tensor, labels: tg.Tensor, params: list[tg.Tensor], batch: int = 64, lr: float = 0.05) -> float:
+    """Workload 7 (see numpy_floor.lenet_epoch): one LeNet-5 epoch written with tg.conv2d and tg.max_pool2d."""
+    K1, c1, K2, c2, W3, b3, W4, b4, W5, b5 = params
+    start = time.perf_counter()
+    for i in range(0, len(X), batch):
+        x, y = X[i:i + batch], labels[i:i + batch]
+        a = tg.max_pool2d(tg.conv2d(x, K1, c1, padding=2).relu(), 2)
+        a = tg.max_pool2d(tg.conv2d(a, K2, c2).relu(), 2).reshape(len(x), -1)
+        logits = ((a @ W3 + b3).relu() @ W4 + b4).relu() @ W5 + b5
+        tg.cross_entropy(logits, y).backward()
+        sgd_by_hand(params, lr)
+    return time.perf_counter() - start

@@ -148,3 +148,97 @@ def elementwise_chain(n: int) -> float:
             t = outputs.pop()
             g = g * (1 - t * t)
     return time.perf_counter() - start
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Workload 7: LeNet-5 by hand (im2col with sliding_window_view, one product per layer)
+# ---------------------------------------------------------------------------------------------------------------
+
+LENET_SHAPES = [(6, 1, 5, 5), (6,), (16, 6, 5, 5), (16,), (400, 120), (120,), (120, 84), (84,), (84, 10), (10,)]
+
+
+def init_lenet_params(dtype: type = np.float32, seed: int = 0) -> list[np.ndarray]:
+    """LeNet-5's parameters (conv weights (O, C, 5, 5); linear weights (in, out), x @ W): uniform in ±1/√fan_in,
+    biases 0."""
+    rng = np.random.default_rng(seed)
+    params = []
+    for shape in LENET_SHAPES:
+        if len(shape) == 1:
+            params.append(np.zeros(shape, dtype))
+        else:
+            fan_in = int(np.prod(shape[1:])) if len(shape) == 4 else shape[0]
+            params.append(rng.uniform(-1, 1, shape).astype(dtype) / np.float32(np.sqrt(fan_in)))
+    return params
+
+
+def _im2col(x: np.ndarray, pad: int) -> tuple[np.ndarray, int, int]:
+    """x (N, C, H, W) → (N·OH·OW, C·25), the 5×5 windows as rows."""
+    if pad:
+        x = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    win = np.lib.stride_tricks.sliding_window_view(x, (5, 5), axis=(2, 3))
+    n, c, oh, ow = win.shape[:4]
+    return win.transpose(0, 2, 3, 1, 4, 5).reshape(n * oh * ow, c * 25), oh, ow
+
+
+def _col2im(cols: np.ndarray, shape: tuple[int, ...], pad: int) -> np.ndarray:
+    n, c, h, w = shape
+    oh, ow = h + 2 * pad - 4, w + 2 * pad - 4
+    cols = cols.reshape(n, oh, ow, c, 5, 5).transpose(0, 3, 1, 2, 4, 5)
+    out = np.zeros((n, c, h + 2 * pad, w + 2 * pad), cols.dtype)
+    for i in range(5):
+        for j in range(5):
+            out[:, :, i:i + oh, j:j + ow] += cols[..., i, j]
+    return out[:, :, pad:pad + h, pad:pad + w]
+
+
+def _pool(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """2×2 max pooling: the maxima and the index (0-3) of each window's first maximum."""
+    n, c, h, w = x.shape
+    v = x.reshape(n, c, h // 2, 2, w // 2, 2).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, h // 2, w // 2, 4)
+    idx = v.argmax(axis=-1)
+    return np.take_along_axis(v, idx[..., None], axis=-1)[..., 0], idx
+
+
+def _unpool(g: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    n, c, h2, w2 = g.shape
+    out = np.zeros((n, c, h2, w2, 4), g.dtype)
+    np.put_along_axis(out, idx[..., None], g[..., None], axis=-1)
+    return out.reshape(n, c, h2, w2, 2, 2).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, 2 * h2, 2 * w2)
+
+
+def lenet_epoch(X: np.ndarray, labels: np.ndarray, params: list[np.ndarray], batch: int = 64,
+                lr: float = 0.05) -> float:
+    """Workload 7: one epoch of LeNet-5 (conv 5×5 ×6 pad 2 → relu → pool → conv 5×5 ×16 → relu → pool → 120 →
+    84 → 10), softmax cross-entropy, plain SGD. X (n, 1, 28, 28)."""
+    K1, c1, K2, c2, W3, b3, W4, b4, W5, b5 = params
+    start = time.perf_counter()
+    for i in range(0, len(X), batch):
+        x, y = X[i:i + batch], labels[i:i + batch]
+        n = len(x)
+        cols1, oh, ow = _im2col(x, 2)
+        z1 = (cols1 @ K1.reshape(6, -1).T + c1).reshape(n, oh, ow, 6).transpose(0, 3, 1, 2)
+        p1, i1 = _pool(np.maximum(z1, 0))
+        cols2, oh2, ow2 = _im2col(p1, 0)
+        z2 = (cols2 @ K2.reshape(16, -1).T + c2).reshape(n, oh2, ow2, 16).transpose(0, 3, 1, 2)
+        p2, i2 = _pool(np.maximum(z2, 0))
+        f = p2.reshape(n, -1)
+        z3 = f @ W3 + b3
+        a3 = np.maximum(z3, 0)
+        z4 = a3 @ W4 + b4
+        a4 = np.maximum(z4, 0)
+        z5 = a4 @ W5 + b5
+        e = np.exp(z5 - z5.max(axis=1, keepdims=True))
+        d5 = e / e.sum(axis=1, keepdims=True)
+        d5[np.arange(n), y] -= 1
+        d5 /= n
+        d4 = (d5 @ W5.T) * (z4 > 0)
+        d3 = (d4 @ W4.T) * (z3 > 0)
+        dz2 = _unpool((d3 @ W3.T).reshape(p2.shape), i2) * (z2 > 0)
+        g2 = dz2.transpose(0, 2, 3, 1).reshape(-1, 16)
+        dz1 = _unpool(_col2im(g2 @ K2.reshape(16, -1), p1.shape, 0), i1) * (z1 > 0)
+        g1 = dz1.transpose(0, 2, 3, 1).reshape(-1, 6)
+        grads = [(g1.T @ cols1).reshape(K1.shape), g1.sum(0), (g2.T @ cols2).reshape(K2.shape), g2.sum(0),
+                 f.T @ d3, d3.sum(0), a3.T @ d4, d4.sum(0), a4.T @ d5, d5.sum(0)]
+        for p, g in zip(params, grads):
+            p -= lr * g
+    return time.perf_counter() - start

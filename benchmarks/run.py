@@ -15,6 +15,8 @@ Workloads (the same computation on every side: shapes, dtype, initial values, lo
   5  training seconds to 98 % validation accuracy on real MNIST with `tinygrad-edu train`'s settings, next to
      scikit-learn's MLPClassifier((100,)) for 20 epochs (time_to_accuracy.py; skipped without the MNIST files)
   6  extra memory of one epoch of workload 1, each side in its own subprocess, the dataset excluded
+  7  one LeNet-5 epoch (conv 5×5 ×6 pad 2, pool, conv 5×5 ×16, pool, 120-84-10, relu, cross-entropy, SGD,
+     batch 64, float32) of MNIST-shaped images: tg.conv2d/tg.max_pool2d against a hand-written numpy im2col LeNet
 
 Timings on a shared machine drift by tens of percent between runs, so every side of a workload runs in this
 one process, interleaved (the order rotates every round) and repeated; the medians and their ratios are
@@ -62,10 +64,11 @@ class Sizes:
     samples: int  # MNIST-shaped samples for workloads 1, 2 and 6
     tiny_steps: int  # steps per timed call of workload 3
     chains: tuple[int, int]  # lengths of workload 4's two chains
+    images: int = 60000  # 28 × 28 images of workload 7
 
 
-FULL = Sizes(samples=60000, tiny_steps=400, chains=(10_000, 100_000))
-QUICK = Sizes(samples=2048, tiny_steps=200, chains=(2_000, 20_000))
+FULL = Sizes(samples=60000, tiny_steps=400, chains=(10_000, 100_000), images=60000)
+QUICK = Sizes(samples=2048, tiny_steps=200, chains=(2_000, 20_000), images=512)
 
 
 @dataclass
@@ -237,6 +240,23 @@ def build_workloads(
         w.target = (f"engine {long}", f"engine {short}", 12.0)
         w.note = (f"linear growth gives {long / short:.0f}x; 'gc paused' runs the same chain with gc.disable() "
                   f"(for diagnosis only: the target is measured with the collector on)")
+        workloads.append(w)
+
+    if 7 in only:
+        w = Workload(7, "LeNet-5 epoch, MNIST-shaped images, relu, softmax cross-entropy, SGD, batch 64, float32",
+                     "s/epoch")
+        rng = np.random.default_rng(0)
+        images = rng.random((sizes.images, 1, 28, 28), dtype=np.float32)
+        classes = rng.integers(0, 10, sizes.images)
+        images_t, classes_t = tg.tensor(images), tg.tensor(classes)
+        w.series["engine"] = lambda: eng.lenet_epoch(images_t, classes_t, eng.leaves(npf.init_lenet_params()))
+        w.series["numpy"] = lambda: npf.lenet_epoch(images, classes, npf.init_lenet_params())
+        if torch_mods:
+            torch, tw = torch_mods
+            images_tt, classes_tt = torch.from_numpy(images), torch.from_numpy(classes)
+            w.series["torch"] = lambda: tw.lenet_epoch(images_tt, classes_tt, tw.leaves(npf.init_lenet_params()))
+        w.ratios = [("engine", "numpy"), ("engine", "torch"), ("torch", "numpy")]
+        w.target = ("engine", "numpy", 1.2)
         workloads.append(w)
     return workloads
 
@@ -569,13 +589,13 @@ def write_results(results: dict[str, Any], out: Path) -> None:
 
 def parse_only(text: str | None) -> set[int]:
     if not text:
-        return {1, 2, 3, 4, 5, 6}
+        return {1, 2, 3, 4, 5, 6, 7}
     try:
         chosen = {int(part) for part in text.replace(",", " ").split()}
     except ValueError:
         raise SystemExit(f"--only takes workload numbers like 1,3; got {text!r}") from None
-    if not chosen or not chosen <= {1, 2, 3, 4, 5, 6}:
-        raise SystemExit(f"--only: workloads are numbered 1 to 6; got {text!r}")
+    if not chosen or not chosen <= {1, 2, 3, 4, 5, 6, 7}:
+        raise SystemExit(f"--only: workloads are numbered 1 to 7; got {text!r}")
     return chosen
 
 
@@ -601,7 +621,7 @@ def main(argv: list[str] | None = None) -> int:
 
     sizes = QUICK if args.quick else FULL
     if args.samples:
-        sizes = Sizes(args.samples, sizes.tiny_steps, sizes.chains)
+        sizes = Sizes(args.samples, sizes.tiny_steps, sizes.chains, sizes.images)
     reference_path = args.reference if args.reference and args.reference.is_file() else None
     if args.memory_child:
         print(json.dumps(memory_child(args.memory_child, sizes.samples, reference_path)))
@@ -643,7 +663,8 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine,
         "settings": {"quick": args.quick, "repeats": repeats, "warmup": args.warmup, "samples": sizes.samples,
                      "baseline": str(args.baseline) if args.baseline else None,
-                     "tiny_steps": sizes.tiny_steps, "chains": list(sizes.chains), "only": sorted(only),
+                     "tiny_steps": sizes.tiny_steps, "chains": list(sizes.chains), "images": sizes.images,
+                     "only": sorted(only),
                      "seconds": round(time.perf_counter() - started, 1)},
         "workloads": summaries,
     }

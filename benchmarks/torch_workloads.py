@@ -75,3 +75,18 @@ def elementwise_chain(n: int) -> float:
         y = y * CHAIN_MUL if kind == 0 else y + CHAIN_ADD if kind == 1 else torch.tanh(y)
     y.sum().backward()
     return time.perf_counter() - start
+
+
+def lenet_epoch(X: torch.Tensor, labels: torch.Tensor, params: list[torch.Tensor], batch: int = 64,
+                lr: float = 0.05) -> float:
+    F = torch.nn.functional
+    K1, c1, K2, c2, W3, b3, W4, b4, W5, b5 = params
+    start = time.perf_counter()
+    for i in range(0, len(X), batch):
+        x, y = X[i:i + batch], labels[i:i + batch]
+        a = F.max_pool2d(torch.relu(F.conv2d(x, K1, c1, padding=2)), 2)
+        a = F.max_pool2d(torch.relu(F.conv2d(a, K2, c2)), 2).reshape(len(x), -1)
+        logits = torch.relu(torch.relu(a @ W3 + b3) @ W4 + b4) @ W5 + b5
+        F.cross_entropy(logits, y).backward()
+        _sgd(params, lr)
+    return time.perf_counter() - start

@@ -28,7 +28,7 @@ def test_quick_benchmark_prints_ratios_and_writes_results(tmp_path: Path) -> Non
     out = done.stdout
     assert "Ratios of medians" in out
     rows = [line.split() for line in out.splitlines()]
-    for workload in ("1", "3", "6"):
+    for workload in ("1", "3", "6", "7"):
         assert [workload, "engine", "/", "numpy"] in [row[:4] for row in rows], out
     assert "[5] training time to 98 %" in out
 
@@ -37,10 +37,10 @@ def test_quick_benchmark_prints_ratios_and_writes_results(tmp_path: Path) -> Non
     for key in ("cores", "numpy", "git_commit", "date", "blas_build"):
         assert key in machine
     by_id = {w["id"]: w for w in results["workloads"]}
-    assert sorted(by_id) == [1, 2, 3, 4, 5, 6]
+    assert sorted(by_id) == [1, 2, 3, 4, 5, 6, 7]
     # workload 5 needs the MNIST files: measured when ../shared has them (quick: the plumbing only)
     assert "skipped" in by_id[5] or (by_id[5]["ratios"][0]["value"] > 0 and "engine" in by_id[5]["medians"])
-    for wid in (1, 2, 3, 4, 6):
+    for wid in (1, 2, 3, 4, 6, 7):
         ratios = {r["ratio"]: r["value"] for r in by_id[wid]["ratios"]}
         assert ratios and all(value >= 0 for value in ratios.values()), by_id[wid]  # resident sizes can be 0
     assert {"engine", "numpy"} <= set(by_id[1]["medians"])

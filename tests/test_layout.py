@@ -14,7 +14,7 @@ from pathlib import Path
 import tinygrad_edu as tg
 
 ENGINE = Path(tg.__file__).parent / "engine"
-ORDER = ["tensor", "function", "ops", "elementwise", "reductions", "shape", "autograd", "interop"]  # the reading order
+ORDER = ["tensor", "function", "ops", "elementwise", "reductions", "shape", "convolution", "autograd", "interop"]  # the reading order
 
 
 def imports_of(path: Path) -> list[tuple[str, int]]:

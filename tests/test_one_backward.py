@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import tinygrad_edu as tg
-from tinygrad_edu.engine import elementwise, ops, reductions, shape
+from tinygrad_edu.engine import convolution, elementwise, ops, reductions, shape
 from tinygrad_edu.engine.function import Function
 
 rng = np.random.default_rng(0)
@@ -54,6 +54,8 @@ CASES = [
 def value(*shape, positive=False):
     return rng.uniform(0.5, 2.0, shape) if positive else rng.standard_normal(shape)
 
+
+CONV = dict(stride=(2, 1), padding=(1, 1, 0, 1), dilation=(1, 2), groups=2)
 
 # For every operation of ops.py, calls of `apply` to check: (positional inputs, settings). An operation added to
 # ops.py without an entry here fails test_every_operation_has_examples.
@@ -105,8 +107,18 @@ EXAMPLES = {
     shape.Pad: [((value(2, 3),), dict(pad_width=((1, 0), (2, 1)), value=0.5))],
     shape.Einsum: [((value(2, 3), value(3, 4)), dict(subscripts="ij,jk->ik")), ((value(2, 3), value(3)), dict(subscripts="ij,j")),
                    ((value(2, 3), value(4)), dict(subscripts="ij,k->ik"))],
+    convolution.Conv2d: [((value(2, 4, 5, 4), value(6, 2, 3, 2), value(6)), CONV),
+                         ((value(1, 2, 4, 4), value(3, 2, 2, 2), value(3)), dict(CONV, groups=1, padding=(0, 1, 1, 0)))],
+    convolution.ConvTranspose2d: [((value(2, 6, 3, 3), value(6, 2, 3, 2), value(4)), dict(CONV, output_size=(5, 4)))],
+    convolution.Conv2dWeight: [((value(2, 4, 5, 4), value(2, 6, 3, 3)), dict(CONV, kernel_size=(3, 2)))],
+    convolution.Unfold: [((value(2, 3, 5, 4),), dict(kernel_size=(2, 3), dilation=(1, 1), padding=(1, 1, 0, 0),
+                                                     stride=(2, 1)))],
+    convolution.Fold: [((value(2, 18, 6),), dict(output_size=(5, 4), kernel_size=(2, 3), dilation=(1, 1),
+                                                 padding=(1, 1, 0, 0), stride=(2, 1)))],
+    convolution.MaxPool2d: [((value(2, 3, 5, 4),), dict(kernel_size=(2, 2), stride=(1, 2), padding=(1, 1, 0, 0),
+                                                        dilation=(1, 1)))],
 }
-FAMILIES = (ops, elementwise, reductions, shape)
+FAMILIES = (ops, elementwise, reductions, shape, convolution)
 OPERATIONS = sorted((v for m in FAMILIES for v in vars(m).values()  # every operation defined there (no base class)
                      if isinstance(v, type) and issubclass(v, Function) and v.__module__ == m.__name__
                      and v not in (ops.Elementwise, ops.Unary, ops.Binary)),

@@ -47,6 +47,8 @@ from .engine.elementwise import (acos, arccos, arcsin, arctan, asin, atan, ceil,
 from .engine.reductions import cumprod, cumsum, logsumexp, norm, prod, std, var
 from .engine.shape import (cat, diag, einsum, expand, flatten, flip, gather, masked_fill, outer, pad, repeat, roll,
                            scatter_add, sort, take_along_axis, tile, topk, tril, triu, unsqueeze, view)
+from .engine.convolution import (adaptive_avg_pool2d, avg_pool2d, conv1d, conv2d, conv_transpose2d, fold, max_pool2d,
+                                 unfold)
 from .engine.tensor import (
     Tensor,
     current_scope,
@@ -78,6 +80,8 @@ __all__ = [
     # shape.py
     "cat", "diag", "einsum", "expand", "flatten", "flip", "gather", "masked_fill", "outer", "pad", "repeat", "roll",
     "scatter_add", "sort", "take_along_axis", "tile", "topk", "tril", "triu", "unsqueeze", "view",
+    # convolution.py
+    "adaptive_avg_pool2d", "avg_pool2d", "conv1d", "conv2d", "conv_transpose2d", "fold", "max_pool2d", "unfold",
 ]
 
 # Layers, optimizers, training, data and drawings load on first use, so `import tinygrad_edu` stays light.

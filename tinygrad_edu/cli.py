@@ -81,6 +81,16 @@ _positive = _integer_at_least(1, "a positive integer")
 _non_negative = _integer_at_least(0, "an integer >= 0")
 
 
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a probability in [0, 1), got {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a probability in [0, 1), got {text!r}")
+    return value
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -138,14 +148,22 @@ def _add_train_command(commands: argparse._SubParsersAction) -> None:
                     "optimizer, lr, batch size and epochs take the recommended values for the activation and "
                     "loss (see tinygrad_edu/experiment.py and the README).")
     _add_data_arguments(train, None, "mnist (with --data-dir alone: that folder, in MNIST's format)")
+    train.add_argument("--model", choices=("mlp", "lenet"), default="mlp",
+                       help="mlp: a fully connected network (--hidden); lenet: LeNet-5 (conv 5x5 x6, pool, conv 5x5 "
+                            "x16, pool, 120, 84, outputs), relu and cross-entropy by default (default mlp)")
     train.add_argument("--hidden", type=_sizes, default=(300,), metavar="N[,N...]",
                        help="hidden layer sizes, e.g. 300 or 300,100 (default 300)")
-    train.add_argument("--activation", choices=HIDDEN_ACTIVATIONS, default="sigmoid",
-                       help="hidden activation (default sigmoid)")
+    train.add_argument("--dropout", type=_probability, default=0.0, metavar="P",
+                       help="MLP: drop each hidden unit with probability P in training (inverted dropout; default 0)")
+    train.add_argument("--input-dropout", type=_probability, default=0.0, metavar="P",
+                       help="MLP: drop each input pixel with probability P in training (default 0)")
+    train.add_argument("--activation", choices=HIDDEN_ACTIVATIONS,
+                       help="hidden activation (default sigmoid; relu with --model lenet)")
     train.add_argument("--output-activation", choices=tuple(ACTIVATIONS),
                        help="default: " + ", ".join(f"{default_output_activation(loss)} with {loss}" for loss in LOSSES))
-    train.add_argument("--loss", choices=tuple(LOSSES), default="mse",
-                       help="mse: the chapter's C = 1/B sum ||y - a||^2; ce: softmax cross-entropy (default mse)")
+    train.add_argument("--loss", choices=tuple(LOSSES),
+                       help="mse: the chapter's C = 1/B sum ||y - a||^2; ce: softmax cross-entropy (default mse; ce "
+                            "with --model lenet)")
     train.add_argument("--optimizer", choices=OPTIMIZERS,
                        help=f"default: {_by_recipe('optimizer')} (momentum μ = {MOMENTUM:g}; momentum and adam "
                             f"with a cosine-decayed step)")
@@ -195,9 +213,11 @@ def result_lr(config: Any) -> str:
 def _train(args: argparse.Namespace) -> int:
     from .experiment import TrainConfig, check_out_dir, default_out_dir, run, write_outputs
 
+    lenet = args.model == "lenet"
     config = TrainConfig(
-        dataset=args.dataset, data_dir=args.data_dir, download=args.download, hidden=args.hidden,
-        activation=args.activation, output_activation=args.output_activation, loss=args.loss,
+        dataset=args.dataset, data_dir=args.data_dir, download=args.download, hidden=args.hidden, model=args.model,
+        activation=args.activation or ("relu" if lenet else "sigmoid"), output_activation=args.output_activation,
+        loss=args.loss or ("ce" if lenet else "mse"), dropout=args.dropout, input_dropout=args.input_dropout,
         optimizer=args.optimizer, lr=args.lr, batch_size=args.batch_size, epochs=args.epochs, seed=args.seed,
         dtype=args.dtype, train_limit=args.train_limit, test_limit=args.test_limit, val_size=args.val_size,
     )
@@ -238,12 +258,13 @@ def _evaluate(args: argparse.Namespace) -> int:
     import numpy as np
 
     from .experiment import TrainConfig, format_confusion, load_data
-    from .nn import MLP, confusion_matrix
+    from .nn import MLP, LeNet5, confusion_matrix
     from .nn.serialization import load
 
     model = load(args.model)
-    if not isinstance(model, MLP):
-        raise UsageError(f"{args.model} holds a {type(model).__name__}; evaluate reads the MLPs written by train")
+    if not isinstance(model, (MLP, LeNet5)):
+        raise UsageError(f"{args.model} holds a {type(model).__name__}; evaluate reads the MLPs and LeNet5s written "
+                         f"by train")
     n_inputs = model.sizes[0]
     dataset = args.dataset or (None if args.data_dir else ("digits" if n_inputs == 64 else "mnist"))
     config = TrainConfig(dataset=dataset, data_dir=args.data_dir, download=args.download, val_size=0,

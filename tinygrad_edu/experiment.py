@@ -1,4 +1,5 @@
-"""One training run of an MLP classifier, end to end: what `tinygrad-edu train` does.
+"""One training run of a classifier (an MLP, or LeNet-5 with `model="lenet"`), end to end: what
+`tinygrad-edu train` does.
 
     config = TrainConfig(dataset="digits", hidden=(30,))       # unset fields take the recommended values
     result = run(config)            # load data, train (model selection on validation), test once
@@ -54,6 +55,7 @@ __all__ = ["DIGITS_RECIPES", "OUTPUT_FILES", "RECIPES", "ConfigError", "Recipe",
            "load_data", "recommended", "run", "train_and_test", "write_outputs"]
 
 DATASETS = ("mnist", "digits")
+MODELS = ("mlp", "lenet")
 DTYPES = ("float32", "float64")
 OPTIMIZERS = ("sgd", "momentum", "adam")
 MOMENTUM = 0.9
@@ -85,6 +87,16 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("tanh", "ce"): Recipe("momentum", 0.05, 64, why="(a): λ 0.05 above 0.02"),
     ("relu", "ce"): Recipe("momentum", 0.1, 64, why="(a): λ 0.1 above 0.05 above 0.02; Adam (0.001) below 0.05"),
 }
+#: LeNet-5 (nn.LeNet5): hidden activation -> its recommended settings (cross-entropy only).
+LENET_RECIPES: dict[str, Recipe] = {
+    "relu": Recipe("momentum", 0.05, 64, why=(
+        "validation accuracy after 2 epochs on MNIST (the last 10 000 training images), seed 0, batch 64: "
+        "λ 0.05 0.9831, 0.03 0.9819, 0.01 0.9745, 0.1 0.9630, 0.2 0.1917 (diverged); LENET_CHOICE in "
+        "benchmarks/mnist_results.py")),
+    "tanh": Recipe("momentum", 0.05, 64, why="relu's settings, not measured separately"),
+}
+LENET_EPOCHS = 15
+
 #: Where the small digits set (75 batches of 16 per epoch) needs other settings than MNIST.
 DIGITS_RECIPES: dict[tuple[str, str], Recipe] = {
     ("sigmoid", "mse"): Recipe("sgd", 0.25, 8, why=(
@@ -108,6 +120,11 @@ def recommended(activation: str, loss: str, optimizer: str | None = None, datase
     recipe = RECIPES[activation, loss]
     if dataset == "digits":
         recipe = DIGITS_RECIPES.get((activation, loss), recipe)
+    return _other_optimizer(recipe, optimizer)
+
+
+def _other_optimizer(recipe: Recipe, optimizer: str | None) -> Recipe:
+    """`recipe`, or its settings carried over to another optimizer (see the module docstring)."""
     if optimizer is None or optimizer == recipe.optimizer:
         return recipe
     if optimizer not in OPTIMIZERS:
@@ -127,6 +144,7 @@ class TrainConfig:
     """Everything that defines a run; None means "the recommended value" (see `resolved`)."""
 
     dataset: str | None = None  # "mnist", "digits"; None: "mnist", or IDX files in data_dir when it is given
+    model: str = "mlp"  # "mlp" (hidden, activation, output_activation apply) or "lenet" (nn.LeNet5, loss ce)
     data_dir: str | None = None
     download: bool = False
     hidden: tuple[int, ...] = (300,)
@@ -142,6 +160,8 @@ class TrainConfig:
     train_limit: int | None = None
     test_limit: int | None = None
     val_size: int | None = None  # None: a sixth of the training set (MNIST: the last 10 000)
+    dropout: float = 0.0  # the MLP's: after each hidden activation (nn.Dropout), and on its inputs
+    input_dropout: float = 0.0
 
     def resolved(self) -> TrainConfig:
         """A copy with every None filled in, after checking that the settings fit together."""
@@ -162,7 +182,22 @@ class TrainConfig:
         if c.loss == "ce" and output != "identity":
             raise ConfigError(f"with --loss ce the network outputs logits (the softmax is part of the loss): "
                               f"the output activation must be identity, not {output}")
-        recipe = recommended(c.activation, c.loss, c.optimizer, dataset)
+        if c.model not in MODELS:
+            raise ConfigError(f"unknown model {c.model!r}; choose one of {', '.join(MODELS)}")
+        for name in ("dropout", "input_dropout"):
+            p = getattr(c, name)
+            if not 0 <= p < 1:
+                raise ConfigError(f"{name.replace('_', '-')} must be a probability in [0, 1), got {p}")
+            if p and c.model != "mlp":
+                raise ConfigError(f"--{name.replace('_', '-')} applies to --model mlp only")
+        if c.model == "lenet":
+            if c.loss != "ce" or output != "identity":
+                raise ConfigError("--model lenet outputs logits and trains with cross-entropy: --loss ce")
+            if c.activation not in LENET_RECIPES:
+                raise ConfigError(f"--model lenet takes --activation {' or '.join(LENET_RECIPES)}, not {c.activation}")
+            recipe = _other_optimizer(LENET_RECIPES[c.activation], c.optimizer)
+        else:
+            recipe = recommended(c.activation, c.loss, c.optimizer, dataset)
         for name in ("batch_size", "epochs", "train_limit", "test_limit"):
             value = getattr(c, name)
             if value is not None and value < 1:
@@ -177,7 +212,7 @@ class TrainConfig:
         return replace(
             c, dataset=dataset, hidden=tuple(int(n) for n in c.hidden), output_activation=output,
             optimizer=recipe.optimizer, lr=lr, batch_size=c.batch_size or recipe.batch_size,
-            epochs=c.epochs or (DIGITS_EPOCHS if dataset == "digits" else EPOCHS),
+            epochs=c.epochs or (DIGITS_EPOCHS if dataset == "digits" else LENET_EPOCHS if c.model == "lenet" else EPOCHS),
         )
 
     @property
@@ -224,8 +259,14 @@ def load_data(config: TrainConfig, progress: bool = True) -> tuple[Dataset, list
     return ds, notes
 
 
-def build_model(config: TrainConfig, n_inputs: int, n_classes: int) -> nn.MLP:
-    """The config's MLP, refused (ConfigError) when tg.save and tg.load would refuse its size."""
+def build_model(config: TrainConfig, n_inputs: int, n_classes: int) -> nn.MLP | nn.LeNet5:
+    """The config's MLP (or LeNet5), refused (ConfigError) when tg.save and tg.load would refuse its size."""
+    if config.model == "lenet":
+        side = math.isqrt(n_inputs)
+        if side * side != n_inputs or side < 8:
+            raise ConfigError(f"--model lenet needs square images of at least 8 × 8 pixels, got {n_inputs} pixels")
+        return nn.LeNet5(side, n_classes, activation=config.activation, dtype=config.dtype,
+                         generator=np.random.default_rng(config.seed))
     sizes = [n_inputs, *config.hidden, n_classes]
     count = mlp_parameters(sizes)
     nbytes = count * np.dtype(config.dtype).itemsize
@@ -234,7 +275,8 @@ def build_model(config: TrainConfig, n_inputs: int, n_classes: int) -> nn.MLP:
                           f"in {config.dtype}), more than model files hold ({MAX_MODEL_BYTES // 2**20} MiB, "
                           f"MAX_MODEL_BYTES in tinygrad_edu/nn/serialization.py): choose smaller hidden sizes")
     return nn.MLP(sizes, activation=config.activation,
-                  output_activation=config.output_activation, dtype=config.dtype,
+                  output_activation=config.output_activation, dtype=config.dtype, dropout=config.dropout,
+                  input_dropout=config.input_dropout,
                   generator=np.random.default_rng(config.seed))
 
 
@@ -278,7 +320,7 @@ class _EpochLog(Callback):
 @dataclass
 class RunResult:
     config: TrainConfig
-    model: nn.MLP
+    model: nn.MLP | nn.LeNet5
     history: History
     dataset: Dataset
     test_predictions: np.ndarray
@@ -312,7 +354,7 @@ def train_and_test(config: TrainConfig, ds: Dataset, progress: bool = True,
     has_val = ds.X_val is not None
     say(f"{ds.name}: {len(ds.X_train)} training, {len(ds.X_val) if has_val else 0} validation, "
         f"{len(ds.X_test)} test images of {ds.n_features} pixels")
-    say(f"network {'-'.join(map(str, model.sizes))}, {config.activation} hidden, {config.output_activation} "
+    say(f"{'LeNet-5 ' if config.model == 'lenet' else ''}network {'-'.join(map(str, model.sizes))}, {config.activation} hidden, {config.output_activation} "
         f"output, loss {config.loss}; {config.optimizer} lr {config.lr:g} ({config.schedule}), batch "
         f"{config.batch_size}, {config.epochs} epoch{'s' if config.epochs != 1 else ''}, seed {config.seed}, {config.dtype}")
 
@@ -343,7 +385,8 @@ def train_and_test(config: TrainConfig, ds: Dataset, progress: bool = True,
         "dataset": ds.name if config.dataset == "idx" else config.dataset,
         "data_source": ds.source,
         "n_train": len(ds.X_train), "n_val": len(ds.X_val) if has_val else 0, "n_test": len(ds.X_test),
-        "architecture": list(model.sizes),
+        "model": config.model, "architecture": list(model.sizes),
+        "dropout": config.dropout, "input_dropout": config.input_dropout,
         "activation": config.activation, "output_activation": config.output_activation, "loss": config.loss,
         "optimizer": config.optimizer, "momentum": MOMENTUM if config.optimizer == "momentum" else None,
         "lr": config.lr, "schedule": config.schedule, "batch_size": config.batch_size, "epochs": config.epochs,
@@ -397,7 +440,10 @@ OUTPUT_FILES = ("model.npz", "metrics.json", "curves.png", "weights.png", "miscl
 
 def default_out_dir(config: TrainConfig) -> Path:
     c = config.resolved()
-    return Path("runs") / f"{c.dataset}-{'-'.join(map(str, c.hidden))}-{c.activation}-{c.loss}-seed{c.seed}"
+    shape = "lenet" if c.model == "lenet" else "-".join(map(str, c.hidden))
+    if c.dropout or c.input_dropout:
+        shape += f"-dropout{c.input_dropout:g}-{c.dropout:g}"
+    return Path("runs") / f"{c.dataset}-{shape}-{c.activation}-{c.loss}-seed{c.seed}"
 
 
 def _finite(data: Any) -> Any:
@@ -462,8 +508,9 @@ def write_outputs(result: RunResult, out_dir: str | Path, overwrite: bool = Fals
     ds, model = result.dataset, result.model
     figures = {
         "curves": lambda: plots.training_curves(result.history, title=f"{ds.name}, {'-'.join(map(str, model.sizes))}"),
-        "weights": lambda: plots.weight_images(model.linears[0].weight.data, rows=range(min(20, model.sizes[1])),
-                                               what="hidden unit"),
+        "weights": (lambda: plots.filters(model.convs[0].weight.data)) if isinstance(model, nn.LeNet5) else
+                   (lambda: plots.weight_images(model.linears[0].weight.data, rows=range(min(20, model.sizes[1])),
+                                                what="hidden unit")),
         "misclassified": lambda: plots.misclassified(ds.X_test, ds.y_test, result.test_predictions),
         "confusion_matrix": lambda: plots.confusion_matrix(ds.y_test, result.test_predictions,
                                                            num_classes=model.sizes[-1]),

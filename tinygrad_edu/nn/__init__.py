@@ -37,6 +37,9 @@ from .layers import (
     activation_name,
     init_weight,
 )
+from .convolutional import AdaptiveAvgPool2d, AvgPool2d, Conv1d, Conv2d, Flatten, MaxPool2d
+from .regularization import BatchNorm1d, BatchNorm2d, Dropout
+from .lenet import LeNet5
 from .losses import (
     LOSS_MODULES,
     LOSSES,
@@ -64,6 +67,8 @@ from .perceptron import Perceptron
 from .serialization import ModelFileError, load, save
 
 __all__ = [
+    "AdaptiveAvgPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv1d", "Conv2d", "Dropout", "Flatten",
+    "MaxPool2d", "LeNet5",
     "ACTIVATIONS",
     "ELU",
     "GELU",

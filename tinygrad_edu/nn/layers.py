@@ -392,6 +392,20 @@ def _default_init(hidden: str) -> str:
     return {"sigmoid": "xavier", "tanh": "xavier", "relu": "he"}.get(hidden, "pytorch")
 
 
+def predict_classes(model: Module, x: Any) -> np.ndarray:
+    """argmax of `model(x)` over the last axis, in eval mode and without a graph, the mode restored after."""
+    from ..engine.tensor import no_grad
+
+    was_training = model.training
+    model.eval()
+    try:
+        with no_grad():
+            out = model(x)
+    finally:
+        model.train(was_training)
+    return np.argmax(out.data, axis=-1)
+
+
 class MLP(Module):
     """A fully connected network: sizes = [n_0, n_1, ..., n_L], e.g. [784, 30, 10].
 
@@ -403,11 +417,14 @@ class MLP(Module):
     named layers.0.weight, layers.0.bias, layers.2.weight, ...; an identity output adds no module.
     `linears` lists the Linear layers in order (linears[l-1] holds the chapter's W^l).
     `init` defaults by hidden activation (xavier for sigmoid/tanh, he for relu), see layers.py.
+    `dropout` > 0 adds an nn.Dropout after every hidden activation, `input_dropout` > 0 one before the first
+    layer (Srivastava et al. 2014 used 0.5 and 0.2); the parameters' names then follow the modules' positions.
     """
 
     def __init__(
         self, sizes: Sequence[int], activation: str = "sigmoid", output_activation: str | None = None,
         dtype: Any = np.float64, generator: np.random.Generator | None = None, init: InitLike | None = None,
+        dropout: float = 0.0, input_dropout: float = 0.0,
     ) -> None:
         super().__init__()
         sizes = list(sizes)
@@ -421,13 +438,18 @@ class MLP(Module):
         self.dtype = np.dtype(dtype)
         self.init = _default_init(self.activation) if init is None else (init if callable(init) else str(init).lower())
         rng = _generator(generator)
-        modules: list[Module] = []
+        from .regularization import Dropout  # (regularization.py imports this file)
+
+        self.dropout, self.input_dropout = float(dropout), float(input_dropout)
+        modules: list[Module] = [Dropout(self.input_dropout)] if self.input_dropout else []
         L = len(self.sizes) - 1
         for l, (n_in, n_out) in enumerate(zip(self.sizes[:-1], self.sizes[1:]), start=1):
             modules.append(Linear(n_in, n_out, init=self.init, dtype=self.dtype, generator=rng))
             act = self.activation if l < L else self.output_activation
             if l < L or act != "identity":
                 modules.append(ACTIVATIONS[act]())
+            if l < L and self.dropout:
+                modules.append(Dropout(self.dropout))
         self.layers = Sequential(*modules)
 
     @property
@@ -439,16 +461,19 @@ class MLP(Module):
         return self.layers(_as_input(x, self.dtype))
 
     def predict(self, x: Any) -> np.ndarray:
-        """Class indices (argmax of the outputs), computed without recording a graph."""
-        from ..engine.tensor import no_grad
-
-        with no_grad():
-            out = self(x)
-        return np.argmax(out.data, axis=-1)
+        """Class indices (argmax of the outputs), computed in eval mode (no dropout) without recording a graph;
+        the mode is restored after."""
+        return predict_classes(self, x)
 
     def extra_repr(self) -> str:
-        return f"sizes={self.sizes}, activation={self.activation!r}, output_activation={self.output_activation!r}"
+        dropout = "".join(f", {name}={value}" for name, value in (("dropout", self.dropout),
+                                                                  ("input_dropout", self.input_dropout)) if value)
+        return (f"sizes={self.sizes}, activation={self.activation!r}, output_activation={self.output_activation!r}"
+                + dropout)
 
     def get_config(self) -> dict[str, Any]:
-        return {"sizes": self.sizes, "activation": self.activation, "output_activation": self.output_activation,
-                "dtype": self.dtype.name, "init": self.init if isinstance(self.init, str) else "pytorch"}
+        config = {"sizes": self.sizes, "activation": self.activation, "output_activation": self.output_activation,
+                  "dtype": self.dtype.name, "init": self.init if isinstance(self.init, str) else "pytorch"}
+        config.update({name: value for name, value in (("dropout", self.dropout),
+                                                       ("input_dropout", self.input_dropout)) if value})
+        return config

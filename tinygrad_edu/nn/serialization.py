@@ -5,7 +5,8 @@
 
 The archive is a zip file of `.npy` members holding plain arrays only:
     "__format__"   "tinygrad_edu.nn/1"
-    "__class__"    the model's class name ("MLP", "Linear", "Sequential", "Perceptron", an activation)
+    "__class__"    the model's class name ("MLP", "Linear", "Sequential", "Perceptron", an activation, a layer of
+                   nn/convolutional.py or nn/regularization.py)
     "__config__"   the constructor arguments as JSON (for MLP: sizes, activation, output_activation, dtype, init)
     "state/<name>" each entry of `model.state_dict()` ("state/layers.0.weight", ...)
 The file is written atomically: to a temporary file in the same directory, then renamed over `path`.
@@ -41,7 +42,10 @@ from typing import Any, NoReturn
 import numpy as np
 
 from .._atomic import atomic_writer
+from .convolutional import AdaptiveAvgPool2d, AvgPool2d, Conv1d, Conv2d, Flatten, MaxPool2d
 from .layers import ACTIVATIONS, INITS, MLP, Linear
+from .lenet import LeNet5, lenet5_parameters
+from .regularization import BatchNorm1d, BatchNorm2d, Dropout
 from .module import Module, Sequential, StateDictError
 from .perceptron import Perceptron
 
@@ -81,6 +85,8 @@ class ModelFileError(ValueError):
 
 def _classes() -> dict[str, type[Module]]:
     classes: dict[str, type[Module]] = {"MLP": MLP, "Linear": Linear, "Sequential": Sequential, "Perceptron": Perceptron}
+    classes.update({cls.__name__: cls for cls in (Conv1d, Conv2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Flatten,
+                                                  Dropout, BatchNorm1d, BatchNorm2d, LeNet5)})
     classes.update({cls.__name__: cls for cls in ACTIVATIONS.values()})
     return classes
 
@@ -172,12 +178,44 @@ def _sizes(value: Any, where: str) -> list[int]:
     return [_integer(1)(n, f"{where}[{i}]") for i, n in enumerate(value)]
 
 
+def _ints(low: int) -> Callable[[Any, str], list[int]]:
+    """A list of 1 or 2 ints >= low (a kernel size, a stride: one per spatial axis)."""
+    def check(value: Any, where: str) -> list[int]:
+        if not isinstance(value, list) or not 1 <= len(value) <= 2:
+            raise _Refused(f"{where} must be a list of 1 or 2 integers, got {value!r:.80}")
+        return [_integer(low, 2**16)(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    return check
+
+
+def _conv_padding(value: Any, where: str) -> Any:
+    return value if value in ("same", "valid") else _ints(0)(value, where)
+
+
+def _probability(value: Any, where: str) -> float:
+    p = _real(value, where)
+    if not 0 <= p <= 1:
+        raise _Refused(f"{where} must be in [0, 1], got {p}")
+    return p
+
+
+def _momentum(value: Any, where: str) -> Any:
+    return None if value is None else _probability(value, where)
+
+
 _ACTIVATION_NAMES = tuple(ACTIVATIONS)
+_CONV = {"in_channels": (_integer(1, 2**20), True), "out_channels": (_integer(1, 2**20), True),
+         "kernel_size": (_ints(1), True), "stride": (_ints(1), True), "padding": (_conv_padding, True),
+         "dilation": (_ints(1), True), "groups": (_integer(1, 2**20), True), "bias": (_boolean, True),
+         "dtype": (_choice(_FLOAT_DTYPES), True)}
+_POOL = {"kernel_size": (_ints(1), True), "stride": (_ints(1), True), "padding": (_ints(0), True)}
+_BATCH_NORM = {"num_features": (_integer(1, 2**24), True), "eps": (_real, True), "momentum": (_momentum, True),
+               "affine": (_boolean, True), "track_running_stats": (_boolean, True),
+               "dtype": (_choice(_FLOAT_DTYPES), True)}
 #: Each class's config: field -> (check, required). Activations not listed take no field.
 _FIELDS: dict[str, dict[str, tuple[Callable[[Any, str], Any], bool]]] = {
     "MLP": {"sizes": (_sizes, True), "activation": (_choice(_ACTIVATION_NAMES), True),
             "output_activation": (_choice(_ACTIVATION_NAMES), True), "dtype": (_choice(_FLOAT_DTYPES), True),
-            "init": (_choice(INITS), False)},
+            "init": (_choice(INITS), False), "dropout": (_probability, False), "input_dropout": (_probability, False)},
     "Linear": {"in_features": (_integer(1), True), "out_features": (_integer(1), True), "bias": (_boolean, True),
                "dtype": (_choice(_FLOAT_DTYPES), True)},
     "Perceptron": {"n_features": (_integer(1), True), "n_classes": (_integer(2), True),
@@ -190,6 +228,15 @@ _FIELDS: dict[str, dict[str, tuple[Callable[[Any, str], Any], bool]]] = {
     "Softplus": {"beta": (_real, True), "threshold": (_real, True)},
     "Hardtanh": {"min_val": (_real, True), "max_val": (_real, True)},
     "Sequential": {"modules": (lambda value, where: value, True)},  # checked by _check_sequential
+    "Conv1d": _CONV, "Conv2d": _CONV, "AvgPool2d": _POOL, "MaxPool2d": {**_POOL, "dilation": (_ints(1), True)},
+    "AdaptiveAvgPool2d": {"output_size": (_ints(1), True)},
+    "Flatten": {"start_dim": (_integer(-_MAX_AXIS, _MAX_AXIS - 1), True),
+                "end_dim": (_integer(-_MAX_AXIS, _MAX_AXIS - 1), True)},
+    "Dropout": {"p": (_probability, True)},
+    "BatchNorm1d": _BATCH_NORM, "BatchNorm2d": _BATCH_NORM,
+    "LeNet5": {"image_size": (_integer(8, 2**12), True), "num_classes": (_integer(2, 2**16), True),
+               "in_channels": (_integer(1, 2**10), True), "activation": (_choice(_ACTIVATION_NAMES), True),
+               "dtype": (_choice(_FLOAT_DTYPES), True)},
 }
 
 
@@ -225,17 +272,27 @@ def _check_config(name: Any, config: Any, where: str, depth: int, needs: _Needs)
             check(config[key], f"{inside}.{key}" if where else key)
         elif required:
             raise _Refused(f"{inside}: missing key {key!r} ({name} takes: {', '.join(fields)})")
-    count, modules = 0, 1
+    count, modules, extra_bytes = 0, 1, 0
     if name == "Sequential":
         _check_sequential(config["modules"], f"{where}.config.modules" if where else "modules", depth, needs)
     elif name == "MLP":
-        count, modules = mlp_parameters(config["sizes"]), 2 * len(config["sizes"])  # Linears, activations, Sequential
+        count, modules = mlp_parameters(config["sizes"]), 3 * len(config["sizes"])  # Linears, activations, dropouts
     elif name == "Linear":
         count = (config["in_features"] + config["bias"]) * config["out_features"]
     elif name == "Perceptron":
         count = (config["n_features"] + 1) * config["n_classes"]
+    elif name in ("Conv1d", "Conv2d"):
+        if config["in_channels"] % config["groups"] or config["out_channels"] % config["groups"]:
+            raise _Refused(f"{inside}: groups {config['groups']} must divide in_channels and out_channels")
+        count = config["out_channels"] * (config["in_channels"] // config["groups"] * math.prod(config["kernel_size"])
+                                          + config["bias"])
+    elif name == "LeNet5":
+        count, modules = lenet5_parameters(config["image_size"], config["in_channels"], config["num_classes"]), 15
+    elif name in ("BatchNorm1d", "BatchNorm2d"):
+        count = config["num_features"] * (2 * config["affine"] + 2 * config["track_running_stats"])
+        extra_bytes = 8 * config["track_running_stats"]  # num_batches_tracked, an int64
     needs.numbers += count
-    needs.nbytes += count * np.dtype(config.get("dtype", "float64")).itemsize
+    needs.nbytes += count * np.dtype(config.get("dtype", "float64")).itemsize + extra_bytes
     needs.modules += modules
     if needs.modules > MAX_MODULES:
         raise _Refused(f"the architecture has more than {MAX_MODULES} modules (MAX_MODULES)")
@@ -268,10 +325,13 @@ def _build(name: str, config: dict[str, Any]) -> Module:
     rng = np.random.default_rng(0)  # initial values are overwritten by the state: don't consume the global RNG
     if cls is MLP:
         return MLP(config["sizes"], config["activation"], config["output_activation"], dtype=config["dtype"],
+                   dropout=config.get("dropout", 0.0), input_dropout=config.get("input_dropout", 0.0),
                    init=config.get("init"), generator=rng)
     if cls is Linear:
         return Linear(config["in_features"], config["out_features"], bias=config["bias"], dtype=config["dtype"],
                       generator=rng)
+    if cls in (Conv1d, Conv2d, LeNet5):
+        return cls(**config, generator=rng)
     return cls(**config)
 
 

@@ -8,7 +8,7 @@
 graph.py    draw_graph / graph_text: forward, backward and chapter views of a computation graph
 tracing.py  trace(): record a forward pass, for values and gradients too large for the graph to keep
 network.py  network_diagram: neurons and links of an MLP from its layer sizes
-plots.py    matplotlib figures: digits, weights as images, activations, curves, confusion matrix, descent and
+plots.py    matplotlib figures: digits, weights as images, convolution filters and feature maps, activations, curves, confusion matrix, descent and
             the optimizers beyond it
 drawing.py  the Drawing object (a graphviz.Digraph that works without `dot`), label escaping, summaries
 
@@ -23,6 +23,8 @@ from .plots import (
     confusion_matrix,
     default_optimizers,
     descend,
+    feature_maps,
+    filters,
     gradient_descent,
     image_grid,
     misclassified,
@@ -36,7 +38,7 @@ from .plots import (
 from .tracing import Trace, trace
 
 __all__ = [
-    "DotNotFoundError", "Drawing", "Trace", "activation_functions", "build_model", "confusion_matrix", "default_optimizers", "descend", "dot_available", "draw_graph", "gradient_descent", "graph_text",
+    "DotNotFoundError", "Drawing", "Trace", "activation_functions", "build_model", "confusion_matrix", "default_optimizers", "descend", "dot_available", "feature_maps", "filters", "draw_graph", "gradient_descent", "graph_text",
     "image_grid", "misclassified", "network_diagram", "optimizer_comparison", "optimizer_paths", "rosenbrock", "show_image", "summarize", "trace", "training_curves",
     "weight_images",
 ]

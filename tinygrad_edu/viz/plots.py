@@ -199,6 +199,60 @@ def weight_images(weights: Any, rows: Sequence[int] | None = None, what: str = "
     return fig
 
 
+def filters(weight: Any, channel: int | None = None, ncols: int = 8, size: float = 1.2, cmap: str = "RdBu_r") -> Figure:
+    """A convolution's filters as a grid of small images: `weight` (out_channels, in_channels, kh, kw), as
+    Conv2d.weight. One row per input channel (or only `channel`), one panel per output channel; red positive, blue
+    negative, on one symmetric scale (a first layer's filters on MNIST: edge and stroke detectors)."""
+    W = np.asarray(_array(weight, "weight"), dtype=np.float64)
+    if W.ndim != 4:
+        raise ValueError(f"weight must be (out_channels, in_channels, kh, kw), as Conv2d.weight, got shape {W.shape}")
+    channels = range(W.shape[1]) if channel is None else [int(channel)]
+    for c in channels:
+        if not 0 <= c < W.shape[1]:
+            raise ValueError(f"channel {c} is out of range: the weight has {W.shape[1]} input channels")
+    panels = [(o, c) for c in channels for o in range(W.shape[0])]
+    ncols = max(1, min(ncols, W.shape[0]))
+    nrows = -(-len(panels) // ncols)
+    vmax = float(np.abs(W).max()) or 1.0
+    fig, axes = _figure(nrows, ncols, figsize=(size * ncols + 0.8, (size + 0.3) * nrows))
+    im = None
+    for i, ax in enumerate(axes.ravel()):
+        if i >= len(panels):
+            ax.set_axis_off()
+            continue
+        o, c = panels[i]
+        im = _image(ax, W[o, c], f"filter {o}" + (f", in {c}" if W.shape[1] > 1 else ""), cmap, -vmax, vmax)
+    fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.8, label="weight")
+    return fig
+
+
+def feature_maps(maps: Any, image: Any = None, ncols: int = 8, size: float = 1.2, cmap: str = "viridis",
+                 title: str | None = None) -> Figure:
+    """The channels of one image's activations (C, H, W), or (1, C, H, W), as a grid, each on its own scale,
+    after the input `image` if given: what each filter responds to in that digit. E.g.
+    `feature_maps(model.features[:2](x[:1]), image=x[0])` for the first convolution and its activation."""
+    A = np.asarray(_array(maps, "maps"), dtype=np.float64)
+    if A.ndim == 4 and A.shape[0] == 1:
+        A = A[0]
+    if A.ndim != 3:
+        raise ValueError(f"maps must be one image's channels (C, H, W) or (1, C, H, W), got shape {A.shape}")
+    panels: list[tuple[np.ndarray, str, str]] = []
+    if image is not None:
+        panels.append((_as_images(image, "image")[0], "input", "gray_r"))
+    panels += [(A[c], f"channel {c}", cmap) for c in range(A.shape[0])]
+    ncols = max(1, min(ncols, len(panels)))
+    nrows = -(-len(panels) // ncols)
+    fig, axes = _figure(nrows, ncols, figsize=(size * ncols + 0.4, (size + 0.3) * nrows + (0.3 if title else 0)))
+    for i, ax in enumerate(axes.ravel()):
+        if i >= len(panels):
+            ax.set_axis_off()
+            continue
+        _image(ax, *panels[i])
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
 def activation_functions(names: Sequence[str] = ("heaviside", "sigmoid", "relu", "tanh"),
                          x: Any = None) -> Figure:
     """Each activation σ and its derivative σ' computed by the engine (autograd through σ at every x).

@@ -1,0 +1,210 @@
+"""Convolutional layers: Conv1d, Conv2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d and Flatten, with PyTorch's names,
+parameter names and shapes (so a state_dict carries over either way). Each is one call of engine/convolution.py.
+
+Initialisation is PyTorch's default: weight and bias uniform in ±1/√fan_in, fan_in = in_channels/groups · kernel
+area (kaiming_uniform with a = √5 gives that bound), the rule Linear's "pytorch" init follows too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..engine import convolution as conv
+from ..engine.shape import flatten
+from ..engine.tensor import Tensor
+from .layers import _as_input, _generator
+from .module import Module, Parameter
+
+__all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "Conv1d", "Conv2d", "Flatten", "MaxPool2d"]
+
+
+def _positive(value: Any, what: str, who: str) -> int:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{who}: {what} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _sizes(value: Any, n: int, what: str, who: str, low: int = 1) -> tuple[int, ...]:
+    sizes = (value,) * n if isinstance(value, (int, np.integer)) else tuple(value)
+    if len(sizes) != n or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= low
+                                  for v in sizes):
+        raise ValueError(f"{who}: {what} must be an int >= {low} or {n} of them, got {value!r}")
+    return tuple(int(v) for v in sizes)
+
+
+class _ConvNd(Module):
+    """What Conv1d and Conv2d share: the weight (out_channels, in_channels/groups, *kernel_size), the bias
+    (out_channels,), the settings, and PyTorch's initialisation."""
+
+    dims = 2
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1, padding: Any = 0,
+                 dilation: Any = 1, groups: int = 1, bias: bool = True, dtype: Any = np.float64,
+                 generator: np.random.Generator | None = None) -> None:
+        super().__init__()
+        who, n = type(self).__name__, self.dims
+        self.in_channels = _positive(in_channels, "in_channels", who)
+        self.out_channels = _positive(out_channels, "out_channels", who)
+        self.groups = _positive(groups, "groups", who)
+        if self.in_channels % self.groups or self.out_channels % self.groups:
+            raise ValueError(f"{who}: groups={groups} must divide in_channels={in_channels} and "
+                             f"out_channels={out_channels}")
+        self.kernel_size = _sizes(kernel_size, n, "kernel_size", who)
+        self.stride = _sizes(stride, n, "stride", who)
+        self.dilation = _sizes(dilation, n, "dilation", who)
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise ValueError(f"{who}: padding must be an int, 'same' or 'valid', got {padding!r}")
+            if padding == "same" and self.stride != (1,) * n:
+                raise ValueError(f"{who}: padding='same' needs stride 1, got stride={stride}")
+            self.padding: Any = padding
+        else:
+            self.padding = _sizes(padding, n, "padding", who, low=0)
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(f"{who}: dtype must be a float dtype (float32 or float64), got {dtype}")
+        shape = (self.out_channels, self.in_channels // self.groups, *self.kernel_size)
+        self.weight = Parameter(np.zeros(shape, dtype))
+        if bias:
+            self.bias = Parameter(np.zeros(self.out_channels, dtype))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters(generator)
+
+    def reset_parameters(self, generator: np.random.Generator | None = None) -> None:
+        """Draw new values in place, uniform in ±1/√fan_in (PyTorch's default)."""
+        rng = _generator(generator)
+        bound = 1 / np.sqrt(self.weight[0].size)
+        state = {"weight": rng.uniform(-bound, bound, self.weight.shape)}
+        if self.bias is not None:
+            state["bias"] = rng.uniform(-bound, bound, self.bias.shape)
+        self.load_state_dict(state)
+
+    def _input(self, x: Any) -> Tensor:
+        x = _as_input(x, self.weight.dtype)
+        if x.ndim != self.dims + 2 or x.shape[1] != self.in_channels:
+            axes = "N, C, L" if self.dims == 1 else "N, C, H, W"
+            raise ValueError(f"{self._describe()} expects inputs of shape ({axes}) with C = {self.in_channels}, "
+                             f"got {x.shape}")
+        return x
+
+    def _describe(self) -> str:
+        return f"{type(self).__name__}({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size})"
+
+    def extra_repr(self) -> str:
+        parts = [f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"]
+        if self.padding != (0,) * self.dims:
+            parts.append(f"padding={self.padding!r}")
+        if self.dilation != (1,) * self.dims:
+            parts.append(f"dilation={self.dilation}")
+        if self.groups != 1:
+            parts.append(f"groups={self.groups}")
+        if self.bias is None:
+            parts.append("bias=False")
+        return ", ".join(parts)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"in_channels": self.in_channels, "out_channels": self.out_channels,
+                "kernel_size": list(self.kernel_size), "stride": list(self.stride),
+                "padding": self.padding if isinstance(self.padding, str) else list(self.padding),
+                "dilation": list(self.dilation), "groups": self.groups, "bias": self.bias is not None,
+                "dtype": self.weight.dtype.name}
+
+
+class Conv2d(_ConvNd):
+    """y = conv2d(x, weight, bias): x (N, in_channels, H, W) → (N, out_channels, OH, OW); weight
+    (out_channels, in_channels/groups, kh, kw), bias (out_channels,), as PyTorch's."""
+
+    dims = 2
+
+    def forward(self, x: Any) -> Tensor:
+        return conv.conv2d(self._input(x), self.weight, self.bias, self.stride, self.padding, self.dilation,
+                           self.groups)
+
+
+class Conv1d(_ConvNd):
+    """y = conv1d(x, weight, bias): x (N, in_channels, L) → (N, out_channels, OL); weight
+    (out_channels, in_channels/groups, k), as PyTorch's."""
+
+    dims = 1
+
+    def forward(self, x: Any) -> Tensor:
+        padding = self.padding if isinstance(self.padding, str) else self.padding[0]
+        return conv.conv1d(self._input(x), self.weight, self.bias, self.stride[0], padding, self.dilation[0],
+                           self.groups)
+
+
+class _Pool2d(Module):
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0) -> None:
+        super().__init__()
+        who = type(self).__name__
+        self.kernel_size = _sizes(kernel_size, 2, "kernel_size", who)
+        self.stride = self.kernel_size if stride is None else _sizes(stride, 2, "stride", who)
+        self.padding = _sizes(padding, 2, "padding", who, low=0)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+    def get_config(self) -> dict[str, Any]:
+        return {"kernel_size": list(self.kernel_size), "stride": list(self.stride), "padding": list(self.padding)}
+
+
+class MaxPool2d(_Pool2d):
+    """The maximum of each kernel_size window (stride defaults to kernel_size); a tie's gradient goes to the
+    window's first maximum, as PyTorch's."""
+
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1) -> None:
+        super().__init__(kernel_size, stride, padding)
+        self.dilation = _sizes(dilation, 2, "dilation", "MaxPool2d")
+
+    def forward(self, x: Any) -> Tensor:
+        return conv.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + (f", dilation={self.dilation}" if self.dilation != (1, 1) else "")
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "dilation": list(self.dilation)}
+
+
+class AvgPool2d(_Pool2d):
+    """The mean of each kernel_size window (stride defaults to kernel_size; padding counts as zeros)."""
+
+    def forward(self, x: Any) -> Tensor:
+        return conv.avg_pool2d(x, self.kernel_size, self.stride, self.padding)
+
+
+class AdaptiveAvgPool2d(Module):
+    """The mean over equal tiles of each image, to output_size (1: global average pooling)."""
+
+    def __init__(self, output_size: Any) -> None:
+        super().__init__()
+        self.output_size = _sizes(output_size, 2, "output_size", "AdaptiveAvgPool2d")
+
+    def forward(self, x: Any) -> Tensor:
+        return conv.adaptive_avg_pool2d(x, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+    def get_config(self) -> dict[str, Any]:
+        return {"output_size": list(self.output_size)}
+
+
+class Flatten(Module):
+    """Axes start_dim..end_dim merged into one: (N, C, H, W) → (N, C·H·W) by default, as PyTorch's."""
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
+        super().__init__()
+        self.start_dim, self.end_dim = int(start_dim), int(end_dim)
+
+    def forward(self, x: Any) -> Tensor:
+        return flatten(x, self.start_dim, self.end_dim)
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+    def get_config(self) -> dict[str, Any]:
+        return {"start_dim": self.start_dim, "end_dim": self.end_dim}
