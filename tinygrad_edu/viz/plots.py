@@ -466,15 +466,8 @@ def gradient_descent(cost: Callable[[Tensor], Tensor] | None = None, w0: Sequenc
     span = max(np.abs(start - centre).max() * 1.5, 0.5)
     xlim = xlim or (centre[0] - span, centre[0] + span)
     ylim = ylim or (centre[1] - span, centre[1] + span)
-    xs = np.linspace(*xlim, 161)
-    ys = np.linspace(*ylim, 161)
-    X, Y = np.meshgrid(xs, ys)
-    try:  # one vectorised evaluation when the cost broadcasts (it indexes w[0], w[1])
-        grid = np.asarray(cost(Tensor(np.stack([X, Y]))).data, dtype=np.float64)
-        if grid.shape != X.shape:
-            raise ValueError
-    except Exception:
-        grid = np.array([[float(cost(Tensor(np.array([x, y]))).item()) for x in xs] for y in ys])
+    X, Y, grid = _costs_on_grid(cost, xlim, ylim)
+    xs, ys = X[0], Y[:, 0]
     if minimum is None:
         centre = _minimum(cost, xs, ys, grid, float(min(learning_rates)))
     fig, axes = _figure(1, len(learning_rates), figsize=(3.6 * len(learning_rates), 3.6))
