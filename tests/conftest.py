@@ -47,6 +47,18 @@ def find_mnist() -> Path | None:
 MNIST_WHERE = "the four MNIST files in $TINYGRAD_EDU_DATA, ./data/mnist, the user cache or ../shared/data/mnist"
 
 
+def run_cli(argv, capsys):
+    """(exit code, stdout, stderr) of `tinygrad-edu argv`, whether it returns or exits (argparse)."""
+    from tinygrad_edu.cli import main
+
+    try:
+        code = main(argv)
+    except SystemExit as exit_:
+        code = exit_.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 def require(condition: bool, reason: str) -> None:
     """Skip the test when `condition` is false, except under CI=true, where the missing resource fails it."""
     if not condition:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import MNIST_WHERE, find_mnist, require
+from conftest import MNIST_WHERE, find_mnist, require, run_cli
 from full_disk import run_with_file_size_limit
 from model_files import npy_header, rewrite
 
@@ -29,16 +29,6 @@ ROOT = Path(__file__).resolve().parent.parent
 METRIC_FIELDS = ("dataset", "n_train", "n_val", "n_test", "architecture", "activation", "loss", "optimizer", "lr",
                  "batch_size", "epochs", "seed", "dtype", "train_accuracy", "val_accuracy", "test_accuracy",
                  "test_error", "train_seconds", "history")
-
-
-def run_cli(argv, capsys):
-    """(exit code, stdout, stderr) of `tinygrad-edu argv`, whether it returns or exits (argparse)."""
-    try:
-        code = main(argv)
-    except SystemExit as exit_:
-        code = exit_.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import require
+from conftest import require, run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -225,15 +225,6 @@ def trained(tmp_path_factory):
     argv = ["train", "--dataset", "digits", "--hidden", "16", "--epochs", "3", "--no-progress", "--out", str(out)]
     assert main(argv) == 0
     return out
-
-
-def run_cli(argv, capsys):
-    try:
-        code = main(argv)
-    except SystemExit as exit_:
-        code = exit_.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_a_trained_model_predicts_the_same_test_accuracy_in_onnxruntime(trained, tmp_path, capsys):

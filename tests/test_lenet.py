@@ -7,10 +7,10 @@ import json
 
 import numpy as np
 import pytest
+from conftest import run_cli
 
 import tinygrad_edu as tg
 from tinygrad_edu import nn
-from tinygrad_edu.cli import main
 from tinygrad_edu.experiment import LENET_RECIPES, ConfigError, TrainConfig
 from tinygrad_edu.nn.lenet import lenet5_parameters
 
@@ -58,15 +58,6 @@ def test_the_lenet_recipe_and_its_refusals():
         TrainConfig(dataset="digits", model="lenet", activation="sigmoid", loss="ce").resolved()
     with pytest.raises(ConfigError, match="unknown model 'resnet'"):
         TrainConfig(dataset="digits", model="resnet").resolved()
-
-
-def run_cli(argv, capsys):
-    try:
-        code = main(argv)
-    except SystemExit as exit_:
-        code = exit_.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.mark.slow
