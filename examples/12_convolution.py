@@ -38,16 +38,13 @@ NETWORKS = {
 
 def pick_dataset(data_dir: str | None, download: bool) -> str:
     try:
-        tg.data.locate_mnist(data_dir)
-        return "mnist"
-    except tg.data.MNISTNotFoundError as error:
-        if download:
-            return "mnist"
-        if data_dir is not None:  # a named folder without the files: as train, exit 2
-            print(error, file=sys.stderr)
-            raise SystemExit(2) from None
-        print(tg.data.DIGITS_INSTEAD)
-        return "digits"
+        dataset, note = tg.data.pick_dataset(data_dir, download)
+    except tg.data.MNISTNotFoundError as error:  # a named folder without the files: as train, exit 2
+        print(error, file=sys.stderr)
+        raise SystemExit(2) from None
+    if note:
+        print(note)
+    return dataset
 
 
 def convolution_is_a_product(seed: int) -> None:

@@ -24,6 +24,7 @@ from tinygrad_edu.data import (
     load_mnist_labels,
     locate_mnist,
     mnist_or_digits,
+    pick_dataset,
     search_dirs,
     write_idx,
 )
@@ -188,6 +189,8 @@ def test_a_named_directory_is_the_only_one_searched(isolated: Path) -> None:
 def test_mnist_or_digits_falls_back_only_when_no_folder_is_named(isolated: Path) -> None:
     ds, note = mnist_or_digits()
     assert ds.name == "digits" and note == DIGITS_INSTEAD
+    assert pick_dataset() == ("digits", DIGITS_INSTEAD)
+    assert pick_dataset(download=True) == ("mnist", None)  # the files will be fetched: nothing is read here
     make_set(isolated / "cwd" / "data" / "mnist", 3)
     ds, note = mnist_or_digits()
     assert marker_of(ds) == 3 and note is None

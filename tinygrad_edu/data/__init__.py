@@ -37,6 +37,7 @@ from .mnist import (
     load_mnist_labels,
     locate_mnist,
     mnist_or_digits,
+    pick_dataset,
     search_dirs,
 )
 
@@ -62,6 +63,7 @@ __all__ = [
     "load_mnist_labels",
     "locate_mnist",
     "mnist_or_digits",
+    "pick_dataset",
     "read_idx",
     "search_dirs",
     "train_val_split",

@@ -263,14 +263,25 @@ DIGITS_INSTEAD = ("MNIST not found: put the four files in ./data/mnist (or $TINY
                   "or pass --download; using scikit-learn's 8×8 digits instead")
 
 
-def mnist_or_digits(data_dir: str | os.PathLike[str] | None = None, download: bool = False, *,
-                    dtype: npt.DTypeLike = np.float32, **options: Any) -> tuple[Dataset, str | None]:
-    """(MNIST, None) where `load_mnist` finds (or downloads) it; else, when no `data_dir` was named, (scikit-learn's
-    8×8 digits, DIGITS_INSTEAD): how the examples run offline. A named `data_dir` without the files raises
-    MNISTNotFoundError, as `tinygrad-edu train --data-dir` does. `options` go to load_mnist."""
+def pick_dataset(data_dir: str | os.PathLike[str] | None = None, download: bool = False) -> tuple[str, str | None]:
+    """("mnist", None) where `search_dirs(data_dir)` finds the files or `download` will fetch them; else, when no
+    `data_dir` was named, ("digits", DIGITS_INSTEAD): how the examples run offline. A named `data_dir` without the
+    files raises MNISTNotFoundError, as `tinygrad-edu train --data-dir` does."""
+    if download:
+        return "mnist", None
     try:
-        return load_mnist(data_dir, download=download, dtype=dtype, **options), None
+        locate_mnist(data_dir)
+        return "mnist", None
     except MNISTNotFoundError:
         if data_dir is not None:
             raise
-    return load_digits(dtype=dtype), DIGITS_INSTEAD
+    return "digits", DIGITS_INSTEAD
+
+
+def mnist_or_digits(data_dir: str | os.PathLike[str] | None = None, download: bool = False, *,
+                    dtype: npt.DTypeLike = np.float32, **options: Any) -> tuple[Dataset, str | None]:
+    """The dataset `pick_dataset` chooses, loaded, with its note; `options` go to load_mnist."""
+    name, note = pick_dataset(data_dir, download)
+    if name == "digits":
+        return load_digits(dtype=dtype), note
+    return load_mnist(data_dir, download=download, dtype=dtype, **options), None
