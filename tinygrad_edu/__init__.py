@@ -39,6 +39,7 @@ from .creation import (
     zeros_like,
 )
 from .engine.function import Context, Function
+from .compiler import TraceError, compile
 from .gradient_check import GradcheckError, GradcheckReport, check_gradients, gradcheck, gradgradcheck
 from .functional import cross_entropy, log_softmax, mse, relu, sigmoid, softmax, tanh, heaviside
 from .engine.ops import concatenate, maximum, minimum, stack, sum_to, where
@@ -65,7 +66,7 @@ from .engine.tensor import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "Context", "Function", "Generator", "Tensor", "arange", "backward", "concatenate", "cross_entropy",
+    "Context", "Function", "TraceError", "compile", "Generator", "Tensor", "arange", "backward", "concatenate", "cross_entropy",
     "current_scope", "default_generator", "detect_anomaly", "enable_grad", "eye", "full", "full_like", "functional", "grad", "gradcheck", "GradcheckError",
     "GradcheckReport", "check_gradients", "gradgradcheck",
     "heaviside", "is_anomaly_enabled", "is_grad_enabled", "log_softmax", "manual_seed", "maximum", "minimum", "mse", "name_scope",

@@ -231,6 +231,16 @@ class _CollectorPaused:
 def backward(outputs: Sequence[Tensor], grad_outputs: Sequence[Any] | None = None,
              retain_graph: bool | None = None, create_graph: bool = False) -> None:
     """Accumulate d(outputs)/d(leaf) into `.grad` of every leaf that requires grad (see Tensor.backward)."""
+    tracer = _state.tracer
+    if tracer is not None:  # tinygrad_edu.compile: the walk is written down first, then run as usual
+        tracer.backward(list(outputs), grad_outputs, create_graph)
+        _state.tracer = None
+        try:
+            backward(outputs, grad_outputs, retain_graph, create_graph)
+        finally:
+            _state.tracer = tracer
+        tracer.check_backward()
+        return
     taken: set[int] | None = None if create_graph else set()  # (a recorded gradient is always copied)
     for leaf, grad in run_backward(outputs, grad_outputs, retain_graph, create_graph, taken=taken).items():
         if leaf._hooks:
@@ -246,6 +256,8 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor], 
     `inputs` may be leaves or intermediate tensors. With `create_graph=True` the results are part of a new
     graph and can be differentiated again (Hessian-vector products, second derivatives).
     """
+    if _state.tracer is not None:
+        _state.tracer.refuse("tinygrad_edu.grad() is not compiled yet: use loss.backward() in a compiled step")
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     if grad_outputs is not None and (isinstance(grad_outputs, (Tensor, np.ndarray)) or np.isscalar(grad_outputs)):

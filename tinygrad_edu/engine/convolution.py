@@ -110,7 +110,7 @@ def _col2im(cols: np.ndarray, size: tuple[int, int], stride: tuple[int, int], pa
     onto the pixel its window read (padding dropped). One strided addition per kernel offset (i, j)."""
     n, c, oh, ow, kh, kw = cols.shape
     (sh, sw), (dh, dw) = stride, dilation
-    out = np.zeros((n, c, size[0] + pads[0] + pads[1], size[1] + pads[2] + pads[3]), cols.dtype)
+    out = np.zeros_like(cols, shape=(n, c, size[0] + pads[0] + pads[1], size[1] + pads[2] + pads[3]))
     for i in range(kh):
         for j in range(kw):
             out[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh, j * dw:j * dw + sw * (ow - 1) + 1:sw] += cols[..., i, j]
@@ -303,8 +303,8 @@ class MaxPool2d(Function):
         n, c, oh, ow, kh, kw = win.shape
         flat = win.reshape(n, c, oh, ow, kh * kw)
         first = np.argmax(flat, axis=-1)  # the first maximum
-        nan = np.isnan(flat) if x.dtype.kind == "f" else None
-        if nan is not None and nan.any():  # a NaN wins its window: the last NaN, as PyTorch's CPU loop keeps it
+        if x.dtype.kind == "f":  # a NaN wins its window: the last NaN, as PyTorch's CPU loop keeps it
+            nan = np.isnan(flat)  # (no `if nan.any()`: the same code for every input, so a compiled step too)
             last = kh * kw - 1 - np.argmax(nan[..., ::-1], axis=-1)
             first = np.where(nan.any(axis=-1), last, first)
         y = np.take_along_axis(flat, first[..., None], axis=-1)[..., 0]

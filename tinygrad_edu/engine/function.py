@@ -253,6 +253,8 @@ class Function:
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
         """Run forward on the inputs' arrays and, if grad mode is on and an input requires grad, record a node.
         Without any Tensor among the inputs, the result is forward's plain array."""
+        if _state.tracer is not None:
+            return _state.tracer.apply(cls, args, kwargs)
         if _state.grad_enabled:
             for a in args:
                 if isinstance(a, Tensor) and a._requires_grad:

@@ -52,6 +52,12 @@ def operand(value: Any) -> Any:
     return array
 
 
+def as_array(value: Any) -> Any:
+    """numpy's ufuncs give a scalar for a 0-d result: make it an array again (anything else passes unchanged,
+    so that a compiled step, which traces these formulas, sees the call)."""
+    return np.asarray(value) if isinstance(value, np.generic) else value
+
+
 def normalize_axes(axis: Any, ndim: int) -> tuple[int, ...]:
     """`axis` (None, an int or a tuple, possibly negative) as a sorted tuple of non-negative axes."""
     if axis is None:
@@ -333,7 +339,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     # For very negative x, e^(-x) overflows to inf and 1/(1 + inf) = 0 is the right limit: the warning is
     # silenced rather than avoided. In place: one temporary array instead of three.
     with np.errstate(over="ignore"):
-        y = np.asarray(np.exp(np.negative(x)))  # (a 0-d input gives a numpy scalar: made an array)
+        y = as_array(np.exp(np.negative(x)))  # (in place below: a 0-d input's scalar is made an array)
     y += 1
     return np.reciprocal(y, out=y)
 
@@ -430,7 +436,7 @@ class Clip(Function):
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, low: Any = None, high: Any = None) -> np.ndarray:
-        inside = np.ones(x.shape, bool)
+        inside = np.ones_like(x, dtype=bool)  # (*_like of an input: a compiled step sees where it comes from)
         if low is not None:
             inside &= x >= low
         if high is not None:
@@ -610,7 +616,7 @@ class GetItem(Function):
     def forward(ctx: Context, x: np.ndarray, index: Any) -> np.ndarray:
         ctx.index = index
         try:
-            return np.asarray(x[index])
+            return as_array(x[index])
         except IndexError as e:
             raise IndexError(f"index {index!r} is invalid for a tensor of shape {x.shape}: {e}") from None
 
@@ -629,7 +635,7 @@ class ScatterAdd(Function):
     @staticmethod
     def forward(ctx: Context, g: np.ndarray, index: Any, shape: tuple[int, ...]) -> np.ndarray:
         ctx.index = index
-        out = np.zeros(shape, g.dtype)
+        out = np.zeros_like(g, shape=shape)  # (*_like of an input: a compiled step sees where it comes from)
         items = index if isinstance(index, tuple) else (index,)
         if all(isinstance(i, (slice, int, np.integer)) or i is None or i is Ellipsis for i in items):
             out[index] = g  # basic indexing selects each element at most once

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from .function import Context, Function
-from .ops import Sum, Where, normalize_axes, operand, reduction_axis
-from .tensor import Tensor
+from .ops import Sum, Where, as_array, normalize_axes, operand, reduction_axis
+from .tensor import Tensor, values
 
 
 def _kept(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
@@ -129,7 +129,7 @@ class Norm2(Function):
     def backward(ctx: Context, g: Any) -> Any:
         (x,) = ctx.saved_tensors
         y = Norm2.apply(x, axis=ctx.axes, keepdims=True)
-        safe = Where.apply(1.0, y, condition=np.asarray(y.data if isinstance(y, Tensor) else y) == 0)
+        safe = Where.apply(1.0, y, condition=as_array(values(y)) == 0)
         return g.reshape(_kept(x.shape, ctx.axes)) * (x / safe)
 
 
@@ -153,7 +153,7 @@ class Prod(Function):
     @staticmethod
     def backward(ctx: Context, g: Any) -> Any:
         (x,) = ctx.saved_tensors
-        zero = np.asarray(x.data if isinstance(x, Tensor) else x) == 0
+        zero = as_array(values(x)) == 0
         zeros = zero.sum(axis=ctx.axes, keepdims=True)
         nonzero = Where.apply(1.0, x, condition=zero)
         p = Prod.apply(nonzero, axis=ctx.axes, keepdims=True)
@@ -210,7 +210,7 @@ class Cumprod(Function):
         def from_the_end(v: Any) -> Any:  # Σ_{j>=k} v_j along the axis
             return Cumsum.apply(v[back], axis=a)[back]
 
-        zero = np.asarray(x.data if isinstance(x, Tensor) else x) == 0
+        zero = as_array(values(x)) == 0
         safe = Where.apply(1.0, x, condition=zero)
         if not zero.any():
             return from_the_end(g * y) / safe

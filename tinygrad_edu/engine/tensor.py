@@ -41,9 +41,32 @@ class _State(threading.local):
     grad_enabled: bool = True  # the class attributes are every new thread's starting values
     detect_anomaly: bool = False
     scope: tuple[str, ...] = ()
+    tracer: Any = None  # while tinygrad_edu.compile traces a function: what the engine reports its work to
 
 
 _state = _State()
+
+
+def outside_graph(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """numpy work on tensors' values that the graph does not record (comparisons, argmax): a tracer sees it."""
+    tracer = _state.tracer
+    return func(*args, **kwargs) if tracer is None else tracer.run_numpy(func, args, kwargs)
+
+
+def checked(check: Callable[..., None], *args: Any) -> None:
+    """Run `check` on values (it raises if they are wrong: labels out of range); a compiled step runs it again
+    at every call, on that call's values."""
+    tracer = _state.tracer
+    if tracer is None:
+        check(*args)
+    else:
+        tracer.check(check, args)
+
+
+def note_untraceable(reason: str) -> None:
+    """Said by code that draws random numbers or keeps Python state: a traced function cannot replay it."""
+    if _state.tracer is not None:
+        _state.tracer.refuse(reason)
 
 
 def is_grad_enabled() -> bool:
@@ -165,15 +188,16 @@ def version_of(array: np.ndarray) -> int:
     return _versions.get(id(array if base is None else base), 0)
 
 
-def bump_version(array: np.ndarray) -> None:
-    """Record an in-place change of the memory of `array`: graphs that saved it will refuse to backward."""
-    owner = array if array.base is None else array.base
-    key = id(owner)
-    version = _versions.get(key)
-    if version is None:
-        weakref.finalize(owner, _versions.pop, key, None)  # forgotten with the memory (an id can be reused)
-        version = 0
-    _versions[key] = version + 1
+def bump_version(*arrays: np.ndarray) -> None:
+    """Record an in-place change of the memory of each array: graphs that saved it will refuse to backward."""
+    for array in arrays:
+        owner = array if array.base is None else array.base
+        key = id(owner)
+        version = _versions.get(key)
+        if version is None:
+            weakref.finalize(owner, _versions.pop, key, None)  # forgotten with the memory (an id can be reused)
+            version = 0
+        _versions[key] = version + 1
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -232,6 +256,8 @@ class Tensor:
         self._requires_grad = False
         if requires_grad:
             self.requires_grad = True
+        if _state.tracer is not None:
+            _state.tracer.tensor_created(self, data)
 
     @classmethod
     def _wrap(cls, array: Any, grad_fn: Any = None) -> Tensor:
@@ -281,6 +307,8 @@ class Tensor:
     @property
     def grad(self) -> Tensor | None:
         """The gradient accumulated by `backward()`: a Tensor of this tensor's shape and dtype, or None."""
+        if _state.tracer is not None:
+            _state.tracer.grad_of(self)
         return self._grad
 
     @grad.setter
@@ -290,6 +318,8 @@ class Tensor:
                 value = Tensor(value, dtype=self.dtype)
             if value.shape != self.shape:
                 raise ValueError(f"assigned grad has shape {value.shape}, but {self._describe()} has {self.shape}")
+        if _state.tracer is not None:
+            _state.tracer.grad_assigned(self, value)
         self._grad = value
 
     def retain_grad(self) -> None:
@@ -354,15 +384,21 @@ class Tensor:
     def numpy(self) -> np.ndarray:
         """The values as a numpy array, shared, not copied, and outside the graph; read-only if the tensor
         requires grad (a write would go unseen by backward: write under no_grad() with Tensor operators)."""
+        if _state.tracer is not None:
+            _state.tracer.read_value(self, "read with .numpy()")
         return _read_only(self.data) if self._requires_grad else self.data
 
     def item(self) -> Any:
         """The value of a one-element tensor as a Python number."""
         if self.data.size != 1:
             raise ValueError(f"item() needs a tensor with one element, {self._describe()} has {self.data.size}")
+        if _state.tracer is not None:
+            _state.tracer.read_value(self, "read with .item()")
         return self.data.item()
 
     def tolist(self) -> Any:
+        if _state.tracer is not None:
+            _state.tracer.read_value(self, "read with .tolist()")
         return self.data.tolist()
 
     def __float__(self) -> float:
@@ -372,12 +408,16 @@ class Tensor:
         return int(self.item())
 
     def __bool__(self) -> bool:
+        if _state.tracer is not None:
+            _state.tracer.read_value(self, "used as a truth value (if/while)")
         return bool(self.data)
 
     __hash__ = object.__hash__  # tensors are graph nodes: hashed by identity even though == is elementwise
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         """`np.asarray(t)` gives the values (without the graph), as `numpy()` does."""
+        if _state.tracer is not None:
+            _state.tracer.read_value(self, "converted to a numpy array")
         if dtype is not None and dtype != self.data.dtype:
             return self.data.astype(dtype)
         return self.data.copy() if copy else self.numpy()
@@ -412,6 +452,9 @@ class Tensor:
                 f"`x = x {what.rstrip('=')} ...` to record a new node."
             )
         try:
+            if _state.tracer is not None:
+                _state.tracer.inplace(self, update)
+                return self
             update(self.data)
         except (TypeError, ValueError) as e:  # numpy's casting and broadcasting errors, with our names
             error = TypeError if isinstance(e, TypeError) else ValueError  # (numpy's own subclasses need more)
@@ -437,37 +480,37 @@ class Tensor:
     # -- outside the graph: comparisons and arg-reductions have no useful derivative ----------------------------
 
     def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return Tensor._wrap(self.data == values(other))
+        return Tensor._wrap(outside_graph(np.equal, self.data, values(other)))
 
     def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return Tensor._wrap(self.data != values(other))
+        return Tensor._wrap(outside_graph(np.not_equal, self.data, values(other)))
 
     def __lt__(self, other: Any) -> Tensor:
-        return Tensor._wrap(self.data < values(other))
+        return Tensor._wrap(outside_graph(np.less, self.data, values(other)))
 
     def __le__(self, other: Any) -> Tensor:
-        return Tensor._wrap(self.data <= values(other))
+        return Tensor._wrap(outside_graph(np.less_equal, self.data, values(other)))
 
     def __gt__(self, other: Any) -> Tensor:
-        return Tensor._wrap(self.data > values(other))
+        return Tensor._wrap(outside_graph(np.greater, self.data, values(other)))
 
     def __ge__(self, other: Any) -> Tensor:
-        return Tensor._wrap(self.data >= values(other))
+        return Tensor._wrap(outside_graph(np.greater_equal, self.data, values(other)))
 
     def isnan(self) -> Tensor:
-        return Tensor._wrap(np.isnan(self.data))
+        return Tensor._wrap(outside_graph(np.isnan, self.data))
 
     def isinf(self) -> Tensor:
-        return Tensor._wrap(np.isinf(self.data))
+        return Tensor._wrap(outside_graph(np.isinf, self.data))
 
     def isfinite(self) -> Tensor:
-        return Tensor._wrap(np.isfinite(self.data))
+        return Tensor._wrap(outside_graph(np.isfinite, self.data))
 
     def argmax(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
-        return Tensor._wrap(np.argmax(self.data, axis=axis, keepdims=keepdims))
+        return Tensor._wrap(outside_graph(np.argmax, self.data, axis=axis, keepdims=keepdims))
 
     def argmin(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
-        return Tensor._wrap(np.argmin(self.data, axis=axis, keepdims=keepdims))
+        return Tensor._wrap(outside_graph(np.argmin, self.data, axis=axis, keepdims=keepdims))
 
 
 class _Size(int):

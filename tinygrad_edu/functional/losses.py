@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..engine.ops import SquaredErrorSum, maximum, where
-from ..engine.tensor import Tensor, values
+from ..engine.tensor import Tensor, checked, values
 from .activations import _as_tensor, _softplus, log_softmax
 
 __all__ = [
@@ -234,14 +234,12 @@ def _class_index_loss(
         raise ValueError(f"{who}: class-index targets must have shape {label_shape} for input of shape "
                          f"{log_p.shape}, got {labels.shape}")
     kept = labels != ignore_index
-    outside = kept & ((labels < 0) | (labels >= c))
-    if outside.any():
-        raise ValueError(f"{who}: target class {labels[outside][0]} is outside 0..{c - 1} for {c} classes "
-                         f"(ignore_index is {ignore_index})")
-    safe = np.where(kept, labels, 0)
+    usual = weight is None and bool(kept.all())  # the usual case: every label counts, one operation fewer
+    checked(_check_labels, labels, c, ignore_index, usual, who)
     grid = np.indices(label_shape, sparse=True)
+    safe = labels if usual else np.where(kept, labels, 0)  # (the labels themselves: a compiled step sees them)
     picked = log_p[(grid[0], safe, *grid[1:])]  # log p[i, y_i, j...], shape label_shape
-    if weight is None and kept.all():  # the usual case: one operation fewer per training step
+    if usual:
         loss, total = -picked, float(picked.size)
     else:
         w = np.where(kept, 1.0 if weight is None else weight[safe], 0.0).astype(log_p.dtype)
@@ -253,6 +251,19 @@ def _class_index_loss(
     if reduction == "mean":
         return loss.sum() / total  # all ignored: 0/0 = nan, as PyTorch
     return loss.sum() if reduction == "sum" else loss
+
+
+def _check_labels(labels: np.ndarray, c: int, ignore_index: int, usual: bool, who: str) -> None:
+    """Class indices in 0..c-1 (or ignore_index); `usual`: none of them is ignore_index (a compiled step was
+    traced on such batches and must not be given another kind)."""
+    kept = labels != ignore_index
+    outside = kept & ((labels < 0) | (labels >= c))
+    if outside.any():
+        raise ValueError(f"{who}: target class {labels[outside][0]} is outside 0..{c - 1} for {c} classes "
+                         f"(ignore_index is {ignore_index})")
+    if usual and not kept.all():
+        raise ValueError(f"{who}: this batch has labels equal to ignore_index ({ignore_index}), but the compiled "
+                         f"step was traced on batches without any: call it eagerly for such batches")
 
 
 def nll_loss(

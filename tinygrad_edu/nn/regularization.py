@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine.tensor import Tensor, bump_version, no_grad
+from ..engine.tensor import Tensor, bump_version, no_grad, note_untraceable
 from .layers import _as_input, _generator
 from .module import Module, Parameter
 
@@ -46,6 +46,8 @@ class Dropout(Module):
             return x
         if self.p == 1:
             return x * 0.0
+        note_untraceable("nn.Dropout draws a new random mask at every call in training mode (compile would "
+                         "replay the first one); call model.eval() or compile without dropout")
         keep = _generator(self.generator).random(x.shape) >= self.p
         return x * (keep / (1 - self.p)).astype(x.dtype)
 
@@ -111,6 +113,8 @@ class _BatchNorm(Module):
         return y * self.weight.reshape(shape) + self.bias.reshape(shape) if self.affine else y
 
     def _update(self, mean: np.ndarray, unbiased_var: np.ndarray) -> None:
+        note_untraceable(f"{type(self).__name__} updates its running statistics with Python numbers in training "
+                         f"mode; compile it in eval mode")
         with no_grad():
             self.num_batches_tracked.data[...] += 1
             factor = 1 / int(self.num_batches_tracked.data) if self.momentum is None else self.momentum

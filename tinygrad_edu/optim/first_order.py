@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine.tensor import Tensor, bump_version
+from ..engine.tensor import Tensor, _state, bump_version, note_untraceable
 
 __all__ = [
     "SGD", "Adam", "AdamW", "CosineAnnealingLR", "ExponentialLR", "LRScheduler", "LambdaLR", "MultiStepLR",
@@ -92,24 +92,29 @@ class Optimizer:
         """Forget the gradients: `.grad = None` (or zeros with set_to_none=False) for every parameter."""
         for g in self.param_groups:
             for p in g["params"]:
-                if p.grad is not None:
-                    if set_to_none:
-                        p.grad = None
-                    else:
-                        p.grad.data[...] = 0
+                if set_to_none:
+                    p.grad = None  # (whether or not there was one: a compiled step then needs no guard on it)
+                elif p._grad is not None:
+                    note_untraceable("zero_grad(set_to_none=False) zeroes the gradients' arrays in place; "
+                                     "compile the default, zero_grad()")
+                    p._grad.data[...] = 0
 
     def step(self) -> None:
         """One update of every parameter that has a gradient."""
+        if _state.tracer is not None:  # tinygrad_edu.compile writes the updates down as it makes them
+            return _state.tracer.optimizer_step(self)
         for group in self.param_groups:
             for p in group["params"]:
                 grad = p._grad
                 if grad is None:
                     continue
-                self._update(p, grad.data, group)
+                self._update(p.data, grad.data, self._state_of(p), group)
                 bump_version(p.data)  # an in-place change: graphs that saved the old value must notice
 
-    def _update(self, p: Tensor, grad: np.ndarray, group: dict[str, Any]) -> None:
-        """Move `p.data` in place, given its gradient (an array) and its group's settings."""
+    def _update(self, data: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
+        """Move a parameter's array `data` in place, given its gradient, its buffers (`state`, kept between
+        steps) and its group's settings. Written with numpy operations on these alone, so that a compiled
+        step (tinygrad_edu.compile) can replay it."""
         raise NotImplementedError
 
     def _state_of(self, p: Tensor) -> dict[str, Any]:
@@ -184,20 +189,20 @@ class SGD(Optimizer):
         super().__init__(params, {"lr": lr, "momentum": momentum, "dampening": dampening,
                                   "weight_decay": weight_decay, "nesterov": nesterov})
 
-    def _update(self, p: Tensor, grad: np.ndarray, group: dict[str, Any]) -> None:
+    def _update(self, data: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
         lr, mu, wd = group["lr"], group["momentum"], group["weight_decay"]
         if wd:
-            grad = grad + wd * p.data  # a new array: never modify .grad itself
+            grad = grad + wd * data  # a new array: never modify .grad itself
         if mu:
-            state = self._state_of(p)
             buf = state.get("momentum_buffer")
             if buf is None:
-                buf = state["momentum_buffer"] = np.array(grad, dtype=p.dtype, copy=True)
+                buf = grad.astype(data.dtype, copy=True)
+                state["momentum_buffer"] = buf
             else:
                 buf *= mu
                 buf += (1 - group["dampening"]) * grad if group["dampening"] else grad
             grad = grad + mu * buf if group["nesterov"] else buf
-        p.data -= lr * grad
+        data -= lr * grad
 
 
 class Adam(Optimizer):
@@ -220,18 +225,17 @@ class Adam(Optimizer):
             raise ValueError(f"{type(self).__name__}: eps must be >= 0, got {eps}")
         super().__init__(params, {"lr": lr, "betas": (b1, b2), "eps": eps, "weight_decay": weight_decay})
 
-    def _update(self, p: Tensor, grad: np.ndarray, group: dict[str, Any]) -> None:
+    def _update(self, data: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
         lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
-        state = self._state_of(p)
         if wd:
             if self._decoupled:
-                p.data *= 1 - lr * wd  # AdamW: shrink the weights directly, not through the gradient
+                data *= 1 - lr * wd  # AdamW: shrink the weights directly, not through the gradient
             else:
-                grad = grad + wd * p.data
+                grad = grad + wd * data
         if not state:
             state["step"] = 0
-            state["exp_avg"] = np.zeros_like(p.data)
-            state["exp_avg_sq"] = np.zeros_like(p.data)
+            state["exp_avg"] = np.zeros_like(data)
+            state["exp_avg_sq"] = np.zeros_like(data)
         state["step"] += 1
         t, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
         m *= b1
@@ -240,7 +244,7 @@ class Adam(Optimizer):
         v += (1 - b2) * (grad * grad)
         denom = np.sqrt(v / (1 - b2**t))
         denom += eps
-        p.data -= (lr / (1 - b1**t)) * m / denom
+        data -= (lr / (1 - b1**t)) * m / denom
 
 
 class AdamW(Adam):

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from ..engine.autograd import grad
-from ..engine.tensor import Tensor, bump_version, enable_grad, no_grad
+from ..engine.tensor import Tensor, bump_version, enable_grad, no_grad, note_untraceable
 from .first_order import Optimizer
 
 __all__ = ["CG", "LBFGS", "Newton", "NewtonCG", "strong_wolfe"]
@@ -179,6 +179,8 @@ class _ClosureOptimizer(Optimizer):
         if not callable(closure):
             raise TypeError(f"{type(self).__name__}.step needs a closure, a function that recomputes and "
                             f"returns the cost (def closure(): return loss_fn(model(X), y)), got {closure!r}")
+        note_untraceable(f"{type(self).__name__}.step decides in Python, from the cost's values, how far to go "
+                         f"and how often to call the closure")
         params = self._params()
         for p in params:
             p.grad = None

@@ -1,0 +1,261 @@
+"""tg.compile: the generated code computes what the eager engine computes, bit for bit (float64 and float32).
+
+- every operation of the engine (the list of test_one_backward, generated from the modules): forward and
+  backward compiled against eager, on new values at each call;
+- training loops of nn models with SGD (plain, momentum, nesterov, weight decay), with and without zero_grad;
+- the cache: two traces, then the generated code; a new shape, dtype, requires_grad, grad mode or learning
+  rate traces again;
+- refusals, each with its reason: values read as Python numbers, hooks, dropout in training, Adam's counter,
+  LBFGS, create_graph, a constant that changes between calls;
+- the source of the chapter's 784-300-10 network, against a golden file read by a human.
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+import numpy as np
+import pytest
+from test_one_backward import EXAMPLES, NO_GRADIENT, OPERATIONS
+
+import tinygrad_edu as tg
+from tinygrad_edu import nn
+from tinygrad_edu.engine import reductions
+
+HERE = pathlib.Path(__file__).parent
+rng = np.random.default_rng(0)
+
+# Backward formulas that decide in Python from the values (a product with zeros takes another formula):
+# compile refuses them, saying so.
+DATA_DEPENDENT = {reductions.Prod, reductions.Cumprod}
+
+
+def same(a, b):
+    a, b = np.asarray(a), np.asarray(b)
+    assert a.dtype == b.dtype and a.shape == b.shape
+    assert np.array_equal(a, b, equal_nan=True), np.max(np.abs(a - b))
+
+
+def _values_like(inputs):
+    """New inputs of the same shapes and signs (positive stays positive: logs and square roots)."""
+    out = []
+    for x in inputs:
+        x = np.asarray(x)
+        if x.dtype.kind != "f":
+            out.append(x)
+            continue
+        noise = rng.uniform(0.9, 1.1, x.shape).astype(x.dtype)
+        out.append(x * noise)
+    return out
+
+
+@pytest.mark.parametrize("op", OPERATIONS, ids=lambda op: op.__name__)
+def test_every_operation_compiles_to_the_eager_numbers(op):
+    for inputs, settings in EXAMPLES[op]:
+        weights = {}
+
+        def step(*xs):
+            out = op.apply(*xs, **settings)
+            if "w" not in weights:
+                weights["w"] = rng.standard_normal(out.shape).astype(out.dtype)
+            (out * weights["w"]).sum().backward()
+            return out
+
+        compiled = tg.compile(step)
+        for call in range(4):
+            values = _values_like(inputs)
+            eager_leaves = [tg.tensor(v, requires_grad=True) for v in values]
+            leaves = [tg.tensor(v, requires_grad=True) for v in values]
+            expected = step(*eager_leaves)
+            try:
+                got = compiled(*leaves)
+            except tg.TraceError as e:
+                assert op in DATA_DEPENDENT and "truth value" in str(e), e
+                return
+            same(got.data, expected.data)
+            for a, b in zip(leaves, eager_leaves):
+                assert (a.grad is None) == (b.grad is None)
+                if a.grad is not None:
+                    same(a.grad.data, b.grad.data)
+        assert compiled.traces == 2, "two traces, then the generated code"
+        if op not in NO_GRADIENT:
+            assert "backward" in compiled.source
+
+
+def _mlp_pair(sizes, activation, dtype, seed=0):
+    a = nn.MLP(sizes, activation=activation, dtype=dtype, generator=np.random.default_rng(seed))
+    b = nn.MLP(sizes, activation=activation, dtype=dtype, generator=np.random.default_rng(seed))
+    return a, b
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("loss, activation, settings", [
+    ("mse", "sigmoid", dict(lr=0.5)),
+    ("ce", "relu", dict(lr=0.1, momentum=0.9)),
+    ("ce", "tanh", dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-3)),
+    ("mse", "relu", dict(lr=0.05, momentum=0.5, dampening=0.1)),
+])
+def test_training_loops_compile_to_the_eager_numbers(dtype, loss, activation, settings):
+    models = _mlp_pair([6, 8, 5, 3], activation, dtype)
+    opts = [tg.optim.SGD(m.parameters(), **settings) for m in models]
+    X = rng.standard_normal((40, 6)).astype(dtype)
+    labels = rng.integers(0, 3, 40)
+    Y = np.eye(3, dtype=dtype)[labels]
+
+    def make_step(model, opt):
+        def step(x, y):
+            opt.zero_grad()
+            out = model(x)
+            cost = tg.mse(out, y) if loss == "mse" else tg.cross_entropy(out, y)
+            cost.backward()
+            opt.step()
+            return cost
+        return step
+
+    eager, compiled = make_step(models[0], opts[0]), tg.compile(make_step(models[1], opts[1]))
+    for epoch in range(3):
+        for i in range(0, 40, 8):
+            target = Y[i:i + 8] if loss == "mse" else labels[i:i + 8]
+            same(compiled(tg.tensor(X[i:i + 8]), tg.tensor(target)).data,
+                 eager(tg.tensor(X[i:i + 8]), tg.tensor(target)).data)
+    for p, q in zip(models[0].parameters(), models[1].parameters()):
+        same(p.data, q.data)
+        same(p.grad.data, q.grad.data)
+    assert compiled.traces <= 4  # (momentum: the first step makes the buffers, a path of its own)
+
+
+def test_gradients_accumulate_without_zero_grad_as_eagerly():
+    models = _mlp_pair([3, 4, 2], "tanh", np.float64)
+    X = rng.standard_normal((5, 3))
+
+    def make(model):
+        def step(x):
+            model(x).sum().backward()
+            return None
+        return step
+
+    eager, compiled = make(models[0]), tg.compile(make(models[1]))
+    for _ in range(5):
+        eager(tg.tensor(X))
+        compiled(tg.tensor(X))
+    for p, q in zip(models[0].parameters(), models[1].parameters()):
+        same(p.grad.data, q.grad.data)  # five gradients summed, in the same order
+
+
+def test_parameters_are_updated_in_place_and_versions_bumped():
+    model = nn.Linear(3, 2, generator=np.random.default_rng(1))
+    opt = tg.optim.SGD(model.parameters(), lr=0.1)
+    weight = model.weight.data
+
+    @tg.compile
+    def step(x):
+        opt.zero_grad()
+        model(x).sum().backward()
+        opt.step()
+
+    x = tg.tensor(rng.standard_normal((4, 3)))
+    for _ in range(4):
+        before, version = weight.copy(), model.weight._version
+        step(x)
+        assert model.weight.data is weight and not np.array_equal(weight, before)
+        assert model.weight._version == version + 1
+    assert step.traces == 2
+
+
+def test_a_new_shape_dtype_requires_grad_grad_mode_or_learning_rate_traces_again():
+    w = tg.tensor(rng.standard_normal(3), requires_grad=True)
+    opt = tg.optim.SGD([w], lr=0.1)
+
+    @tg.compile
+    def step(x):
+        opt.zero_grad()
+        (x * w).sum().backward()
+        opt.step()
+
+    for _ in range(3):
+        step(tg.tensor(np.ones(3)))
+    assert step.traces == 2
+    step(tg.tensor(np.ones((2, 3))))
+    step(tg.tensor(np.ones(3, np.float32)))
+    assert step.traces == 4
+    opt.lr = 0.05
+    before = w.data.copy()
+    step(tg.tensor(np.ones(3)))
+    assert step.traces == 5
+    same(w.data, before - 0.05 * np.ones(3))
+
+
+def test_returned_tensors_have_no_graph_and_a_python_number_is_refused():
+    w = tg.tensor([1.0, 2.0], requires_grad=True)
+    compiled = tg.compile(lambda x: (x * w).sum())
+    for _ in range(3):
+        out = compiled(tg.tensor([3.0, 4.0]))
+    assert out.item() == 11.0 and out.grad_fn is None
+    with pytest.raises(tg.TraceError, match="returned a float"):
+        tg.compile(lambda x: ((x * w).sum(), 1.5))(tg.tensor([3.0, 4.0]))
+    with pytest.raises(tg.TraceError, match=r"read with \.item\(\)"):
+        tg.compile(lambda x: (x * w).sum().item())(tg.tensor([3.0, 4.0]))
+
+
+def _refusal(fn, *args, match):
+    with pytest.raises(tg.TraceError, match=match):
+        compiled = tg.compile(fn)
+        for _ in range(3):
+            compiled(*args)
+
+
+def test_what_cannot_be_replayed_is_refused_with_the_reason():
+    w = tg.tensor(rng.standard_normal(3), requires_grad=True)
+    x = tg.tensor(rng.standard_normal(3))
+
+    def branches(x):
+        y = (x * w).sum()
+        return y * 2 if y > 0 else y
+
+    _refusal(branches, x, match="truth value")
+    _refusal(lambda x: tg.tensor((x * w).numpy()), x, match="numpy")
+
+    def hooked(x):
+        y = x * w
+        y.register_hook(lambda g: g * 2)
+        y.sum().backward()
+
+    _refusal(hooked, x, match="hook")
+    drop = nn.Dropout(0.5)
+    _refusal(lambda x: drop(x * w).sum(), x, match="Dropout")
+    adam = tg.optim.Adam([w])
+
+    def adam_step(x):
+        adam.zero_grad()
+        (x * w).sum().backward()
+        adam.step()
+
+    _refusal(adam_step, x, match="step")
+    lbfgs = tg.optim.LBFGS([w])
+    _refusal(lambda x: lbfgs.step(lambda: (x * w * w).sum()), x, match="LBFGS")
+    _refusal(lambda x: (x * w).sum().backward(create_graph=True), x, match="create_graph")
+    noise = np.random.default_rng(3)
+    _refusal(lambda x: (x * w * noise.random(3)).sum(), x, match="different in two calls")
+
+
+def test_a_compiled_step_reads_like_the_chapter():
+    """The 784-300-10 sigmoid network with the chapter's MSE, as generated: compared with a golden file that a
+    human has read (tests/golden/compile_784_300_10.py). If the code generator changes on purpose, read the new
+    source and update the file."""
+    model = nn.MLP([784, 300, 10], activation="sigmoid", generator=np.random.default_rng(0))
+    opt = tg.optim.SGD(model.parameters(), lr=0.1)
+
+    def train_step(x, y):
+        opt.zero_grad()
+        loss = tg.mse(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    step = tg.compile(train_step)
+    X = rng.random((4, 784))
+    Y = np.eye(10)[rng.integers(0, 10, 4)]
+    for _ in range(3):
+        step(tg.tensor(X), tg.tensor(Y))
+    golden = (HERE / "golden" / "compile_784_300_10.py").read_text()
+    assert step.source == golden, step.source
