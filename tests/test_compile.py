@@ -20,6 +20,7 @@ from test_one_backward import EXAMPLES, NO_GRADIENT, OPERATIONS
 
 import tinygrad_edu as tg
 from tinygrad_edu import nn
+from tinygrad_edu.train import fit
 from tinygrad_edu.engine import reductions
 
 HERE = pathlib.Path(__file__).parent
@@ -259,3 +260,33 @@ def test_a_compiled_step_reads_like_the_chapter():
         step(tg.tensor(X), tg.tensor(Y))
     golden = (HERE / "golden" / "compile_784_300_10.py").read_text()
     assert step.source == golden, step.source
+
+
+@pytest.mark.parametrize("activation, loss, optimizer", [
+    ("sigmoid", "mse", dict(lr=0.5)), ("relu", "ce", dict(lr=0.1, momentum=0.9))])
+def test_fit_compiled_gives_the_eager_training_exactly(activation, loss, optimizer):
+    X = rng.standard_normal((70, 5))
+    y = rng.integers(0, 3, 70)
+    runs = []
+    for mode in (False, True):
+        model = nn.MLP([5, 7, 3], activation=activation, generator=np.random.default_rng(4))
+        opt = tg.optim.SGD(model.parameters(), **optimizer)
+        history = fit(model, (X, y), loss, opt, epochs=3, batch_size=16, val=(X[:20], y[:20]),
+                               progress=False, compile=mode)
+        runs.append((model, history))
+    (eager, h1), (compiled, h2) = runs
+    for p, q in zip(eager.parameters(), compiled.parameters()):
+        same(p.data, q.data)
+    assert h1.train_loss == h2.train_loss and h1.val_accuracy == h2.val_accuracy
+
+
+def test_fit_compiles_only_where_it_is_safe():
+    X, y = rng.standard_normal((20, 4)), rng.integers(0, 2, 20)
+    model = nn.Sequential(nn.Linear(4, 6), nn.ReLU(), nn.Dropout(0.5), nn.Linear(6, 2))
+    opt = tg.optim.SGD(model.parameters(), lr=0.1)
+    fit(model, (X, y), "ce", opt, epochs=1, progress=False)  # "auto": eager, as dropout needs
+    with pytest.raises(tg.TraceError, match="Dropout"):
+        fit(model, (X, y), "ce", opt, epochs=1, progress=False, compile=True)
+    adam = tg.optim.Adam(model.parameters())
+    with pytest.raises(tg.TraceError, match="Adam"):
+        fit(model, (X, y), "ce", adam, epochs=1, progress=False, compile=True)

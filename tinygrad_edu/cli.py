@@ -155,6 +155,10 @@ def _add_train_command(commands: argparse._SubParsersAction) -> None:
                        help="hidden layer sizes, e.g. 300 or 300,100 (default 300)")
     train.add_argument("--dropout", type=_probability, default=0.0, metavar="P",
                        help="MLP: drop each hidden unit with probability P in training (inverted dropout; default 0)")
+    train.add_argument("--eager", action="store_true",
+                       help="run every batch through the engine's graph instead of the step tinygrad_edu.compile "
+                            "generates (the same numbers, more bookkeeping; the generated step is used only where "
+                            "it is safe: SGD, no dropout or batch norm)")
     train.add_argument("--input-dropout", type=_probability, default=0.0, metavar="P",
                        help="MLP: drop each input pixel with probability P in training (default 0)")
     train.add_argument("--activation", choices=HIDDEN_ACTIVATIONS,
@@ -220,6 +224,7 @@ def _train(args: argparse.Namespace) -> int:
         loss=args.loss or ("ce" if lenet else "mse"), dropout=args.dropout, input_dropout=args.input_dropout,
         optimizer=args.optimizer, lr=args.lr, batch_size=args.batch_size, epochs=args.epochs, seed=args.seed,
         dtype=args.dtype, train_limit=args.train_limit, test_limit=args.test_limit, val_size=args.val_size,
+        compile=not args.eager,
     )
     out = Path(args.out) if args.out else default_out_dir(config)
     check_out_dir(out, overwrite=args.overwrite)  # a bad --out fails now, not after training

@@ -162,6 +162,7 @@ class TrainConfig:
     val_size: int | None = None  # None: a sixth of the training set (MNIST: the last 10 000)
     dropout: float = 0.0  # the MLP's: after each hidden activation (nn.Dropout), and on its inputs
     input_dropout: float = 0.0
+    compile: bool = True  # fit's compile="auto" (the generated step where it is safe); False: eager
 
     def resolved(self) -> TrainConfig:
         """A copy with every None filled in, after checking that the settings fit together."""
@@ -363,7 +364,7 @@ def train_and_test(config: TrainConfig, ds: Dataset, progress: bool = True,
     history = fit(model, (ds.X_train, ds.y_train), config.loss, opt, config.epochs,
                   val=(ds.X_val, ds.y_val) if has_val else None, batch_size=config.batch_size, seed=config.seed,
                   progress=progress, callbacks=[c for c in (epoch_log, best, *callbacks) if c is not None],
-                  scheduler=scheduler)
+                  scheduler=scheduler, compile="auto" if config.compile else False)
     if history.interrupted:
         say(f"interrupted by Ctrl-C after {len(history)} epoch{'s' if len(history) != 1 else ''}: testing the model as it is")
     best_epoch = best.restore() if best is not None else (len(history) or None)
@@ -397,7 +398,7 @@ def train_and_test(config: TrainConfig, ds: Dataset, progress: bool = True,
         "test_accuracy": test_accuracy, "test_error": 1.0 - test_accuracy,
         "train_loss": train_eval["loss"],
         "train_seconds": float(sum(history.train_seconds)),
-        "interrupted": history.interrupted,
+        "interrupted": history.interrupted, "compiled": history.compiled,
         "history": epochs_log,
         "confusion_matrix": confusion.tolist(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
