@@ -3,7 +3,8 @@
     python benchmarks/time_to_accuracy.py --data-dir ../shared/data/mnist [--seed 0] [--hidden 300]
 
 Ours: `tinygrad-edu train`'s recommended settings for relu + cross-entropy (momentum 0.9, λ = 0.1 cosine-decayed
-over 20 epochs, batch 64, float32), stopped after the first epoch whose validation accuracy reaches 98 %.
+over 20 epochs, batch 64, float32), stopped after the first epoch whose validation accuracy reaches 98 %; once
+with the compiled step (train's default, tinygrad_edu.compile) and once eagerly (`--eager`): the same numbers.
 Theirs: scikit-learn's `MLPClassifier((100,))`, Adam, 20 epochs (its defaults otherwise), fitted on the same
 50 000 training images. Both sides count training only: no data loading, and our per-epoch validation pass
 is not counted (fit's History.train_seconds). The test set is evaluated once for each side, after training.
@@ -27,7 +28,8 @@ import numpy as np  # noqa: E402
 TARGET = 0.98
 
 
-def ours(ds: Any, hidden: int, seed: int, epochs: int = 20, target: float = TARGET) -> dict[str, Any]:
+def ours(ds: Any, hidden: int, seed: int, epochs: int = 20, target: float = TARGET, compile: bool = True
+         ) -> dict[str, Any]:
     """`tinygrad-edu train`'s run on the given split, stopped by a callback at the target."""
     from tinygrad_edu import experiment
     from tinygrad_edu.train import Callback, StopTraining
@@ -38,12 +40,13 @@ def ours(ds: Any, hidden: int, seed: int, epochs: int = 20, target: float = TARG
                 raise StopTraining
 
     config = experiment.TrainConfig(dataset="mnist", hidden=(hidden,), activation="relu", loss="ce", epochs=epochs,
-                                    seed=seed).resolved()
+                                    seed=seed, compile=compile).resolved()
     result = experiment.train_and_test(config, ds, progress=False, log=None, callbacks=[StopAtTarget()])
     history = result.history
     return {
         "settings": f"784-{hidden}-10 relu + cross-entropy, {config.optimizer} λ {config.lr:g} ({config.schedule} over "
-                    f"{config.epochs} epochs), batch {config.batch_size}, {config.dtype}",
+                    f"{config.epochs} epochs), batch {config.batch_size}, {config.dtype}"
+                    f"{', compiled' if result.metrics['compiled'] else ', eager'}",
         "reached": history.stopped_early, "epochs": len(history), "batch": config.batch_size,
         "val_accuracy": history.val_accuracy[-1],
         "train_seconds": result.metrics["train_seconds"], "test_accuracy": result.metrics["test_accuracy"],
@@ -79,10 +82,12 @@ def measure(data_dir: str, seed: int = 0, hidden: int = 300, quick: bool = False
         ds = replace(ds, X_train=ds.X_train[:3000], y_train=ds.y_train[:3000])
         target, sklearn_epochs = 0.90, 3
     a = ours(ds, hidden, seed, target=target)
+    eager = ours(ds, hidden, seed, target=target, compile=False)
     b = scikit_learn(ds, seed, epochs=sklearn_epochs)
     floor = numpy_floor_time(ds, hidden, a["batch"], a["epochs"], repeats=1 if quick else 3)
-    return {"target": target, "seed": seed, "n_train": len(ds.X_train), "engine": a, "sklearn": b,
-            "numpy_floor": floor, "ratio": a["train_seconds"] / b["train_seconds"],
+    return {"target": target, "seed": seed, "n_train": len(ds.X_train), "engine": a, "engine_eager": eager,
+            "sklearn": b, "numpy_floor": floor, "ratio": a["train_seconds"] / b["train_seconds"],
+            "eager_ratio": eager["train_seconds"] / b["train_seconds"],
             "floor_ratio": floor["train_seconds"] / b["train_seconds"]}
 
 
@@ -107,7 +112,8 @@ def describe(result: dict[str, Any]) -> str:
                if a["reached"] else f"did NOT reach {100 * result['target']:.0f} % in {a['epochs']} epochs "
                                     f"(best {a['val_accuracy']:.4f})")
     return (f"tinygrad_edu ({a['settings']}): {reached}, {a['train_seconds']:.1f} s of training, test accuracy "
-            f"{a['test_accuracy']:.4f}\nscikit-learn ({b['settings']}): {b['train_seconds']:.1f} s, validation "
+            f"{a['test_accuracy']:.4f}\neager (--eager): {result['engine_eager']['train_seconds']:.1f} s, test "
+            f"accuracy {result['engine_eager']['test_accuracy']:.4f}\nscikit-learn ({b['settings']}): {b['train_seconds']:.1f} s, validation "
             f"{b['val_accuracy']:.4f}, test accuracy {b['test_accuracy']:.4f}\nnumpy floor (the same "
             f"{f['epochs']} epochs in hand-written numpy, {f['epoch_seconds']:.2f} s each): {f['train_seconds']:.1f} s"
             f"\nratio engine / scikit-learn: {result['ratio']:.2f} (target <= 0.25); numpy floor / scikit-learn: "
