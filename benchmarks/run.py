@@ -148,9 +148,20 @@ def load_torch(enabled: bool) -> tuple[ModuleType, ModuleType] | None:
     return torch, torch_workloads
 
 
+def load_jax(enabled: bool) -> ModuleType | None:
+    """benchmarks/jax_workloads.py if jax is importable (never installed by the project), else None."""
+    if not enabled:
+        return None
+    try:
+        import jax_workloads
+    except ImportError:
+        return None
+    return jax_workloads
+
+
 def build_workloads(
     only: set[int], sizes: Sizes, reference: ModuleType | None, torch_mods: tuple | None,
-    baseline: ModuleType | None = None,
+    baseline: ModuleType | None = None, jax_mod: ModuleType | None = None,
 ) -> list[Workload]:
     workloads: list[Workload] = []
     X, Y = npf.mnist_shaped_data(sizes.samples) if only & {1, 2} else (None, None)
@@ -182,7 +193,9 @@ def build_workloads(
         if torch_mods:
             tw = torch_mods[1]
             w.series["torch"] = lambda sz=sz: tw.mnist_sigmoid_epoch(Xtt, Ytt, tw.leaves(params(sz, np.float32)))
-        w.ratios = [("engine", "numpy"), ("engine, compiled", "numpy"), ("engine", "baseline"), ("baseline", "numpy"),
+        if jax_mod is not None:
+            w.series["jax.jit"] = lambda sz=sz: jax_mod.mnist_sigmoid_epoch(X, Y, params(sz, np.float32))
+        w.ratios = [("engine", "numpy"), ("engine, compiled", "numpy"), ("jax.jit", "numpy"), ("engine", "baseline"), ("baseline", "numpy"),
                     ("engine", "reference"), ("reference", "numpy"), ("torch", "numpy")]
         w.targets = [("engine", "numpy", 1.10), ("engine, compiled", "numpy", 1.02)]
         workloads.append(w)
@@ -216,7 +229,9 @@ def build_workloads(
         if torch_mods:
             tw = torch_mods[1]
             w.series["torch"] = lambda: tw.tiny_mlp_steps(tw.leaves(params(npf.TINY, np.float64)), steps)
-        w.ratios = [("engine", "numpy"), ("engine, SGD by hand", "numpy"), ("engine, compiled", "numpy"),
+        if jax_mod is not None:
+            w.series["jax.jit"] = lambda: jax_mod.tiny_mlp_steps(params(npf.TINY, np.float64), steps)
+        w.ratios = [("jax.jit", "numpy"), ("engine", "numpy"), ("engine, SGD by hand", "numpy"), ("engine, compiled", "numpy"),
                     ("engine", "baseline"), ("baseline", "numpy"), ("engine", "reference"), ("torch", "numpy"),
                     ("engine", "torch"), ("engine, compiled", "torch")]
         w.targets = [("engine", "numpy", 3.5), ("engine, compiled", "numpy", 1.3)]
@@ -417,6 +432,8 @@ def machine_info() -> dict[str, Any]:
     if "torch" in sys.modules:
         torch = sys.modules["torch"]
         info["torch"] = f"{torch.__version__} ({torch.get_num_threads()} threads)"
+    if "jax" in sys.modules:
+        info["jax"] = sys.modules["jax"].__version__
     return info
 
 
@@ -544,7 +561,7 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         f"{m['date']} · commit {(m['git_commit'] or 'unknown')[:10]}{' (dirty)' if m['git_dirty'] else ''} · "
         f"{m['cpu']}, {m['usable_cores']} of {m['cores']} cores · Python {m['python']} · numpy {m['numpy']} · "
-        f"BLAS {blas_text}" + (f" · torch {m['torch']}" if m.get("torch") else "")
+        f"BLAS {blas_text}" + (f" · torch {m['torch']}" if m.get("torch") else "") + (f" · jax {m['jax']}" if m.get("jax") else "")
         + (f" · baseline: commit {(m['baseline_commit'] or 'unknown')[:10]} ({results['settings']['baseline']})"
            if results["settings"].get("baseline") else ""),
         "",
@@ -616,6 +633,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=1, help="untimed rounds first (default 1)")
     parser.add_argument("--out", type=Path, default=HERE, help="directory for results.json and RESULTS.md")
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even if it is importable")
+    parser.add_argument("--no-jax", action="store_true", help="skip JAX even if it is importable")
     parser.add_argument("--reference", type=Path, default=DEFAULT_REFERENCE,
                         help="the reference numpy_baselines.py (optional; default ../shared/bench/)")
     parser.add_argument("--mnist-dir", type=Path, default=DEFAULT_MNIST,
@@ -639,15 +657,16 @@ def main(argv: list[str] | None = None) -> int:
     only = parse_only(args.only)
     reference = load_reference(reference_path)
     torch_mods = load_torch(not args.no_torch)
+    jax_mod = load_jax(not args.no_jax)
     baseline = load_baseline(args.baseline) if args.baseline else None
     print(f"tinygrad_edu benchmarks ({'quick' if args.quick else 'full'}): {repeats} rounds, "
           f"reference {'at ' + str(reference_path) if reference else 'absent'}, "
-          f"torch {'present' if torch_mods else 'absent'}"
+          f"torch {'present' if torch_mods else 'absent'}, jax {'present' if jax_mod else 'absent'}"
           + (f", baseline engine at {args.baseline}" if baseline else ""), flush=True)
 
     summaries: list[dict[str, Any]] = []
     started = time.perf_counter()
-    for workload in build_workloads(only, sizes, reference, torch_mods, baseline):
+    for workload in build_workloads(only, sizes, reference, torch_mods, baseline, jax_mod):
         rounds = repeats * workload.rounds_factor
         summaries.append(summarize(workload, time_interleaved(workload, rounds, args.warmup)))
         print_workload(summaries[-1])

@@ -12,7 +12,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import pathlib
+import re
 
 import numpy as np
 import pytest
@@ -290,3 +293,15 @@ def test_fit_compiles_only_where_it_is_safe():
     adam = tg.optim.Adam(model.parameters())
     with pytest.raises(tg.TraceError, match="Adam"):
         fit(model, (X, y), "ce", adam, epochs=1, progress=False, compile=True)
+
+
+def test_the_readme_shows_the_code_compile_writes():
+    """README "What autograd computes": its printed code is the generated source, comments aside."""
+    readme = (HERE.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## What autograd computes"):]
+    program, printed = re.findall(r"```python\n(.*?)```", section, flags=re.S)[:2]
+    shown = "\n".join(re.sub(r"(\S)\s+# .*$", r"\1", line) for line in printed.splitlines()) + "\n"
+    namespace: dict = {}
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        exec(compile(program, "README.md", "exec"), namespace)
+    assert out.getvalue() == shown

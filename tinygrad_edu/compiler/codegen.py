@@ -138,6 +138,11 @@ class Writer:
                 if st[0] in ("call", "method") and isinstance(st[1], Traced) and st[1].source is None:
                     defined_at[id(st[1])] = i
         self.inputs = [t for t in self.inputs if id(t) in uses]
+        for st in statements:  # functions keep their own names (sigmoid), values take others
+            if st[0] == "call" and not isinstance(st[2], tuple) and getattr(np, getattr(st[2], "__name__", ""), None) is not st[2]:
+                self._function_name(st[2])
+            elif st[0] == "check":
+                self._function_name(st[1])
         for t in self.inputs:
             self._name(t)
         body: list[str] = []
