@@ -158,7 +158,7 @@ def _add_train_command(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--eager", action="store_true",
                        help="run every batch through the engine's graph instead of the step tinygrad_edu.compile "
                             "generates (the same numbers, more bookkeeping; the generated step is used only where "
-                            "it is safe: SGD, no dropout or batch norm)")
+                            "it is safe: SGD or Adam, no dropout or batch norm)")
     train.add_argument("--input-dropout", type=_probability, default=0.0, metavar="P",
                        help="MLP: drop each input pixel with probability P in training (default 0)")
     train.add_argument("--activation", choices=HIDDEN_ACTIVATIONS,

@@ -22,7 +22,7 @@ Two traces instead of one: what numpy computes outside Tensor operations (a rand
 the inputs) would be baked into the code as a constant; a second trace that finds a different constant says
 so instead of replaying the first one. What cannot be replayed at all is refused with the reason (TraceError):
 reading a value as a Python number or truth value, hooks, create_graph, dropout and batch norm in training,
-optimizers that decide in Python (LBFGS, ...), Adam's step counter.
+optimizers that decide in Python (LBFGS, ...).
 """
 
 from __future__ import annotations

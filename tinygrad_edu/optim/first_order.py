@@ -154,7 +154,11 @@ class Optimizer:
             p = params[int(i)]
             restored = {}
             for n, v in s.items():
-                if isinstance(v, np.ndarray):
+                if n == "step" and isinstance(v, (int, float, np.integer, np.floating)):
+                    v = np.array(v, np.float64)  # a count saved as a number (an older state_dict)
+                if isinstance(v, np.ndarray) and v.ndim == 0:  # a count: kept in its own dtype
+                    v = v.copy()
+                elif isinstance(v, np.ndarray):
                     if v.shape != p.shape:
                         raise ValueError(f"optimizer state_dict: {n} of parameter {i} has shape {v.shape}, expected {p.shape}")
                     v = v.astype(p.dtype, copy=True)
@@ -232,19 +236,20 @@ class Adam(Optimizer):
                 data *= 1 - lr * wd  # AdamW: shrink the weights directly, not through the gradient
             else:
                 grad = grad + wd * data
-        if not state:
-            state["step"] = 0
+        if not state:  # the step count is a 0-d array, as PyTorch keeps a tensor: counted in place, so that a
+            state["step"] = np.zeros_like(data, dtype=np.float64, shape=())  # compiled step counts it too
             state["exp_avg"] = np.zeros_like(data)
             state["exp_avg_sq"] = np.zeros_like(data)
-        state["step"] += 1
         t, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
+        t += 1
         m *= b1
         m += (1 - b1) * grad
         v *= b2
         v += (1 - b2) * (grad * grad)
-        denom = np.sqrt(v / (1 - b2**t))
+        # The bias corrections in float64, then in the parameter's dtype (as a Python float would be used).
+        denom = np.sqrt(v / (1 - b2**t).astype(v.dtype))
         denom += eps
-        data -= (lr / (1 - b1**t)) * m / denom
+        data -= (lr / (1 - b1**t)).astype(m.dtype) * m / denom
 
 
 class AdamW(Adam):
