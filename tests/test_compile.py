@@ -301,3 +301,67 @@ def test_the_readme_shows_the_code_compile_writes():
     with contextlib.redirect_stdout(io.StringIO()) as out:
         exec(compile(program, "README.md", "exec"), namespace)
     assert out.getvalue() == shown
+
+
+def test_fit_auto_trains_on_eagerly_when_the_step_cannot_be_replayed():
+    X, y = rng.standard_normal((48, 3)), rng.integers(0, 2, 48)
+    noise = np.random.default_rng(5)
+
+    def reads_the_loss(out, target):  # a Python branch on a value: refused while tracing
+        loss = tg.cross_entropy(out, target)
+        return loss * 2 if loss.item() > 10 else loss
+
+    def random_scale(out, target):  # a different constant at every call: the two traces disagree
+        return tg.cross_entropy(out, target) * float(1 + noise.random())
+
+    for loss in (reads_the_loss, random_scale):
+        model = nn.MLP([3, 4, 2], activation="tanh", generator=np.random.default_rng(0))
+        history = fit(model, (X, y), loss, tg.optim.SGD(model.parameters(), lr=0.1), epochs=3, batch_size=8,
+                      progress=False)
+        assert not history.compiled and len(history) == 3 and np.isfinite(history.train_loss).all()
+        with pytest.raises(tg.TraceError):
+            fit(model, (X, y), loss, tg.optim.SGD(model.parameters(), lr=0.1), epochs=1, batch_size=8,
+                progress=False, compile=True)
+
+
+@pytest.mark.parametrize("name", sorted(nn.ACTIVATIONS))
+def test_every_activation_compiles_to_the_eager_numbers(name):
+    X = rng.standard_normal((12, 3)) * 3
+    Y = rng.standard_normal((12, 2))
+    models = [nn.MLP([3, 5, 2], activation=name, generator=np.random.default_rng(2)) for _ in range(2)]
+    steps = []
+    for model in models:
+        opt = tg.optim.SGD(model.parameters(), lr=0.01)
+
+        def step(x, y, model=model, opt=opt):
+            opt.zero_grad()
+            loss = tg.mse(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+        steps.append(step)
+    compiled = tg.compile(steps[1])
+    for i in range(4):
+        x, y = tg.tensor(X[3 * i:3 * i + 3]), tg.tensor(Y[3 * i:3 * i + 3])
+        same(compiled(x, y).data, steps[0](x, y).data)
+    for p, q in zip(*(m.parameters() for m in models)):
+        same(p.data, q.data)
+    assert compiled.traces == 2
+
+
+@pytest.mark.parametrize("name", sorted(nn.LOSS_MODULES))
+def test_fit_with_every_loss_compiles_to_the_eager_numbers(name):
+    X = rng.random((40, 4))
+    y = (X.sum(axis=1) > 2).astype(int)
+    binary = name in ("bce", "bce_with_logits")
+    runs = []
+    for mode in (False, True):
+        body = nn.MLP([4, 6, 1 if binary else 2], activation="tanh", generator=np.random.default_rng(3),
+                      output_activation="sigmoid" if name in ("bce", "mse") else "identity")
+        model = nn.Sequential(body, nn.LogSoftmax()) if name == "nll" else body
+        history = fit(model, (X, y), loss=name, optimizer=tg.optim.SGD(model.parameters(), lr=0.2), epochs=3,
+                      batch_size=8, progress=False, compile=mode)
+        runs.append((model, history))
+    assert runs[1][1].compiled, name
+    for p, q in zip(runs[0][0].parameters(), runs[1][0].parameters()):
+        same(p.data, q.data)

@@ -231,7 +231,7 @@ class _CompiledSteps:
     """fit's batch as two compiled functions: zero_grad, forward and backward (returning the cost and the
     outputs), then the update, so that a non-finite cost is still caught before the update."""
 
-    def __init__(self, model: Module, fn: Callable, optimizer: Optimizer, output: Tensor) -> None:
+    def __init__(self, model: Module, fn: Callable, optimizer: Optimizer, output: Tensor, fallback: bool) -> None:
         def forward_backward(x: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
             optimizer.zero_grad()
             out = model(x)
@@ -242,8 +242,8 @@ class _CompiledSteps:
         def update() -> None:
             optimizer.step()
 
-        self.forward_backward = compiler.compile(forward_backward)
-        self.update = compiler.compile(update)
+        self.forward_backward = compiler.compile(forward_backward, fallback=fallback)
+        self.update = compiler.compile(update, fallback=fallback)
         self.output = output  # an empty output of the model's shape and dtype: what _target needs to know
 
 
@@ -275,7 +275,8 @@ def _compiled_steps(model: Module, fn: Callable, optimizer: Optimizer, mode: boo
             sample = model(Tensor._wrap(np.asarray(X[:1], dtype=dtype)))
         finally:
             model.train(was)
-    return _CompiledSteps(model, fn, optimizer, Tensor._wrap(np.empty((0,) + sample.shape[1:], sample.dtype)))
+    return _CompiledSteps(model, fn, optimizer, Tensor._wrap(np.empty((0,) + sample.shape[1:], sample.dtype)),
+                          fallback=mode == "auto")
 
 
 def _correct(out: np.ndarray, y: np.ndarray) -> int:
@@ -418,8 +419,14 @@ def fit(
                 for b, (xb, yb) in enumerate(_batches(X, y, batch_size, rng)):
                     x = Tensor._wrap(np.asarray(xb, dtype=dtype))
                     if steps is not None:  # compiled: zero_grad, forward, backward; the update after the check
-                        cost, out = steps.forward_backward(x, _target(yb, steps.output, kind))
-                    else:
+                        try:
+                            cost, out = steps.forward_backward(x, _target(yb, steps.output, kind))
+                        except compiler.TraceError:
+                            if compile is True:
+                                raise
+                            steps = None  # "auto": what the step does cannot be compiled; this batch again, eagerly
+                            history.compiled = False
+                    if steps is None:
                         optimizer.zero_grad()
                         out = model(x)
                         cost = fn(out, _target(yb, out, kind))
@@ -488,4 +495,6 @@ def fit(
         if bar is not None:
             bar.close()
         model.train()
+        if steps is not None and (steps.forward_backward.eager_reason or steps.update.eager_reason):
+            history.compiled = False  # "auto" found a step it could not replay and trained on eagerly
     return history

@@ -42,15 +42,17 @@ from .tracing import Traced, TraceError, Tracer, argument_names
 __all__ = ["CompiledFunction", "TraceError", "compile"]
 
 
-def compile(fn: Callable | None = None, *, inline: bool = True) -> Any:
+def compile(fn: Callable | None = None, *, inline: bool = True, fallback: bool = False) -> Any:
     """Compile `fn` (a function of Tensors and arrays: forward, loss.backward(), optimizer.step()) into
     straight-line numpy code, as a decorator (`@tg.compile`) or a call (`tg.compile(step)`).
 
     inline=False keeps one numpy call per line, with a name for every intermediate value (the plain version).
+    fallback=True: when two traces disagree, that call's (eager) result is returned and every later call runs
+    `fn` eagerly (`.eager_reason` says why), instead of raising TraceError.
     """
     if fn is None:
-        return lambda f: CompiledFunction(f, inline=inline)
-    return CompiledFunction(fn, inline=inline)
+        return lambda f: CompiledFunction(f, inline=inline, fallback=fallback)
+    return CompiledFunction(fn, inline=inline, fallback=fallback)
 
 
 class _Trace:
@@ -74,10 +76,11 @@ class _Trace:
 class CompiledFunction:
     """The compiled form of a function; call it as the function. `.source` is the generated code."""
 
-    def __init__(self, fn: Callable, inline: bool = True) -> None:
+    def __init__(self, fn: Callable, inline: bool = True, fallback: bool = False) -> None:
         if not callable(fn):
             raise TypeError(f"tinygrad_edu.compile needs a function, got {type(fn).__name__}")
-        self.fn, self.inline = fn, inline
+        self.fn, self.inline, self.fallback = fn, inline, fallback
+        self.eager_reason: str | None = None  # set when fallback gave up compiling: later calls run fn
         functools.update_wrapper(self, fn)
         self._cache: dict[tuple, list[list]] = {}  # key -> [[trace, compiled?], ...]
         self.traces = 0  # calls that ran eagerly under the tracer
@@ -100,7 +103,7 @@ class CompiledFunction:
         if kwargs:
             raise TypeError(f"compiled {self.fn.__name__}: pass arguments by position (keyword arguments are not "
                             f"compiled yet)")
-        if _state.tracer is not None:
+        if _state.tracer is not None or self.eager_reason is not None:
             return self.fn(*args)  # inside another trace: traced as part of it
         key = _key(args)
         entries = self._cache.setdefault(key, [])
@@ -110,7 +113,13 @@ class CompiledFunction:
                 if compiled:
                     return trace.program.function(*args)
                 result, again = self._trace(args)
-                _compare(trace, again, self.fn.__name__)
+                try:
+                    _compare(trace, again, self.fn.__name__)
+                except TraceError as e:
+                    if not self.fallback:
+                        raise
+                    self.eager_reason = str(e)
+                    return result
                 entry[:] = [again, True]
                 self._latest = again
                 return result

@@ -344,6 +344,12 @@ class Tracer:
         if not any(isinstance(a, Traced) for a in _flatten(lifted)):
             return func(*args, **kwargs)
         result = func(*lifted, **kwargs)
+        if isinstance(result, tuple):
+            return tuple(self._bound(r) for r in result)
+        return self._bound(result)
+
+    def _bound(self, result: Any) -> Any:
+        """A Traced result handed back to the engine as its real array, which the trace now knows."""
         if isinstance(result, Traced):
             self.bind(result.value, result)
             return result.value

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..engine.function import Context, Function
 from ..engine.ops import Exp, Heaviside, ReLU, Sigmoid, Tanh, operand, where
-from ..engine.tensor import Tensor, values
+from ..engine.tensor import Tensor, outside_graph, values
 
 __all__ = [
     "elu", "gelu", "hardsigmoid", "hardtanh", "heaviside", "identity", "leaky_relu", "log_softmax", "logsigmoid",
@@ -93,7 +93,7 @@ def log_softmax(x: Any, axis: int = -1) -> Tensor:
 def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
     """x if x > 0 else negative_slope·x."""
     x = _as_tensor(x)
-    return where(values(x) > 0, x, x * negative_slope)
+    return where(x > 0, x, x * negative_slope)  # (x > 0 on the tensor: a compiled step sees the mask made)
 
 
 def hardtanh(x: Any, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
@@ -101,9 +101,14 @@ def hardtanh(x: Any, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
     if not min_val <= max_val:
         raise ValueError(f"hardtanh: min_val must be <= max_val, got min_val={min_val}, max_val={max_val}")
     x = _as_tensor(x)
-    d = values(x)
-    inside = (d > min_val) & (d < max_val)  # False at NaN: no gradient there, as in PyTorch
-    return where(inside, x, np.clip(d, min_val, max_val))  # outside: a constant (NaN stays NaN)
+    inside, clipped = outside_graph(_clipped, values(x), min_val, max_val)
+    return where(inside, x, clipped)  # outside: a constant (NaN stays NaN)
+
+
+def _clipped(d: np.ndarray, low: float, high: float) -> tuple[np.ndarray, np.ndarray]:
+    """Where low < d < high (False at NaN: no gradient there, as in PyTorch), and d clipped to [low, high].
+    (Called through outside_graph: numpy on a tensor's values, which a compiled step must see made.)"""
+    return (d > low) & (d < high), np.clip(d, low, high)
 
 
 def relu6(x: Any) -> Tensor:
@@ -114,8 +119,13 @@ def relu6(x: Any) -> Tensor:
 def hardsigmoid(x: Any) -> Tensor:
     """x/6 + 1/2 clipped to [0, 1] (0 below -3, 1 above 3); the gradient is 1/6 strictly inside (-3, 3)."""
     x = _as_tensor(x)
-    d = values(x)
-    return where((d > -3) & (d < 3), x / 6 + 0.5, np.clip(d / 6 + 0.5, 0.0, 1.0))
+    inside, clipped = outside_graph(_hard_sigmoid_parts, values(x))
+    return where(inside, x / 6 + 0.5, clipped)
+
+
+def _hard_sigmoid_parts(d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where -3 < d < 3, and d/6 + 1/2 clipped to [0, 1]. Through outside_graph, as _clipped."""
+    return (d > -3) & (d < 3), np.clip(d / 6 + 0.5, 0.0, 1.0)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -128,17 +138,21 @@ def _log1p(u: Tensor) -> Tensor:
     trick: the rounding error of w cancels in the ratio); where w rounds to 1, log(1 + u) is u itself. The
     ratio is a constant factor (≈ 1, no gradient), so the derivative is its factor times 1/(1 + u)."""
     w = 1 + u
-    wd, ud = values(w), values(u)
-    rounded = wd == 1
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(rounded, 1.0, ud / (wd - 1))
+    rounded, ratio = outside_graph(_goldberg_ratio, values(w), values(u))
     return where(rounded, u, w.log() * ratio)
+
+
+def _goldberg_ratio(w: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where w rounded to 1, and u/(w - 1) elsewhere (1 there). Through outside_graph, as _clipped."""
+    rounded = w == 1
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return rounded, np.where(rounded, 1.0, u / (w - 1))
 
 
 def _softplus(x: Tensor) -> Tensor:
     """log(1 + e^x) = max(x, 0) + log(1 + e^(-|x|)), with both kinks taken on one side (x > 0 or not) so that
     the derivative at 0 is 0 + 1/2, not 0 (as relu'(0) = |x|'(0) = 0 would give)."""
-    positive = values(x) > 0
+    positive = x > 0
     return where(positive, x, 0.0) + _log1p(where(positive, -x, x).exp())
 
 
@@ -147,7 +161,7 @@ def softplus(x: Any, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     x = _as_tensor(x)
     bx = x * beta if beta != 1 else x
     smooth = _softplus(bx) / beta if beta != 1 else _softplus(bx)
-    return where(values(bx) > threshold, x, smooth)
+    return where(bx > threshold, x, smooth)
 
 
 def logsigmoid(x: Any) -> Tensor:
@@ -176,7 +190,7 @@ def mish(x: Any) -> Tensor:
 def elu(x: Any, alpha: float = 1.0) -> Tensor:
     """x if x > 0 else alpha·(e^x - 1). The exponential only sees x <= 0, so it cannot overflow."""
     x = _as_tensor(x)
-    negative = values(x) <= 0
+    negative = x <= 0
     return where(negative, alpha * (where(negative, x, 0.0).exp() - 1), x)
 
 

@@ -124,7 +124,7 @@ def huber_loss(input: Any, target: Any, reduction: str = "mean", delta: float = 
     input, target = _same_shapes(input, target, "huber_loss", "input")
     d = input - target
     a = d.abs()
-    return _reduce(where(values(a) < delta, 0.5 * (d * d), delta * (a - 0.5 * delta)), reduction)
+    return _reduce(where(a < delta, 0.5 * (d * d), delta * (a - 0.5 * delta)), reduction)
 
 
 def smooth_l1_loss(input: Any, target: Any, reduction: str = "mean", beta: float = 1.0) -> Tensor:
@@ -167,13 +167,16 @@ def binary_cross_entropy(input: Any, target: Any, weight: Any = None, reduction:
     binary_cross_entropy_with_logits: it is exact where σ rounds to 0 or 1."""
     _check_reduction(reduction, "binary_cross_entropy")
     p, y = _same_shapes(input, target, "binary_cross_entropy", "input")
-    d = values(p)
+    checked(_check_probabilities, values(p))
+    loss = -(y * maximum(p, _LOG_FLOOR).log() + (1 - y) * maximum(1 - p, _LOG_FLOOR).log())
+    return _reduce(_weighted(loss, weight, "binary_cross_entropy"), reduction)
+
+
+def _check_probabilities(d: np.ndarray) -> None:
     if d.size and not ((d >= 0) & (d <= 1)).all():
         bad = d[~((d >= 0) & (d <= 1))][0]
         raise ValueError(f"binary_cross_entropy: input must hold probabilities in [0, 1], found {bad}; apply "
                          f"sigmoid first, or use binary_cross_entropy_with_logits on the raw scores")
-    loss = -(y * maximum(p, _LOG_FLOOR).log() + (1 - y) * maximum(1 - p, _LOG_FLOOR).log())
-    return _reduce(_weighted(loss, weight, "binary_cross_entropy"), reduction)
 
 
 def binary_cross_entropy_with_logits(
