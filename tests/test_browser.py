@@ -51,7 +51,8 @@ TEXT = {  # notebook → cell id → words its drawing shows
     },
     "neural_networks": {  # run offline: the 8×8 digits; LeNet-5 on 4 of them, one box per layer
         "lenet-graph": ["Sequential/conv1", "1 op: Conv2d", "conv1.weight (6, 1, 5, 5) float64",
-                        "out: (4, 6, 8, 8) float64", "Sequential/pool2", "out: (4, 16, 2, 2) float64", "Sequential/fc3"],
+                        "out: (4, 6, 8, 8) float64", "Sequential/pool2", "out: (4, 16, 2, 2) float64",
+                        "Sequential/fc3"],
     },
 }
 
