@@ -7,6 +7,7 @@ notebook it does not trust and GitHub shows any (nbconvert's SanitizeHTML: PNG, 
 From each rendered page:
 
 - no output area scrolls sideways: every picture fits the output column (and the page does not scroll sideways);
+  no line of code is wider than its input area (the lab template cuts it off at the edge);
 - every cell tagged "picture" shows an image that loaded (an <img> with naturalWidth > 0, or an inline <svg> of
   nonzero size), not the text of its value;
 - a drawing's text is there: the words TEXT lists (node names, values), read from the SVG's <text> elements (a
@@ -36,15 +37,23 @@ VIEWPORT = {"width": 1024, "height": 768}
 VIEWS = {"trusted": False, "untrusted": True}  # view → untrusted
 NOTEBOOKS = ("seeing_the_graph", "neural_networks")
 SCREENSHOTS = ("seeing_the_graph-trusted", "seeing_the_graph-untrusted")
-TEXT = {  # cell id → words its drawing shows (examples/seeing_the_graph.ipynb)
-    # y = 7, dy/dw = 14, and the intermediate values w·x = [0.5, 1, 1.5], w·x·x = [0.5, 2, 4.5], kept without trace()
-    "first-taste": ["x", "w", "Mul", "Sum", "7", "14", "1.5", "4.5"],
-    "first-taste-backward": ["SumBackward", "MulBackward", "AccumulateGrad", "x", "w", "14"],
-    "chapter-view-1-3-1": ["layers.0.weight", "layers.2.weight", "sigmoid"],
-    "forward-784-300-10": ["layers.0.weight", "layers.2.weight", "(300, 784)", "Sigmoid", "MatMul"],
-    "network-784-300-10": ["input layer", "p = 784", "300 neurons", "output layer", "K = 10"],
-    "network-784-30-10": ["p = 784", "30 neurons", "K = 10"],
-    "network-1-3-1": ["p = 1", "3 neurons", "K = 1"],
+TEXT = {  # notebook → cell id → words its drawing shows
+    "seeing_the_graph": {
+        # y = 7, dy/dw = 14, and the intermediate values w·x = [0.5, 1, 1.5], w·x·x = [0.5, 2, 4.5], kept without
+        # trace()
+        "first-taste": ["x", "w", "Mul", "Sum", "7", "14", "1.5", "4.5"],
+        "first-taste-backward": ["SumBackward", "MulBackward", "AccumulateGrad", "x", "w", "14"],
+        "chapter-view-1-3-1": ["layers.0.weight", "layers.2.weight", "sigmoid"],
+        "forward-784-300-10": ["layers.0.weight", "layers.2.weight", "(300, 784)", "Sigmoid", "MatMul"],
+        "network-784-300-10": ["input layer", "p = 784", "300 neurons", "output layer", "K = 10"],
+        "network-784-30-10": ["p = 784", "30 neurons", "K = 10"],
+        "network-1-3-1": ["p = 1", "3 neurons", "K = 1"],
+    },
+    "neural_networks": {  # run offline: the 8×8 digits; LeNet-5 on 4 of them, one box per layer
+        "lenet-graph": ["Sequential/conv1", "1 op: Conv2d", "conv1.weight (6, 1, 5, 5) float64",
+                        "out: (4, 6, 8, 8) float64", "Sequential/pool2", "out: (4, 16, 2, 2) float64",
+                        "Sequential/fc3"],
+    },
 }
 
 # One pass over the rendered page: per code cell, its output areas (size, overflow, images, text) and, for an
@@ -73,7 +82,9 @@ MEASURE = r"""async () => {
                     clientWidth: area.clientWidth, text: area.innerText, images});
     }
     const code = cell.querySelector('.jp-InputArea-editor');
+    const source = code && code.querySelector('pre');
     cells.push({id: cell.id.replace(/^cell-id=/, ''), code: code ? code.innerText.trim().split('\n').pop() : '',
+                codeScrollWidth: source ? source.scrollWidth : 0, codeClientWidth: source ? source.clientWidth : 0,
                 picture: cell.classList.contains('celltag_picture'), outputs});
   }
   return {cells, pageWidth: document.documentElement.scrollWidth, viewport: window.innerWidth};
@@ -132,14 +143,17 @@ def render(nb, untrusted: bool, path: Path) -> Path:
     return path
 
 
-def problems_of(page: dict, svg: bool) -> list[str]:
+def problems_of(page: dict, svg: bool, words: dict[str, list[str]]) -> list[str]:
     """Everything on the measured page that a student would see wrong, one line each; `svg`: the view shows
-    drawings as SVG, whose text is then read."""
+    drawings as SVG, whose text is then read and checked for the `words` listed per cell id."""
     found = []
     if page["pageWidth"] > page["viewport"]:
         found.append(f"the page scrolls sideways: {page['pageWidth']} px wide in a {page['viewport']}-px window")
     for cell in page["cells"]:
         where = f"cell {cell['id']} ({cell['code'][:60]})"
+        if cell["codeScrollWidth"] > cell["codeClientWidth"]:
+            found.append(f"{where}: a line of code {cell['codeScrollWidth']} px wide is cut at the "
+                         f"{cell['codeClientWidth']}-px column")
         for out in cell["outputs"]:
             if out["scrollWidth"] > out["clientWidth"]:
                 found.append(f"{where}: output {out['scrollWidth']} px wide overflows its {out['clientWidth']}-px "
@@ -154,9 +168,9 @@ def problems_of(page: dict, svg: bool) -> list[str]:
         if cell["picture"] and not images:
             shown = " | ".join(out["text"].strip()[:120] for out in cell["outputs"]) or "nothing"
             found.append(f"{where}: no picture, shows {shown!r}")
-        if svg and cell["id"] in TEXT and images:
+        if svg and cell["id"] in words and images:
             text = "\n".join(i["text"] for i in images if i["text"] is not None)
-            missing = [w for w in TEXT[cell["id"]] if not re.search(rf"(?<![\w.]){re.escape(w)}(?![\w.])", text)]
+            missing = [w for w in words[cell["id"]] if not re.search(rf"(?<![\w.]){re.escape(w)}(?![\w.])", text)]
             if not text:
                 found.append(f"{where}: the drawing is not an SVG, its text cannot be read")
             elif missing:
@@ -183,7 +197,6 @@ def test_pictures_read_well_in_a_browser(page_name, executed, browser, tmp_path,
         shutil.copyfile(shot, ROOT / "docs" / "screenshots" / shot.name)
     cells = measured["cells"]
     assert sum(c["picture"] for c in cells) >= 9, "the notebook's picture cells are tagged 'picture'"
-    if name == "seeing_the_graph":
-        assert {c["id"] for c in cells} >= set(TEXT), "every cell TEXT names is in the notebook"
-    problems = problems_of(measured, svg=view == "trusted")
+    assert {c["id"] for c in cells} >= set(TEXT[name]), "every cell TEXT names is in the notebook"
+    problems = problems_of(measured, svg=view == "trusted", words=TEXT[name])
     assert not problems, f"{page_name} (screenshot {shot}):\n" + "\n".join(problems)

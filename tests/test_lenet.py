@@ -89,6 +89,12 @@ def test_filters_and_feature_maps_pictures():
     fig = plots.feature_maps(maps, image=x[0], title="one digit")
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     assert titles == ["input"] + [f"channel {c}" for c in range(6)]
+    relu_maps = maps.numpy()[0]
+    ranges = [ax.get_xlabel() for ax in fig.axes[1:7]]  # each map's own scale, written beneath it
+    assert ranges == [f"{m.min():.2g} to {m.max():.2g}" if m.max() > m.min() else f"all {m.min():.2g}"
+                      for m in relu_maps]
+    dead = plots.feature_maps(np.stack([np.zeros((4, 4)), np.full((4, 4), -0.5), np.eye(4)]))
+    assert [ax.get_xlabel() for ax in dead.axes[:3]] == ["all 0", "all -0.5", "0 to 1"]
     with pytest.raises(ValueError, match=r"weight must be \(out_channels, in_channels, kh, kw\)"):
         plots.filters(np.ones((6, 25)))
     with pytest.raises(ValueError, match=r"maps must be one image's channels"):

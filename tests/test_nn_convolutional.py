@@ -4,6 +4,8 @@ running statistics and momentum, train()/eval() through fit and evaluate, save/l
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -178,12 +180,77 @@ def test_bad_settings_are_named(make, message):
 
 def test_bad_inputs_are_named():
     with pytest.raises(ValueError, match=r"Conv2d\(3, 4, kernel_size=\(3, 3\)\) expects inputs of shape "
-                                         r"\(N, C, H, W\) with C = 3, got \(2, 1, 5, 5\)"):
+                                         r"\(N, C, H, W\) or, unbatched, \(C, H, W\) with C = 3, got \(2, 1, 5, 5\)"):
         nn.Conv2d(3, 4, 3)(np.ones((2, 1, 5, 5)))
+    with pytest.raises(ValueError, match=r"with C = 3, got \(2, 5, 5\)"):  # unbatched, with 2 channels
+        nn.Conv2d(3, 4, 3)(np.ones((2, 5, 5)))
+    with pytest.raises(ValueError, match=r"Conv1d\(3, 2, kernel_size=\(3,\)\) expects inputs of shape \(N, C, L\) "
+                                         r"or, unbatched, \(C, L\) with C = 3, got \(1, 3, 4, 4\)"):
+        nn.Conv1d(3, 2, 3)(np.ones((1, 3, 4, 4)))
+    for pool in (nn.MaxPool2d(2), nn.AvgPool2d(2), nn.AdaptiveAvgPool2d(1)):
+        for shape in ((4, 4), (1, 1, 1, 4, 4)):
+            with pytest.raises(ValueError, match=rf"{type(pool).__name__}\(.*\) expects inputs of shape \(N, C, H, W\) "
+                                                 rf"or, unbatched, \(C, H, W\), got {re.escape(str(shape))}"):
+                pool(np.ones(shape))
     with pytest.raises(ValueError, match=r"BatchNorm2d\(3\) expects inputs of shape \(N, C, H, W\)"):
         nn.BatchNorm2d(3)(np.ones((2, 3)))
     with pytest.raises(ValueError, match=r"more than 1 value per channel in training"):
         nn.BatchNorm1d(3)(np.ones((1, 3)))
+
+
+UNBATCHED = {  # layer, one sample's shape
+    "Conv2d": (lambda: nn.Conv2d(2, 3, 3, padding=1, stride=(1, 2)), (2, 5, 6)),
+    "Conv2d groups": (lambda: nn.Conv2d(4, 2, 2, groups=2, dilation=2), (4, 5, 5)),
+    "Conv1d": (lambda: nn.Conv1d(2, 3, 3, padding="same"), (2, 7)),
+    "MaxPool2d": (lambda: nn.MaxPool2d(2, 1, 1), (3, 5, 4)),
+    "AvgPool2d": (lambda: nn.AvgPool2d(3, 2, 1), (3, 6, 5)),
+    "AdaptiveAvgPool2d": (lambda: nn.AdaptiveAvgPool2d(1), (3, 4, 4)),
+}
+
+
+@pytest.mark.parametrize("name", UNBATCHED)
+def test_an_unbatched_sample_goes_through_as_a_batch_of_one(name):
+    """(C, H, W) in, (C_out, OH, OW) out: the numbers and the input's gradient of the batch of one, without its
+    batch axis (PyTorch's layers take unbatched inputs too)."""
+    make, shape = UNBATCHED[name]
+    layer = make()
+    sample = tg.tensor(rng.standard_normal(shape), requires_grad=True)
+    batch = tg.tensor(sample.numpy()[None], requires_grad=True)
+    out, expected = layer(sample), layer(batch)
+    assert out.shape == expected.shape[1:]
+    np.testing.assert_array_equal(out.numpy(), expected.numpy()[0])
+    weights = rng.standard_normal(out.shape)
+    (out * weights).sum().backward()
+    (expected * weights[None]).sum().backward()
+    np.testing.assert_array_equal(sample.grad.numpy(), batch.grad.numpy()[0])
+    np.testing.assert_array_equal(layer(sample.numpy()).numpy(), out.numpy())  # arrays too
+
+
+@pytest.mark.parametrize("name", UNBATCHED)
+def test_unbatched_inputs_give_pytorchs_numbers(name):
+    torch = pytest.importorskip("torch")
+    make, shape = UNBATCHED[name]
+    ours = make()
+    kind = type(ours).__name__
+    settings = {"Conv2d": lambda m: dict(in_channels=m.in_channels, out_channels=m.out_channels,
+                                         kernel_size=m.kernel_size, stride=m.stride, padding=m.padding,
+                                         dilation=m.dilation, groups=m.groups),
+                "MaxPool2d": lambda m: dict(kernel_size=m.kernel_size, stride=m.stride, padding=m.padding),
+                "AvgPool2d": lambda m: dict(kernel_size=m.kernel_size, stride=m.stride, padding=m.padding),
+                "AdaptiveAvgPool2d": lambda m: dict(output_size=m.output_size)}
+    settings["Conv1d"] = lambda m: dict(settings["Conv2d"](m), kernel_size=m.kernel_size[0], stride=m.stride[0],
+                                        dilation=m.dilation[0])
+    theirs = getattr(torch.nn, kind)(**settings[kind](ours)).double()
+    theirs.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
+    x = rng.standard_normal(shape)
+    mine, t = tg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    a, b = ours(mine), theirs(t)
+    assert a.shape == tuple(b.shape)
+    np.testing.assert_allclose(a.numpy(), b.detach().numpy(), rtol=1e-12, atol=1e-12)
+    g = rng.standard_normal(a.shape)
+    (a * g).sum().backward()
+    (b * torch.tensor(g)).sum().backward()
+    np.testing.assert_allclose(mine.grad.numpy(), t.grad.numpy(), rtol=1e-12, atol=1e-12)
 
 
 def test_the_same_numbers_as_pytorch_from_the_same_state_dict():

@@ -4,6 +4,7 @@ offline on the embedded digits; any error in any cell fails the test. (test_brow
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 from conftest import find_mnist, require
@@ -29,11 +30,13 @@ def test_notebook_runs(tmp_path):
     text = text_of(cells)
     if MNIST is not None:
         assert "MNIST found" in text
-    assert count(cells, "image/png") >= 10
-    # digits, weights, activations, descent, its rivals and their costs, fits, curves, confusion, errors: each shown once, as a PNG, with no
-    # `%matplotlib inline` (the library teaches the kernel to show Figures)
+    assert count(cells, "image/png") >= 12
+    # digits, weights, activations, descent, its rivals and their costs, fits, curves, confusion, errors, LeNet's
+    # filters and feature maps: each shown once, as a PNG, with no `%matplotlib inline` (the library teaches the
+    # kernel to show Figures)
     figures = [o for c in cells for o in c.outputs if o.get("data", {}).get("text/plain", "").startswith("<Figure")]
-    assert len(figures) == 10 and all("image/png" in o["data"] for o in figures)
+    assert len(figures) == 12 and all("image/png" in o["data"] for o in figures)
+    assert_lenet_section(cells)
 
 
 @pytest.mark.slow
@@ -43,3 +46,16 @@ def test_notebook_runs_offline_on_the_embedded_digits(tmp_path):
     text = text_of(cells)
     assert "MNIST files not found" in text and "8×8 digits" in text
     assert "the fixed Softplus passes" in text
+    assert_lenet_section(cells)
+
+
+def assert_lenet_section(cells):
+    """Section 11: im2col checked against conv2d, a LeNet-5 that learnt (far above chance), its graph drawn with
+    one box per layer, a convolution's box showing its (N, C, H, W) output."""
+    by_id = {c.id: c for c in cells}
+    assert "equals conv2d(x, W, padding=2)" in text_of([by_id["im2col"]])
+    found = re.search(r"test accuracy: LeNet-5 ([\d.]+) after \d+ epochs", text_of([by_id["lenet-training"]]))
+    assert found and float(found[1]) > 0.9, text_of([by_id["lenet-training"]])
+    svg = "".join(o["data"].get("image/svg+xml", "") for o in by_id["lenet-graph"].outputs)
+    assert "Sequential/conv1" in svg and "1 op: Conv2d" in svg and "conv1.weight (6, 1, 5, 5)" in svg
+    assert re.search(r"out: \(4, 6, (28, 28|8, 8)\)", svg), "conv1's box shows its output (N, C, H, W)"

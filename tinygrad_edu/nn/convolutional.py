@@ -1,5 +1,7 @@
 """Convolutional layers: Conv1d, Conv2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d and Flatten, with PyTorch's names,
 parameter names and shapes (so a state_dict carries over either way). Each is one call of engine/convolution.py.
+Like PyTorch's, the convolutions and pools also take one unbatched sample, (C, H, W) (or (C, L) for Conv1d): it
+goes through as a batch of one and comes out without the batch axis.
 
 Initialisation is PyTorch's default: weight and bias uniform in ±1/√fan_in, fan_in = in_channels/groups · kernel
 area (kaiming_uniform with a = √5 gives that bound), the rule Linear's "pytorch" init follows too.
@@ -12,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..engine import convolution as conv
+from ..engine.ops import operand
 from ..engine.shape import flatten
 from ..engine.tensor import Tensor
 from .layers import _as_input, _generator
@@ -32,6 +35,22 @@ def _sizes(value: Any, n: int, what: str, who: str, low: int = 1) -> tuple[int, 
                                   for v in sizes):
         raise ValueError(f"{who}: {what} must be an int >= {low} or {n} of them, got {value!r}")
     return tuple(int(v) for v in sizes)
+
+
+def _batch_of(x: Tensor, dims: int, who: str, channels: int | None = None) -> tuple[Tensor, bool]:
+    """x as a batch (N, C, *spatial), and whether it was one unbatched sample (C, *spatial), which then becomes a
+    batch of one; any other shape, or C other than `channels` (when given), is a ValueError naming both."""
+    axes = "C, L" if dims == 1 else "C, H, W"
+    unbatched = x.ndim == dims + 1
+    if x.ndim not in (dims + 1, dims + 2) or (channels is not None and x.shape[-dims - 1] != channels):
+        wanted = f" with C = {channels}" if channels is not None else ""
+        raise ValueError(f"{who} expects inputs of shape (N, {axes}) or, unbatched, ({axes}){wanted}, "
+                         f"got {x.shape}")
+    return (x.reshape(1, *x.shape) if unbatched else x), unbatched
+
+
+def _unbatch(y: Tensor, unbatched: bool) -> Tensor:
+    return y.reshape(y.shape[1:]) if unbatched else y
 
 
 class _ConvNd(Module):
@@ -82,13 +101,8 @@ class _ConvNd(Module):
             state["bias"] = rng.uniform(-bound, bound, self.bias.shape)
         self.load_state_dict(state)
 
-    def _input(self, x: Any) -> Tensor:
-        x = _as_input(x, self.weight.dtype)
-        if x.ndim != self.dims + 2 or x.shape[1] != self.in_channels:
-            axes = "N, C, L" if self.dims == 1 else "N, C, H, W"
-            raise ValueError(f"{self._describe()} expects inputs of shape ({axes}) with C = {self.in_channels}, "
-                             f"got {x.shape}")
-        return x
+    def _input(self, x: Any) -> tuple[Tensor, bool]:
+        return _batch_of(_as_input(x, self.weight.dtype), self.dims, self._describe(), self.in_channels)
 
     def _describe(self) -> str:
         return f"{type(self).__name__}({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size})"
@@ -114,26 +128,35 @@ class _ConvNd(Module):
 
 
 class Conv2d(_ConvNd):
-    """y = conv2d(x, weight, bias): x (N, in_channels, H, W) → (N, out_channels, OH, OW); weight
-    (out_channels, in_channels/groups, kh, kw), bias (out_channels,), as PyTorch's."""
+    """y = conv2d(x, weight, bias): x (N, in_channels, H, W) → (N, out_channels, OH, OW), or (in_channels, H, W)
+    → (out_channels, OH, OW); weight (out_channels, in_channels/groups, kh, kw), bias (out_channels,), as
+    PyTorch's."""
 
     dims = 2
 
     def forward(self, x: Any) -> Tensor:
-        return conv.conv2d(self._input(x), self.weight, self.bias, self.stride, self.padding, self.dilation,
-                           self.groups)
+        x, unbatched = self._input(x)
+        return _unbatch(conv.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
+                                    self.groups), unbatched)
 
 
 class Conv1d(_ConvNd):
-    """y = conv1d(x, weight, bias): x (N, in_channels, L) → (N, out_channels, OL); weight
-    (out_channels, in_channels/groups, k), as PyTorch's."""
+    """y = conv1d(x, weight, bias): x (N, in_channels, L) → (N, out_channels, OL), or (in_channels, L) →
+    (out_channels, OL); weight (out_channels, in_channels/groups, k), as PyTorch's."""
 
     dims = 1
 
     def forward(self, x: Any) -> Tensor:
+        x, unbatched = self._input(x)
         padding = self.padding if isinstance(self.padding, str) else self.padding[0]
-        return conv.conv1d(self._input(x), self.weight, self.bias, self.stride[0], padding, self.dilation[0],
-                           self.groups)
+        return _unbatch(conv.conv1d(x, self.weight, self.bias, self.stride[0], padding, self.dilation[0],
+                                    self.groups), unbatched)
+
+
+def _pool_input(x: Any, layer: Module) -> tuple[Tensor, bool]:
+    """A pool's input as a batch (`_batch_of`); arrays and lists become constant tensors of their own dtype."""
+    x = x if isinstance(x, Tensor) else Tensor._wrap(operand(x))
+    return _batch_of(x, 2, f"{type(layer).__name__}({layer.extra_repr()})")
 
 
 class _Pool2d(Module):
@@ -160,7 +183,8 @@ class MaxPool2d(_Pool2d):
         self.dilation = _sizes(dilation, 2, "dilation", "MaxPool2d")
 
     def forward(self, x: Any) -> Tensor:
-        return conv.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation)
+        x, unbatched = _pool_input(x, self)
+        return _unbatch(conv.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation), unbatched)
 
     def extra_repr(self) -> str:
         return super().extra_repr() + (f", dilation={self.dilation}" if self.dilation != (1, 1) else "")
@@ -173,7 +197,8 @@ class AvgPool2d(_Pool2d):
     """The mean of each kernel_size window (stride defaults to kernel_size; padding counts as zeros)."""
 
     def forward(self, x: Any) -> Tensor:
-        return conv.avg_pool2d(x, self.kernel_size, self.stride, self.padding)
+        x, unbatched = _pool_input(x, self)
+        return _unbatch(conv.avg_pool2d(x, self.kernel_size, self.stride, self.padding), unbatched)
 
 
 class AdaptiveAvgPool2d(Module):
@@ -184,7 +209,8 @@ class AdaptiveAvgPool2d(Module):
         self.output_size = _sizes(output_size, 2, "output_size", "AdaptiveAvgPool2d")
 
     def forward(self, x: Any) -> Tensor:
-        return conv.adaptive_avg_pool2d(x, self.output_size)
+        x, unbatched = _pool_input(x, self)
+        return _unbatch(conv.adaptive_avg_pool2d(x, self.output_size), unbatched)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"

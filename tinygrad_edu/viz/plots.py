@@ -228,7 +228,8 @@ def filters(weight: Any, channel: int | None = None, ncols: int = 8, size: float
 
 def feature_maps(maps: Any, image: Any = None, ncols: int = 8, size: float = 1.2, cmap: str = "viridis",
                  title: str | None = None) -> Figure:
-    """The channels of one image's activations (C, H, W), or (1, C, H, W), as a grid, each on its own scale,
+    """The channels of one image's activations (C, H, W), or (1, C, H, W), as a grid, each on its own scale with
+    its range written beneath ("all 0" for a map a relu cut everywhere, which its colours alone would not tell),
     after the input `image` if given: what each filter responds to in that digit. E.g.
     `feature_maps(model.features[:2](x[:1]), image=x[0])` for the first convolution and its activation."""
     A = np.asarray(_array(maps, "maps"), dtype=np.float64)
@@ -236,21 +237,29 @@ def feature_maps(maps: Any, image: Any = None, ncols: int = 8, size: float = 1.2
         A = A[0]
     if A.ndim != 3:
         raise ValueError(f"maps must be one image's channels (C, H, W) or (1, C, H, W), got shape {A.shape}")
-    panels: list[tuple[np.ndarray, str, str]] = []
+    panels: list[tuple[np.ndarray, str, str, str | None]] = []
     if image is not None:
-        panels.append((_as_images(image, "image")[0], "input", "gray_r"))
-    panels += [(A[c], f"channel {c}", cmap) for c in range(A.shape[0])]
+        panels.append((_as_images(image, "image")[0], "input", "gray_r", None))
+    panels += [(A[c], f"channel {c}", cmap, _value_range(A[c])) for c in range(A.shape[0])]
     ncols = max(1, min(ncols, len(panels)))
     nrows = -(-len(panels) // ncols)
-    fig, axes = _figure(nrows, ncols, figsize=(size * ncols + 0.4, (size + 0.3) * nrows + (0.3 if title else 0)))
+    fig, axes = _figure(nrows, ncols, figsize=(size * ncols + 0.4, (size + 0.5) * nrows + (0.3 if title else 0)))
     for i, ax in enumerate(axes.ravel()):
         if i >= len(panels):
             ax.set_axis_off()
             continue
-        _image(ax, *panels[i])
+        img, label, colours, values = panels[i]
+        _image(ax, img, label, colours)
+        if values is not None:
+            ax.set_xlabel(values, fontsize=8)
     if title:
         fig.suptitle(title, fontsize=10)
     return fig
+
+
+def _value_range(a: np.ndarray) -> str:
+    low, high = float(a.min()), float(a.max())
+    return f"all {low:.2g}" if low == high else f"{low:.2g} to {high:.2g}"
 
 
 def activation_functions(names: Sequence[str] = ("heaviside", "sigmoid", "relu", "tanh"),
