@@ -13,16 +13,20 @@
 from __future__ import annotations
 
 import contextlib
+import operator
 import io
 import pathlib
 import re
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_one_backward import EXAMPLES, NO_GRADIENT, OPERATIONS
 
 import tinygrad_edu as tg
 from tinygrad_edu import nn
+from tinygrad_edu.testing import broadcastable_tensors
 from tinygrad_edu.train import fit
 from tinygrad_edu.engine import reductions
 
@@ -365,3 +369,44 @@ def test_fit_with_every_loss_compiles_to_the_eager_numbers(name):
     assert runs[1][1].compiled, name
     for p, q in zip(runs[0][0].parameters(), runs[1][0].parameters()):
         same(p.data, q.data)
+
+
+@given(pair=broadcastable_tensors(2, dtype=st.sampled_from([np.float64, np.float32]), low=0.5, high=2.0),
+       op=st.sampled_from(["add", "sub", "mul", "truediv", "pow", "maximum"]), reuse=st.booleans())
+@settings(deadline=None, max_examples=30)
+def test_random_broadcasting_graphs_compile_to_the_eager_numbers(pair, op, reuse):
+    """Random shapes that broadcast, float64 and float32, with a re-used node (y·y) or not."""
+    a, b = pair
+    f = tg.maximum if op == "maximum" else getattr(operator, op)
+
+    def step(a, b):
+        y = f(a, b)
+        (y * y if reuse else y.exp()).sum().backward()
+        return y
+
+    compiled = tg.compile(step)
+    for scale in (1.0, 1.1, 0.9, 1.05):
+        inputs = [tg.tensor(t.data * np.asarray(scale, t.dtype), requires_grad=True) for t in (a, b)]
+        eager = [tg.tensor(t.data, requires_grad=True) for t in inputs]
+        same(compiled(*inputs).data, step(*eager).data)
+        for p, q in zip(inputs, eager):
+            same(p.grad.data, q.grad.data)
+
+
+def test_two_backward_calls_in_one_step_accumulate_as_eagerly():
+    w = [tg.tensor(rng.standard_normal(3), requires_grad=True) for _ in range(2)]
+
+    def step(x, w):
+        w.grad = None
+        (x * w).sum().backward()
+        (x * w * w).sum().backward()  # adds to the first
+        return None
+
+    compiled = tg.compile(step)
+    for _ in range(4):
+        x = tg.tensor(rng.standard_normal(3))
+        w[1].data[...] = w[0].data
+        compiled(x, w[0])
+        step(x, w[1])
+        same(w[0].grad.data, w[1].grad.data)
+    assert compiled.traces == 2
