@@ -410,3 +410,13 @@ def test_two_backward_calls_in_one_step_accumulate_as_eagerly():
         step(x, w[1])
         same(w[0].grad.data, w[1].grad.data)
     assert compiled.traces == 2
+
+
+def test_parameters_passed_as_arguments_are_replayed_not_traced_again():
+    layer = nn.Linear(3, 2, generator=np.random.default_rng(0))
+    compiled = tg.compile(lambda x, w: (x @ w.mT).sum().backward())
+    for _ in range(5):
+        layer.weight.grad = None
+        compiled(tg.tensor(np.ones((4, 3))), layer.weight)
+    assert compiled.traces == 2
+    same(layer.weight.grad.data, np.full((2, 3), 4.0))

@@ -58,11 +58,11 @@ def compile(fn: Callable | None = None, *, inline: bool = True, fallback: bool =
 class _Trace:
     """One traced call: its program and what must hold for a later call to replay it."""
 
-    def __init__(self, program: Program, guards: list[tuple[str, tuple]], n_statements: int) -> None:
+    def __init__(self, program: Program, guards: list[tuple[str, tuple]], n_statements: int, args: tuple) -> None:
         self.program, self.n_statements = program, n_statements
         namespace: dict[str, Any] = {}
         conditions = []
-        for condition, objects in guards:
+        for condition, objects in _argument_guards(args) + guards:
             names = []
             for obj in objects:
                 names.append(f"_g{len(namespace)}")
@@ -85,6 +85,7 @@ class CompiledFunction:
         self._cache: dict[tuple, list[list]] = {}  # key -> [[trace, compiled?], ...]
         self.traces = 0  # calls that ran eagerly under the tracer
         self._latest: _Trace | None = None
+        self._last: _Trace | None = None  # the compiled trace used last
 
     @property
     def source(self) -> str:
@@ -105,12 +106,16 @@ class CompiledFunction:
                             f"compiled yet)")
         if _state.tracer is not None or self.eager_reason is not None:
             return self.fn(*args)  # inside another trace: traced as part of it
+        last = self._last  # a training loop calls with the same kind of arguments every time: tried first
+        if last is not None and last.holds(args):
+            return last.program.function(*args)
         key = _key(args)
         entries = self._cache.setdefault(key, [])
         for entry in entries:
             trace, compiled = entry
             if trace.holds(args):
                 if compiled:
+                    self._last = trace
                     return trace.program.function(*args)
                 result, again = self._trace(args)
                 try:
@@ -121,7 +126,7 @@ class CompiledFunction:
                     self.eager_reason = str(e)
                     return result
                 entry[:] = [again, True]
-                self._latest = again
+                self._latest = self._last = again
                 return result
         result, trace = self._trace(args)
         entries.append([trace, False])
@@ -157,7 +162,24 @@ class CompiledFunction:
         writer.arg_tensors = dict(tracer.arg_position)
         writer.namespace["_wrap"] = Tensor._wrap
         program = writer.write()
-        return result, _Trace(program, tracer.guards, len(tracer.statements))
+        return result, _Trace(program, tracer.guards, len(tracer.statements), args)
+
+
+def _argument_guards(args: tuple) -> list[tuple[str, tuple]]:
+    """The cache key's facts as guard conditions (see _key): a call is replayed only with arguments like these."""
+    guards: list[tuple[str, tuple]] = [(f"len(args) == {len(args)}", ()),
+                                       (f"{{0}}.grad_enabled is {_state.grad_enabled}", (_state,))]
+    for i, a in enumerate(args):
+        if isinstance(a, Tensor):
+            guards.append((f"isinstance(args[{i}], {{0}}) and args[{i}].data.shape == {a.data.shape!r} and "
+                           f"args[{i}].data.dtype == {{1}} and args[{i}]._requires_grad is {a._requires_grad}",
+                           (Tensor, a.data.dtype)))
+        elif isinstance(a, np.ndarray):
+            guards.append((f"isinstance(args[{i}], {{0}}) and args[{i}].shape == {a.shape!r} and args[{i}].dtype == {{1}}",
+                           (np.ndarray, a.dtype)))
+        else:
+            guards.append((f"type(args[{i}]) is {{0}} and args[{i}] == {{1}}", (type(a), a)))
+    return guards
 
 
 def _key(args: tuple) -> tuple:
