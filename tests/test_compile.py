@@ -420,3 +420,17 @@ def test_parameters_passed_as_arguments_are_replayed_not_traced_again():
         compiled(tg.tensor(np.ones((4, 3))), layer.weight)
     assert compiled.traces == 2
     same(layer.weight.grad.data, np.full((2, 3), 4.0))
+
+
+def test_inference_compiles_with_and_without_grad_mode():
+    model = nn.MLP([4, 6, 3], activation="relu", generator=np.random.default_rng(0))
+    predict = tg.compile(lambda x: model(x).softmax(axis=1))
+    X = rng.standard_normal((5, 4))
+    for mode in (tg.no_grad, tg.enable_grad):
+        with mode():
+            for _ in range(3):
+                got = predict(tg.tensor(X))
+                with tg.no_grad():
+                    same(got.data, model(tg.tensor(X)).softmax(axis=1).data)
+    assert predict.traces == 4 and got.grad_fn is None
+    assert "backward" not in predict.source

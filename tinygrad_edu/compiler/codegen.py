@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .tracing import Traced
+from .tracing import Traced, leaves, nested_map
 
 _INFIX = {np.add: ("+", 11), np.subtract: ("-", 11), np.multiply: ("*", 12), np.true_divide: ("/", 12),
           np.floor_divide: ("//", 12), np.remainder: ("%", 12), np.matmul: ("@", 12), np.power: ("**", 14),
@@ -88,7 +88,7 @@ class Writer:
             elif st[0] in ("call", "method") and isinstance(st[1], Traced) and id(st[1]) not in written:
                 reads = _traced_in(_reads(st))
                 if all(id(t) in const for t in reads) and not any(isinstance(v, np.ndarray) and v.size > 1
-                                                                  for v in _flat(_reads(st))):
+                                                                  for v in leaves(_reads(st))):
                     const.add(id(st[1]))
                     st = ("const", st[1])
             folded.append(st)
@@ -413,21 +413,6 @@ def _key(parts: Any) -> Any:
     return (type(parts), parts) if not callable(parts) else ("fn", id(parts))
 
 
-def _substitute(value: Any, same: dict[int, Traced]) -> Any:
-    """`value` with each Traced replaced by the earlier one that has the same value."""
-    if isinstance(value, Traced):
-        return same.get(id(value), value)
-    if isinstance(value, tuple):
-        return tuple(_substitute(v, same) for v in value)
-    if isinstance(value, list):
-        return [_substitute(v, same) for v in value]
-    if isinstance(value, dict):
-        return {k: _substitute(v, same) for k, v in value.items()}
-    if isinstance(value, slice):
-        return slice(_substitute(value.start, same), _substitute(value.stop, same), _substitute(value.step, same))
-    return value
-
-
 def _named(t: Traced) -> bool:
     """Values the chapter names (z1, a1, delta2, loss) keep their own line."""
     return bool(re.fullmatch(r"(z|a|delta)\d+|loss", t.hint))
@@ -476,26 +461,6 @@ def _reads(st: tuple) -> Any:
     return ()
 
 
-def _flat(value: Any) -> list:
-    if isinstance(value, (tuple, list)):
-        return [x for v in value for x in _flat(v)]
-    if isinstance(value, dict):
-        return [x for v in value.values() for x in _flat(v)]
-    return [value]
-
-
-def _traced_in(value: Any) -> list[Traced]:
-    if isinstance(value, Traced):
-        return [value]
-    if isinstance(value, (tuple, list)):
-        return [t for v in value for t in _traced_in(v)]
-    if isinstance(value, dict):
-        return [t for v in value.values() for t in _traced_in(v)]
-    if isinstance(value, slice):
-        return _traced_in((value.start, value.stop, value.step))
-    return []
-
-
 def _drop_empty_sections(lines: list[str]) -> list[str]:
     """Section comments with no code under them go; "" lines (section ends) go too."""
     out: list[str] = []
@@ -508,3 +473,12 @@ def _drop_empty_sections(lines: list[str]) -> list[str]:
                 continue
         out.append(line)
     return out
+
+
+def _traced_in(value: Any) -> list[Traced]:
+    return [v for v in leaves(value) if isinstance(v, Traced)]
+
+
+def _substitute(value: Any, same: dict[int, Traced]) -> Any:
+    """`value` with each Traced replaced by the earlier one that has the same value."""
+    return nested_map(lambda v: same.get(id(v), v) if isinstance(v, Traced) else v, value)

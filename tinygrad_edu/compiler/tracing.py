@@ -149,14 +149,23 @@ class TraceContext:
         return self.function.__name__ + "Backward"
 
 
-def _flatten(value: Any) -> list:
+def nested_map(f: Callable[[Any], Any], value: Any) -> Any:
+    """`value` with f applied to every item inside its tuples, lists, dicts and slices (a call's arguments)."""
     if isinstance(value, (tuple, list)):
-        return [x for v in value for x in _flatten(v)]
+        mapped = [nested_map(f, v) for v in value]
+        return tuple(mapped) if isinstance(value, tuple) else mapped
     if isinstance(value, dict):
-        return [x for v in value.values() for x in _flatten(v)]
+        return {k: nested_map(f, v) for k, v in value.items()}
     if isinstance(value, slice):
-        return [value.start, value.stop, value.step]
-    return [value]
+        return slice(nested_map(f, value.start), nested_map(f, value.stop), nested_map(f, value.step))
+    return f(value)
+
+
+def leaves(value: Any) -> list:
+    """Every item inside `value`'s tuples, lists, dicts and slices, in order."""
+    found: list = []
+    nested_map(found.append, value)
+    return found
 
 
 class Tracer:
@@ -228,27 +237,11 @@ class Tracer:
         return value
 
     def _real(self, value: Any) -> Any:
-        if isinstance(value, Traced):
-            return value.value
-        if isinstance(value, (tuple, list)):
-            return type(value)(self._real(v) for v in value)
-        if isinstance(value, dict):
-            return {k: self._real(v) for k, v in value.items()}
-        if isinstance(value, slice):
-            return slice(self._real(value.start), self._real(value.stop), self._real(value.step))
-        return value
+        return nested_map(lambda v: v.value if isinstance(v, Traced) else v, value)
 
     def _record_arg(self, value: Any) -> Any:
         """An argument as the statement keeps it: Traced values, the real arrays the trace knows as Traced."""
-        if isinstance(value, np.ndarray):
-            return self.symbols.get(id(value), value)
-        if isinstance(value, (tuple, list)):
-            return type(value)(self._record_arg(v) for v in value)
-        if isinstance(value, dict):
-            return {k: self._record_arg(v) for k, v in value.items()}
-        if isinstance(value, slice):
-            return slice(self._record_arg(value.start), self._record_arg(value.stop), self._record_arg(value.step))
-        return value
+        return nested_map(lambda v: self.symbols.get(id(v), v) if isinstance(v, np.ndarray) else v, value)
 
     def _wrap(self, result: Any, hint: str = "") -> Any:
         if isinstance(result, np.generic):  # kept as a 0-d array, so that updates in place work on it
@@ -341,7 +334,7 @@ class Tracer:
     def run_numpy(self, func: Callable, args: tuple, kwargs: dict) -> Any:
         """`func` on real arrays, outside the graph (engine.tensor.outside_graph): traced on their Traceds."""
         lifted = tuple(self.lift(a) for a in args)
-        if not any(isinstance(a, Traced) for a in _flatten(lifted)):
+        if not any(isinstance(a, Traced) for a in leaves(lifted)):
             return func(*args, **kwargs)
         result = func(*lifted, **kwargs)
         if isinstance(result, tuple):
@@ -360,7 +353,7 @@ class Tracer:
     def apply(self, cls: type[Function], args: tuple, kwargs: dict) -> Any:
         """Function.apply while tracing: inside a formula on Traced values, the formula itself; otherwise the
         engine's result, with the same forward run on Traced values beside it."""
-        if self.emitting or any(isinstance(a, Traced) for a in _flatten((args, kwargs))):
+        if self.emitting or any(isinstance(a, Traced) for a in leaves((args, kwargs))):
             if any(isinstance(a, Tensor) for a in args):
                 raise TraceError(f"{cls.__name__} was applied to Tensors inside a traced formula")
             return cls.forward(_Unrecorded(), *args, **kwargs)
