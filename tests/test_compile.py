@@ -434,3 +434,18 @@ def test_inference_compiles_with_and_without_grad_mode():
                     same(got.data, model(tg.tensor(X)).softmax(axis=1).data)
     assert predict.traces == 4 and got.grad_fn is None
     assert "backward" not in predict.source
+
+
+def test_a_lenet_trains_compiled_to_the_eager_numbers():
+    X = rng.random((24, 1, 28, 28)).astype(np.float32)
+    y = rng.integers(0, 10, 24)
+    runs = []
+    for mode in (False, True):
+        tg.manual_seed(7)
+        model = nn.LeNet5()
+        opt = tg.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+        history = fit(model, (X, y), "ce", opt, epochs=2, batch_size=8, progress=False, compile=mode)
+        runs.append((model, history))
+    assert runs[1][1].compiled and runs[0][1].train_loss == runs[1][1].train_loss
+    for p, q in zip(runs[0][0].parameters(), runs[1][0].parameters()):
+        same(p.data, q.data)
