@@ -8,10 +8,15 @@ its value (numpy computes it) and, through numpy's dispatch protocols (`__array_
 records each numpy call made on it as one statement. Every derivative is therefore still written once, in
 ops.py; the trace only watches it run. Statements read:
 
-    ("call", out, function, args, kwargs)   out = function(*args, **kwargs)    (ufuncs, numpy functions)
-    ("method", out, name, self, args, kwargs)   out = self.name(*args, **kwargs)   (args None: an attribute)
-    ("inplace", target, ...)                a ufunc with out=, a setitem, a version bump: writes memory
-    ("section", title)                      "forward", "backward", "optimizer step" for the printed code
+    ("call", out, function, args, kwargs)       out = function(*args, **kwargs)   (ufuncs, numpy functions)
+    ("method", out, name, self, args, kwargs)   out = self.name(*args, **kwargs)  (args None: an attribute)
+    ("const", out)                              a value that depends on no input (a seed gradient of 1)
+    ("inplace", target, ufunc, args, kwargs)    a ufunc with out=target (or ufunc.at): writes memory
+    ("setitem", target, index, value)           target[index] = value
+    ("state", buffers, key, value, owner)       an optimizer's buffer stored: buffers[key] = value
+    ("bump", target, ...)                       the version counters of updated parameters
+    ("check", function, args)                   engine.tensor.checked: a check run again at each call
+    ("section", title)                          "forward", "backward", "optimizer step" for the printed code
 
 What the trace cannot replay it refuses (`TraceError`): a value read as a Python number or truth value
 (data-dependent control flow), hooks, random numbers drawn outside the engine, create_graph.
