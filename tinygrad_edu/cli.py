@@ -495,10 +495,11 @@ def _add_export_command(commands: argparse._SubParsersAction) -> None:
 
 
 def _input_size(model: Any) -> int | None:
-    """The number of input features of `model`: its first Linear's (None when it has none)."""
-    from .nn import MLP, Linear
+    """The number of input features of `model`: an MLP's or a LeNet5's first size (a LeNet5 takes rows of
+    pixels too), else its first Linear's (None when it has none)."""
+    from .nn import MLP, LeNet5, Linear
 
-    if isinstance(model, MLP):
+    if isinstance(model, (MLP, LeNet5)):
         return model.sizes[0]
     return next((m.in_features for m in model.modules() if isinstance(m, Linear)), None)
 
