@@ -22,7 +22,8 @@ tinygrad_edu.functional computes, step by step, so the results agree to rounding
 ONNX's Erf in float32 and a series of positive terms in float64 (`_erf`). Likewise onnxruntime 1.32 has no
 float64 Conv, AveragePool or GlobalAveragePool: in float64 a convolution is im2col written out (one Slice per
 kernel offset, Concat, one MatMul), average pooling a sum of Slices divided by each window's count and global
-average pooling a ReduceMean; MaxPool, Flatten and BatchNormalization are ONNX's own in both dtypes.
+average pooling a ReduceMean; BatchNormalization, whose epsilon is a float32 attribute, is its arithmetic in
+float64. MaxPool and Flatten are ONNX's own in both dtypes.
 
 An ONNX file computes what the model computes in eval mode: Dropout is the identity, BatchNorm uses its running
 statistics (the batch's when it does not track them); to_onnx runs the model once in eval mode and restores its
@@ -311,8 +312,9 @@ def _flatten_onnx(g: _Graph, m: nn.Flatten, x: str) -> str:
 
 
 def _batch_norm_onnx(g: _Graph, m: Any, x: str) -> str:
-    """Eval mode: ONNX's BatchNormalization with the running statistics (float32 and float64); without them, the
-    batch's mean and biased variance, written out as the layer computes them."""
+    """Eval mode. With running statistics: ONNX's BatchNormalization in float32; in float64 its arithmetic,
+    (x - mean) / √(var + eps) · weight + bias, as the layer computes it (the op's epsilon is a float32
+    attribute: 1e-5 rounded moves the result by 1e-13). Without them, the batch's mean and biased variance."""
     c = m.num_features
     if m.affine:
         scale, shift = g.parameter(_key(g, "weight"), m.weight), g.parameter(_key(g, "bias"), m.bias)
@@ -320,12 +322,16 @@ def _batch_norm_onnx(g: _Graph, m: Any, x: str) -> str:
         scale, shift = g.array(g._name("ones"), np.ones(c)), g.array(g._name("zeros"), np.zeros(c))
     if m.track_running_stats:
         mean, var = g.parameter(_key(g, "running_mean"), m.running_mean), g.parameter(_key(g, "running_var"), m.running_var)
-        return g.op("BatchNormalization", x, scale, shift, mean, var, epsilon=m.eps)
-    axes = [0] + list(range(2, len(g.shape)))
-    centred = g.op("Sub", x, g.op("ReduceMean", x, axes=axes, keepdims=1))
-    var = g.op("ReduceMean", g.op("Mul", centred, centred), axes=axes, keepdims=1)
+        if g.dtype == np.float32:
+            return g.op("BatchNormalization", x, scale, shift, mean, var, epsilon=m.eps)
+    channel = g.ints(1, c, *([1] * (len(g.shape) - 2)))  # (1, C, 1, ...): one value per channel, broadcast
+    if m.track_running_stats:
+        centred, var = g.op("Sub", x, g.op("Reshape", mean, channel)), g.op("Reshape", var, channel)
+    else:
+        axes = [0] + list(range(2, len(g.shape)))
+        centred = g.op("Sub", x, g.op("ReduceMean", x, axes=axes, keepdims=1))
+        var = g.op("ReduceMean", g.op("Mul", centred, centred), axes=axes, keepdims=1)
     y = g.op("Div", centred, g.op("Sqrt", g.op("Add", var, g.const(m.eps))))
-    channel = g.ints(1, c, *([1] * (len(g.shape) - 2)))
     return g.op("Add", g.op("Mul", y, g.op("Reshape", scale, channel)), g.op("Reshape", shift, channel))
 
 
