@@ -453,3 +453,31 @@ def test_against_pytorch():
     np.testing.assert_allclose(tg.conv2d(x, w[:, :, :2], padding="same", groups=2).data,
                                F.conv2d(torch.tensor(x), torch.tensor(w[:, :, :2]), padding="same", groups=2).numpy(),
                                rtol=1e-12, atol=1e-12)
+
+
+@settings(max_examples=30)
+@given(problem=window_problem(), ceil_mode=st.booleans(), count_include_pad=st.booleans())
+def test_pooling_options_against_pytorch(problem, ceil_mode, count_include_pad):
+    """ceil_mode, count_include_pad and return_indices: PyTorch's outputs, indices and gradients, on values with
+    ties (rounded to halves) so that the first-maximum convention is exercised."""
+    torch = _torch()
+    F = torch.nn.functional
+    x, kernel, stride, padding, dilation = problem
+    values = np.round(x.data * 2) / 2
+    xo, xt = tg.tensor(values, requires_grad=True), torch.tensor(values, requires_grad=True)
+    y = tg.avg_pool2d(xo, kernel, stride, padding, ceil_mode, count_include_pad)
+    t = F.avg_pool2d(xt, kernel, stride, padding, ceil_mode, count_include_pad)
+    np.testing.assert_allclose(y.data, t.detach().numpy(), rtol=1e-12, atol=1e-15)
+    u = np.random.default_rng(0).standard_normal(y.shape)
+    (y * u).sum().backward()
+    (t * torch.tensor(u)).sum().backward()
+    np.testing.assert_allclose(xo.grad.data, xt.grad.numpy(), rtol=1e-12, atol=1e-15)
+    y, index = tg.max_pool2d(values, kernel, stride, padding, dilation, ceil_mode=ceil_mode, return_indices=True)
+    assume(np.isfinite(y.data).all())  # torch 2.13's CPU loop writes out of bounds on a window of padding only
+    xo, xt = tg.tensor(values, requires_grad=True), torch.tensor(values, requires_grad=True)
+    t, t_index = F.max_pool2d(xt, kernel, stride, padding, dilation, ceil_mode=ceil_mode, return_indices=True)
+    np.testing.assert_array_equal(y.data, t.detach().numpy())
+    np.testing.assert_array_equal(index.data, t_index.numpy())
+    tg.max_pool2d(xo, kernel, stride, padding, dilation, ceil_mode=ceil_mode).sum().backward()
+    t.sum().backward()
+    np.testing.assert_array_equal(xo.grad.data, xt.grad.numpy())
