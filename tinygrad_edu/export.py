@@ -181,15 +181,15 @@ def _softplus_with(g: _Graph, x: str, beta: float, threshold: float) -> str:
     return g.op("Where", g.op("Greater", bx, g.const(threshold)), x, smooth)
 
 
+def _key(g: _Graph, name: str) -> str:
+    """A parameter's state_dict key: the module's path, then its name."""
+    return f"{g.scope}.{name}" if g.scope else name
+
+
 def _linear_onnx(g: _Graph, m: nn.Linear, x: str) -> str:
     """x Wᵀ + b, W and b initializers named by their state_dict keys."""
-    key = f"{g.scope}." if g.scope else ""
-    y = g.op("MatMul", x, g.op("Transpose", g.parameter(key + "weight", m.weight)))
-    return y if m.bias is None else g.op("Add", y, g.parameter(key + "bias", m.bias))
-
-
-def _key(g: _Graph, name: str) -> str:
-    return f"{g.scope}.{name}" if g.scope else name
+    y = g.op("MatMul", x, g.op("Transpose", g.parameter(_key(g, "weight"), m.weight)))
+    return y if m.bias is None else g.op("Add", y, g.parameter(_key(g, "bias"), m.bias))
 
 
 def _onnx_pads(pads: tuple[int, ...]) -> list[int]:
@@ -256,7 +256,8 @@ def _conv1d_onnx(g: _Graph, m: nn.Conv1d, x: str) -> str:
 
 def _max_pool_onnx(g: _Graph, m: nn.MaxPool2d, x: str) -> str:
     """ONNX's MaxPool (float32 and float64), ceil_mode written as the extra bottom and right padding the engine
-    reads (ONNX's own ceil_mode rounds without PyTorch's rule for a last window that starts in the padding)."""
+    reads: opset 17's shape inference rounds up without PyTorch's rule for a last window that would start in the
+    padding (4 windows on H = 5, kernel 2, stride 2, padding 1, where onnxruntime computes PyTorch's 3)."""
     kernel, stride, pads = _conv._pool_args(m.kernel_size, m.stride, m.padding, "MaxPool2d")
     _, pads = _conv._pool_size(g.shape[2:], kernel, stride, pads, m.dilation, m.ceil_mode, "MaxPool2d")
     if not _fits(pads, kernel):  # onnxruntime takes pads smaller than the kernel only: -inf written first

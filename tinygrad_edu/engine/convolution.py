@@ -504,6 +504,7 @@ def max_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 
     y = MaxPool2d.apply(x, kernel_size=kernel, stride=stride, padding=pads, dilation=dilation)
     if not _bool(return_indices, "return_indices", who):
         return y
+    # found again on the arrays (a Function gives one output); the padding taken off the positions
     _, rows, cols = _window_maxima(x.data, kernel, stride, pads, dilation)
     h, w = x.shape[2:]
     rows, cols = rows - pads[0], cols - pads[2]
