@@ -722,3 +722,25 @@ def test_a_trained_lenets_pt_file_predicts_the_same(tmp_path, capsys):
     theirs = torch.load(tmp_path / "lenet.pt", weights_only=False)
     x = np.random.default_rng(1).random((5, 1, 8, 8))
     assert difference(ours(model, x), torch_outputs(theirs, x)) <= TOL["float64"]
+
+
+def test_an_mlp_with_dropout_exports_and_comes_back_an_mlp(tmp_path):
+    """MLP(dropout=..., input_dropout=...): the identity in the ONNX file (eval mode), torch.nn.Dropout in
+    PyTorch in the same places and modes, an MLP with the same dropouts again from PyTorch."""
+    needs_onnx()
+    model = nn.MLP([6, 5, 4, 3], "relu", "identity", dropout=0.3, input_dropout=0.2, dtype="float32",
+                   generator=np.random.default_rng(0))
+    x = inputs(7, 6, "float32", 0)
+    path = to_onnx(model, tmp_path / "dropout.onnx", x[:1])
+    assert model.training  # to_onnx ran it in eval mode and restored the mode
+    assert difference(ours(model.eval(), x), onnx_outputs(path, x)) <= TOL["float32"]
+    if not HAS_TORCH:
+        return
+    from tinygrad_edu.export import from_torch, to_torch
+
+    theirs = to_torch(model)
+    assert [type(m).__name__ for m in theirs.layers][:3] == ["Dropout", "Linear", "ReLU"] and not theirs.training
+    assert difference(ours(model, x), torch_outputs(theirs, x)) <= TOL["float32"]
+    back = from_torch(theirs.train())
+    assert type(back) is nn.MLP and (back.dropout, back.input_dropout) == (0.3, 0.2) and back.training
+    assert back.get_config() | {"init": None} == model.get_config() | {"init": None}

@@ -684,10 +684,18 @@ def _as_lenet(model: nn.Module) -> nn.Module:
 
 
 def _as_mlp(model: nn.Module) -> nn.Module:
-    """The MLP that `model`, a Sequential(layers=Sequential(Linear, act, ..., Linear[, act])), is; else `model`."""
+    """The MLP that `model`, a Sequential(layers=Sequential(Linear, act, ..., Linear[, act])), is; else `model`.
+    Dropout where MLP puts it (before the first Linear, after each hidden activation) comes back as its
+    input_dropout and dropout."""
     if type(model) is not nn.Sequential or list(model._modules) != ["layers"] or type(model.layers) is not nn.Sequential:
         return model
     layers = list(model.layers._modules.values())
+    input_dropout = layers[0].p if layers and type(layers[0]) is nn.Dropout else 0.0
+    hidden = {m.p for m in layers[1 if input_dropout else 0:] if type(m) is nn.Dropout}
+    if len(hidden) > 1:
+        return model
+    dropout = hidden.pop() if hidden else 0.0
+    layers = [m for m in layers if type(m) is not nn.Dropout]
     linears, acts = layers[0::2], layers[1::2]
     if not linears or not all(type(m) is nn.Linear and m.bias is not None for m in linears):
         return model
@@ -708,10 +716,14 @@ def _as_mlp(model: nn.Module) -> nn.Module:
     output = names[type(acts[-1])] if len(acts) == len(linears) else "identity"
     if len(linears) == 1:
         activation = output
-    mlp = nn.MLP(sizes, activation, output, dtype=linears[0].weight.dtype, generator=np.random.default_rng(0))
-    if [n for n, _ in mlp.named_parameters()] != [n for n, _ in model.named_parameters()]:
+    mlp = nn.MLP(sizes, activation, output, dtype=linears[0].weight.dtype, generator=np.random.default_rng(0),
+                 dropout=dropout, input_dropout=input_dropout)
+    if [n for n, _ in mlp.named_parameters()] != [n for n, _ in model.named_parameters()] or \
+            [type(m) for m in mlp.layers] != [type(m) for m in model.layers]:  # the dropouts where MLP puts them
         return model
     mlp.load_state_dict(model.state_dict())
+    for ours, theirs in zip([mlp, mlp.layers, *mlp.layers], [model, model.layers, *model.layers]):
+        ours.training = theirs.training
     return mlp
 
 
