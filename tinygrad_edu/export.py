@@ -567,7 +567,8 @@ def state_dict_from_torch(state: Mapping[str, Any]) -> OrderedDict[str, np.ndarr
 
 
 def to_torch(model: nn.Module) -> Any:
-    """A torch.nn.Module computing what `model` computes, with copies of its weights (see the module doc)."""
+    """A torch.nn.Module computing what `model` computes, with copies of its weights and buffers and each
+    layer's train/eval mode (see the module doc)."""
     torch = _torch()
     if not isinstance(model, nn.Module):
         raise TypeError(f"to_torch needs a tinygrad_edu nn.Module, got {type(model).__name__}")
@@ -764,7 +765,8 @@ def to_onnx(model: nn.Module, path: str | os.PathLike[str], example_input: Any) 
 
     `example_input` (an array or Tensor of shape (N, ...)) fixes the input's shape except the batch size
     (left free: the input "input" has shape ("batch", ...), the output "output" likewise) and is run through
-    the model once to check it fits."""
+    the model once, in eval mode, to check it fits (the file computes eval mode; the model's modes and running
+    statistics are left as they were)."""
     onnx = _onnx()
     from onnx import helper
 
