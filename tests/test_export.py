@@ -761,3 +761,13 @@ def test_an_mlp_with_dropout_exports_and_comes_back_an_mlp(tmp_path):
     back = from_torch(theirs.train())
     assert type(back) is nn.MLP and (back.dropout, back.input_dropout) == (0.3, 0.2) and back.training
     assert back.get_config() | {"init": None} == model.get_config() | {"init": None}
+
+
+def test_export_of_a_saved_convolutional_sequential_asks_for_an_example_input(tmp_path, capsys):
+    """The file holds no image size: the command says so in one line (to_onnx takes an example input)."""
+    needs_onnx()
+    path = nn.save(nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(8, 2)), tmp_path / "cnn.npz")
+    code, _, err = run_cli(["export", str(path), "--to", str(tmp_path / "cnn.onnx")], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "whose input shape the file does not say (no Linear layer, or a convolution first)" in err
+    assert not (tmp_path / "cnn.onnx").exists()
