@@ -1,7 +1,9 @@
-"""The largest difference between tinygrad_edu, onnxruntime and PyTorch, per activation and dtype: EXPORT_AGREEMENT.md.
+"""The largest difference between tinygrad_edu, onnxruntime and PyTorch, per network and dtype: EXPORT_AGREEMENT.md.
 
 For each activation (defaults, and the settings tests/test_export.py uses) and dtype: NETWORKS random networks
-Linear-act-Linear-act-Linear-act of sizes 8-16-16-4 on 256 inputs drawn with σ = 4, the difference being
+Linear-act-Linear-act-Linear-act of sizes 8-16-16-4 on 256 inputs drawn with σ = 4; for each convolutional
+network of CONV_NETWORKS (in eval mode, batch norm's running statistics drawn away from their start) NETWORKS
+random draws of its weights on CONV_BATCH inputs drawn with σ = 2. The difference is
 max |a - b| / max(1, max |a|) over a network's outputs (as tests/test_export.py measures it; element by element,
 max |a - b| / max(1, |a|), is printed after a slash where it is larger: cancellation in log_softmax). Each backend that imports here writes its outputs to DIR/<backend>.npz;
 every pair of backends whose files are in DIR is compared. One Python rarely has both onnxruntime and PyTorch,
@@ -32,7 +34,7 @@ SETTINGS = {
     "leaky_relu": dict(negative_slope=0.2), "elu": dict(alpha=0.5), "gelu": dict(approximate="tanh"),
     "softplus": dict(beta=2.0, threshold=3.0), "hardtanh": dict(min_val=-2.0, max_val=0.5),
 }
-CASES = [(name, {}) for name in nn.ACTIVATIONS] + list(SETTINGS.items())
+ACTIVATION_CASES = [(name, {}) for name in nn.ACTIVATIONS] + list(SETTINGS.items())
 NETWORKS, SIZES, BATCH = 20, (8, 16, 16, 4), 256
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,21 +43,72 @@ def label(name: str, setting: dict) -> str:
     return name + "".join(f" {k}={v}" for k, v in setting.items())
 
 
-def networks(name: str, setting: dict, dtype: str):
-    for seed in range(NETWORKS):
-        rng = np.random.default_rng(seed)
+def mlps(name: str, setting: dict):
+    def make(dtype: str, rng: np.random.Generator):
         layers = []
         for n_in, n_out in zip(SIZES[:-1], SIZES[1:]):
             layers += [nn.Linear(n_in, n_out, dtype=dtype, generator=rng), nn.activation(name, **setting)]
-        yield seed, nn.Sequential(*layers), (rng.standard_normal((BATCH, SIZES[0])) * 4).astype(dtype)
+        return nn.Sequential(*layers), (rng.standard_normal((BATCH, SIZES[0])) * 4).astype(dtype)
+    return make
+
+
+def _norm(layer: nn.Module, rng: np.random.Generator) -> nn.Module:
+    """A batch norm whose running statistics and affine parameters are not their start (ones and zeros)."""
+    c = layer.num_features
+    layer.load_state_dict({**layer.state_dict(), "running_mean": rng.normal(0, 0.5, c),
+                           "running_var": rng.uniform(0.5, 2, c), "weight": rng.uniform(0.5, 2, c),
+                           "bias": rng.normal(0, 1, c)})
+    return layer
+
+
+def convs(layers, shape):
+    """A network built by layers(dtype, rng), on CONV_BATCH inputs of `shape` (without the batch axis)."""
+    def make(dtype: str, rng: np.random.Generator):
+        model = nn.Sequential(*layers(dtype, rng)) if callable(layers) else layers
+        return model.eval(), (rng.standard_normal((CONV_BATCH, *shape)) * 2).astype(dtype)
+    return make
+
+
+def lenet(image_size: int):
+    def make(dtype: str, rng: np.random.Generator):
+        model = nn.LeNet5(image_size, dtype=dtype, generator=rng).eval()
+        return model, rng.random((CONV_BATCH, 1, image_size, image_size)).astype(dtype)
+    return make
+
+
+CONV_BATCH = 64
+CONV_NETWORKS = {
+    "conv2d stride 2, dilation 2, groups 2 + relu + max pool": convs(lambda d, r: [
+        nn.Conv2d(2, 4, 3, stride=2, padding=1, dilation=2, groups=2, dtype=d, generator=r), nn.ReLU(),
+        nn.MaxPool2d(2), nn.Flatten()], (2, 12, 12)),
+    "conv2d same + batch norm 2d + tanh + avg pool + global avg pool": convs(lambda d, r: [
+        nn.Conv2d(3, 4, 4, padding="same", dtype=d, generator=r), _norm(nn.BatchNorm2d(4, dtype=d), r), nn.Tanh(),
+        nn.AvgPool2d(3, 2, 1), nn.AdaptiveAvgPool2d(1), nn.Flatten()], (3, 10, 10)),
+    "max pool ceil_mode, dilation + avg pool ceil_mode, count_include_pad=False": convs(lambda d, r: [
+        nn.Conv2d(1, 3, 3, dtype=d, generator=r), nn.MaxPool2d(3, 2, 1, dilation=2, ceil_mode=True),
+        nn.AvgPool2d(2, 2, 1, ceil_mode=True, count_include_pad=False), nn.Flatten(), nn.Dropout(0.5),
+        nn.Linear(27, 3, dtype=d, generator=r), _norm(nn.BatchNorm1d(3, dtype=d), r)], (1, 11, 11)),
+    "conv1d + batch norm 1d + gelu": convs(lambda d, r: [
+        nn.Conv1d(4, 6, 3, stride=2, padding=1, groups=2, dtype=d, generator=r), _norm(nn.BatchNorm1d(6, dtype=d), r),
+        nn.GELU(), nn.Conv1d(6, 2, 2, dtype=d, generator=r), nn.Flatten()], (4, 16)),
+    "LeNet5 8x8 (the embedded digits)": lenet(8),
+    "LeNet5 28x28 (MNIST)": lenet(28),
+}
+CASES = {label(name, setting): mlps(name, setting) for name, setting in ACTIVATION_CASES} | CONV_NETWORKS
+
+
+def networks(case: str, dtype: str):
+    for seed in range(NETWORKS):
+        model, x = CASES[case](dtype, np.random.default_rng(seed))
+        yield seed, model, x
 
 
 def outputs(backend: str) -> dict[str, np.ndarray]:
     found = {}
     folder = Path(tempfile.mkdtemp())
-    for (name, setting), dtype in itertools.product(CASES, ("float32", "float64")):
-        for seed, model, x in networks(name, setting, dtype):
-            key = f"{label(name, setting)}|{dtype}|{seed}"
+    for case, dtype in itertools.product(CASES, ("float32", "float64")):
+        for seed, model, x in networks(case, dtype):
+            key = f"{case}|{dtype}|{seed}"
             if backend == "tinygrad_edu":
                 with no_grad():
                     found[key] = model(x).data
@@ -68,7 +121,7 @@ def outputs(backend: str) -> dict[str, np.ndarray]:
                 session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
                 found[key] = session.run(None, {"input": x})[0]
             else:
-                if name == "heaviside":
+                if case == "heaviside":
                     continue  # torch.nn has none
                 import torch
 
@@ -102,17 +155,17 @@ def main() -> None:
         f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d} · commit {commit} · {platform.processor() or platform.machine()}"
         f" · Python {platform.python_version()} · {versions}.", "",
         f"Each cell: the largest of max |a - b| / max(1, max |a|) over {NETWORKS} networks {'-'.join(map(str, SIZES))} "
-        f"on {BATCH} inputs (after a slash, element by element, max |a - b| / max(1, |a|), where larger). "
-        "n/a: torch.nn has no Heaviside.", "",
-        "| activation | dtype | " + " | ".join(f"{a} vs {b}" for a, b in pairs) + " |",
+        f"on {BATCH} inputs, or {NETWORKS} draws of a convolutional network's weights on {CONV_BATCH} inputs (after "
+        "a slash, element by element, max |a - b| / max(1, |a|), where larger). n/a: torch.nn has no Heaviside.", "",
+        "| network | dtype | " + " | ".join(f"{a} vs {b}" for a, b in pairs) + " |",
         "|---|---|" + "---|" * len(pairs),
     ]
-    for (name, setting), dtype in itertools.product(CASES, ("float32", "float64")):
+    for case, dtype in itertools.product(CASES, ("float32", "float64")):
         cells = []
         for a, b in pairs:
             diffs = []
             for seed in range(NETWORKS):
-                key = f"{label(name, setting)}|{dtype}|{seed}"
+                key = f"{case}|{dtype}|{seed}"
                 if key in have[a] and key in have[b]:
                     x, y = have[a][key], have[b][key]
                     error = np.abs(x.astype(np.float64) - y)
@@ -123,7 +176,7 @@ def main() -> None:
                 continue
             scaled, elementwise = max(d[0] for d in diffs), max(d[1] for d in diffs)
             cells.append(f"{scaled:.1e}" + (f" / {elementwise:.1e}" if f"{elementwise:.1e}" != f"{scaled:.1e}" else ""))
-        lines.append(f"| {label(name, setting)} | {dtype} | " + " | ".join(cells) + " |")
+        lines.append(f"| {case} | {dtype} | " + " | ".join(cells) + " |")
     (ROOT / "benchmarks" / "EXPORT_AGREEMENT.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
 

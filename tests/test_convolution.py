@@ -249,6 +249,93 @@ def test_adaptive_avg_pool2d_to_one_pixel_and_to_tiles(problem):
     np.testing.assert_allclose(tiles.data, x.data.mean(axis=3, keepdims=True), rtol=1e-12)
 
 
+def ceil_size(n, k, s, p, d=1):
+    """PyTorch's output size with ceil_mode: rounded up, less one if the last window starts past the input
+    and its top padding."""
+    m = -(-(n + 2 * p - d * (k - 1) - 1) // s) + 1
+    return m - 1 if (m - 1) * s >= n + p else m
+
+
+def max_loop(x, kernel, stride, padding, dilation, ceil_mode):
+    """Each window's maximum and its flat index h·W + w in the plane, one output element at a time: the first
+    maximum in row-by-row order, padding skipped (as PyTorch's CPU loop)."""
+    n, c, h, w = x.shape
+    size = ceil_size if ceil_mode else lambda n_, k, s, p, d: (n_ + 2 * p - d * (k - 1) - 1) // s + 1
+    oh, ow = (size(m, k, s, p, d) for m, k, s, p, d in zip((h, w), kernel, stride, padding, dilation))
+    y, index = np.full((n, c, oh, ow), -np.inf), np.full((n, c, oh, ow), -1)
+    for a in range(n):
+        for b in range(c):
+            for p in range(oh):
+                for q in range(ow):
+                    for i in range(kernel[0]):
+                        for j in range(kernel[1]):
+                            r, t = p * stride[0] - padding[0] + i * dilation[0], q * stride[1] - padding[1] + j * dilation[1]
+                            if 0 <= r < h and 0 <= t < w and x[a, b, r, t] > y[a, b, p, q]:
+                                y[a, b, p, q], index[a, b, p, q] = x[a, b, r, t], r * w + t
+    return y, index
+
+
+def avg_loop(x, kernel, stride, padding, ceil_mode, count_include_pad):
+    """Each window's sum over the input's pixels divided by PyTorch's count: the window cut at the padded
+    input's end, then (count_include_pad=False) at the input's."""
+    n, c, h, w = x.shape
+    size = ceil_size if ceil_mode else lambda n_, k, s, p: (n_ + 2 * p - k) // s + 1
+    oh, ow = (size(m, k, s, p) for m, k, s, p in zip((h, w), kernel, stride, padding))
+    y = np.zeros((n, c, oh, ow))
+    for p in range(oh):
+        for q in range(ow):
+            r0, t0 = p * stride[0] - padding[0], q * stride[1] - padding[1]
+            r1, t1 = min(r0 + kernel[0], h + padding[0]), min(t0 + kernel[1], w + padding[1])
+            count = (r1 - r0) * (t1 - t0)
+            r0, t0, r1, t1 = max(r0, 0), max(t0, 0), min(r1, h), min(t1, w)
+            if not count_include_pad:
+                count = (r1 - r0) * (t1 - t0)
+            y[:, :, p, q] = x[:, :, r0:r1, t0:t1].sum(axis=(2, 3)) / count
+    return y
+
+
+@settings(max_examples=30)
+@given(problem=window_problem(), ceil_mode=st.booleans())
+def test_max_pool2d_ceil_mode_and_indices_are_the_loop_and_the_finite_differences(problem, ceil_mode):
+    x, kernel, stride, padding, dilation = problem
+    y, index = tg.max_pool2d(x, kernel, stride, padding, dilation, ceil_mode=ceil_mode, return_indices=True)
+    expected, expected_index = max_loop(x.data, kernel, stride, padding, dilation, ceil_mode)
+    np.testing.assert_array_equal(y.data, expected)
+    np.testing.assert_array_equal(index.data, expected_index)
+    assert index.dtype == np.int64 and not index.requires_grad
+    # the indices pick the maxima out of each flattened plane
+    found = np.take_along_axis(x.data.reshape(*x.shape[:2], -1), np.maximum(index.data, 0).reshape(*x.shape[:2], -1),
+                               axis=2).reshape(y.shape)
+    np.testing.assert_array_equal(np.where(index.data >= 0, found, -np.inf), y.data)
+    assume(np.isfinite(y.data).all())
+    assert gradcheck(lambda x: tg.max_pool2d(x, kernel, stride, padding, dilation, ceil_mode=ceil_mode) * 1.5, [x],
+                     **TIGHT)
+
+
+@settings(max_examples=30)
+@given(problem=window_problem(), ceil_mode=st.booleans(), count_include_pad=st.booleans())
+def test_avg_pool2d_ceil_mode_and_count_include_pad_are_the_loop_and_the_finite_differences(problem, ceil_mode,
+                                                                                          count_include_pad):
+    x, kernel, stride, padding, _ = problem
+    options = dict(ceil_mode=ceil_mode, count_include_pad=count_include_pad)
+    y = tg.avg_pool2d(x, kernel, stride, padding, **options)
+    np.testing.assert_allclose(y.data, avg_loop(x.data, kernel, stride, padding, **options), rtol=1e-12, atol=1e-15)
+    # x re-used: through the pooling and elementwise
+    assert gradcheck(lambda x: tg.avg_pool2d(x, kernel, stride, padding, **options).tanh().sum() * x.sum(), [x],
+                     **TIGHT)
+
+
+def test_ceil_mode_drops_a_window_that_would_start_in_the_padding():
+    """H = 5, kernel 2, stride 2, padding 1: (5 + 2 - 2) / 2 + 1 = 3.5 rounds up to 4, but the fourth window would
+    start at row 5, past the input and its top padding, so 3 remain: PyTorch's rule."""
+    x = np.arange(25.0).reshape(1, 1, 5, 5)
+    assert tg.max_pool2d(x, 2, 2, 1).shape == tg.max_pool2d(x, 2, 2, 1, ceil_mode=True).shape == (1, 1, 3, 3)
+    assert tg.max_pool2d(x, 2, 2, 0, ceil_mode=True).shape == (1, 1, 3, 3)  # (5 - 2) / 2 + 1 = 2.5 -> 3
+    # the last window holds one row and one column of x: its mean is that pixel, whatever the padding flag
+    for include in (True, False):
+        assert tg.avg_pool2d(x, 2, 2, 0, ceil_mode=True, count_include_pad=include).data[0, 0, 2, 2] == 24.0
+
+
 def test_max_pool2d_gives_a_tie_to_the_first_maximum_and_a_nan_its_window():
     x = tg.tensor([[[[1.0, 3.0, 3.0, 0.0], [3.0, 2.0, 0.0, 0.0]]]], requires_grad=True)
     tg.max_pool2d(x, 2).sum().backward()
@@ -289,12 +376,23 @@ def test_float32_stays_float32():
     (lambda: tg.fold(np.ones((1, 8, 5)), (4, 4), 2), r"fold: input of shape \(1, 8, 5\) does not fit"),
     (lambda: tg.max_pool2d(np.ones((1, 1, 4, 4)), 2, padding=2), r"padding \(2, 2\) must be at most half"),
     (lambda: tg.adaptive_avg_pool2d(np.ones((1, 1, 5, 5)), 2), r"must divide the input's \(5, 5\)"),
+    (lambda: tg.avg_pool2d(np.ones((1, 1, 4, 4)), 3, padding=2), r"avg_pool2d: padding \(2, 2\) must be at most half"),
     (lambda: tg.conv_transpose2d(np.ones((1, 3, 4, 4)), np.ones((2, 1, 3, 3))), r"the input has 3 channels"),
     (lambda: tg.conv_transpose2d(np.ones((1, 2, 4, 4)), np.ones((2, 1, 3, 3)), stride=2, output_padding=2),
      r"output_padding \(2, 2\) must be smaller"),
 ])
 def test_bad_input_is_named(call, message):
     with pytest.raises(ValueError, match=message):
+        call()
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: tg.max_pool2d(np.ones((1, 1, 4, 4)), 2, ceil_mode="yes"), r"max_pool2d: ceil_mode must be True or False"),
+    (lambda: tg.max_pool2d(np.ones((1, 1, 4, 4)), 2, return_indices=1), r"return_indices must be True or False"),
+    (lambda: tg.avg_pool2d(np.ones((1, 1, 4, 4)), 2, count_include_pad=None), r"count_include_pad must be True"),
+])
+def test_bad_flags_are_named(call, message):
+    with pytest.raises(TypeError, match=message):
         call()
 
 
@@ -338,6 +436,48 @@ def test_against_pytorch():
     np.testing.assert_allclose(tg.unfold(x, (3, 2), padding=1, stride=2).data,
                                F.unfold(torch.tensor(x), (3, 2), padding=1, stride=2).numpy())
     np.testing.assert_allclose(tg.avg_pool2d(x, 3, 2, 1).data, F.avg_pool2d(torch.tensor(x), 3, 2, 1).numpy(), rtol=1e-12)
+    for ceil_mode, include in ((True, True), (True, False), (False, False)):
+        for size in ((7, 6), (6, 5)):
+            z = x[:, :, :size[0], :size[1]]
+            np.testing.assert_allclose(tg.avg_pool2d(z, 3, 2, 1, ceil_mode, include).data,
+                                       F.avg_pool2d(torch.tensor(z), 3, 2, 1, ceil_mode, include).numpy(), rtol=1e-12)
+    for kw in (dict(kernel_size=3, stride=2, padding=1, ceil_mode=True), dict(kernel_size=2, stride=2, ceil_mode=True),
+               dict(kernel_size=2, stride=1, dilation=2, padding=1)):
+        xo, xt = tg.tensor(ties[:, :, :5], requires_grad=True), torch.tensor(ties[:, :, :5], requires_grad=True)
+        (y, index), (t, t_index) = tg.max_pool2d(xo, return_indices=True, **kw), F.max_pool2d(xt, return_indices=True, **kw)
+        np.testing.assert_array_equal(y.data, t.detach().numpy())
+        np.testing.assert_array_equal(index.data, t_index.numpy())  # ties: the first maximum's index, both
+        y.sum().backward()
+        t.sum().backward()
+        np.testing.assert_array_equal(xo.grad.data, xt.grad.numpy())
     np.testing.assert_allclose(tg.conv2d(x, w[:, :, :2], padding="same", groups=2).data,
                                F.conv2d(torch.tensor(x), torch.tensor(w[:, :, :2]), padding="same", groups=2).numpy(),
                                rtol=1e-12, atol=1e-12)
+
+
+@settings(max_examples=30)
+@given(problem=window_problem(), ceil_mode=st.booleans(), count_include_pad=st.booleans())
+def test_pooling_options_against_pytorch(problem, ceil_mode, count_include_pad):
+    """ceil_mode, count_include_pad and return_indices: PyTorch's outputs, indices and gradients, on values with
+    ties (rounded to halves) so that the first-maximum convention is exercised."""
+    torch = _torch()
+    F = torch.nn.functional
+    x, kernel, stride, padding, dilation = problem
+    values = np.round(x.data * 2) / 2
+    xo, xt = tg.tensor(values, requires_grad=True), torch.tensor(values, requires_grad=True)
+    y = tg.avg_pool2d(xo, kernel, stride, padding, ceil_mode, count_include_pad)
+    t = F.avg_pool2d(xt, kernel, stride, padding, ceil_mode, count_include_pad)
+    np.testing.assert_allclose(y.data, t.detach().numpy(), rtol=1e-12, atol=1e-15)
+    u = np.random.default_rng(0).standard_normal(y.shape)
+    (y * u).sum().backward()
+    (t * torch.tensor(u)).sum().backward()
+    np.testing.assert_allclose(xo.grad.data, xt.grad.numpy(), rtol=1e-12, atol=1e-15)
+    y, index = tg.max_pool2d(values, kernel, stride, padding, dilation, ceil_mode=ceil_mode, return_indices=True)
+    assume(np.isfinite(y.data).all())  # torch 2.13's CPU loop writes out of bounds on a window of padding only
+    xo, xt = tg.tensor(values, requires_grad=True), torch.tensor(values, requires_grad=True)
+    t, t_index = F.max_pool2d(xt, kernel, stride, padding, dilation, ceil_mode=ceil_mode, return_indices=True)
+    np.testing.assert_array_equal(y.data, t.detach().numpy())
+    np.testing.assert_array_equal(index.data, t_index.numpy())
+    tg.max_pool2d(xo, kernel, stride, padding, dilation, ceil_mode=ceil_mode).sum().backward()
+    t.sum().backward()
+    np.testing.assert_array_equal(xo.grad.data, xt.grad.numpy())

@@ -1,4 +1,6 @@
-"""tinygrad_edu.export: the same outputs in tinygrad_edu, onnxruntime (on the exported file) and PyTorch.
+"""tinygrad_edu.export: the same outputs in tinygrad_edu, onnxruntime (on the exported file) and PyTorch, for
+MLPs of every activation and for random convolutional networks (conv, pooling with its options, batch norm,
+dropout) and LeNet5, in eval mode (and, to PyTorch, in train mode too).
 
 onnx and onnxruntime are installed by scripts/setup.sh (CI fails without them); PyTorch is not: its tests skip
 without it. Agreement: max |ours - theirs| <= tol * max(1, max |ours|) over an output (the error relative to the
@@ -18,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import require, run_cli
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from tinygrad_edu import nn
@@ -154,7 +156,7 @@ def test_every_class_of_nn_is_exported_or_refused_by_name():
     layers = [c for c in classes if issubclass(c, nn.Module) and c not in nn.LOSS_MODULES.values()]
     from tinygrad_edu.export import REFUSED
 
-    containers = {nn.Module, nn.Sequential, nn.MLP, nn.ModuleList}
+    containers = {nn.Module, nn.Sequential, nn.MLP, nn.ModuleList, nn.LeNet5}
     assert set(layers) - containers <= set(CONVERTERS) | set(REFUSED), set(layers) - containers - set(CONVERTERS)
     assert set(nn.ACTIVATIONS.values()) <= set(CONVERTERS)
 
@@ -337,8 +339,8 @@ def test_from_torch_takes_a_pytorch_sequential_and_names_what_it_cannot():
     assert (model[1].approximate, model[3].beta, model[3].threshold) == ("tanh", 2.0, 5.0)
     x = inputs(5, 3, "float32", 0)
     assert difference(ours(model, x), torch_outputs(theirs, x)) <= TOL["float32"]
-    with pytest.raises(ExportError, match=r"torch's Conv2d \(at '1'\) to tinygrad_edu: from_torch knows"):
-        from_torch(torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Conv2d(1, 1, 1)))
+    with pytest.raises(ExportError, match=r"torch's Conv3d \(at '1'\) to tinygrad_edu: from_torch knows"):
+        from_torch(torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Conv3d(1, 1, 1)))
     with pytest.raises(ExportError, match="Softmax without dim"):
         from_torch(torch.nn.Sequential(torch.nn.Softmax()))
 
@@ -463,3 +465,309 @@ def test_pt_of_a_heaviside_network_is_refused_in_one_line(tmp_path, capsys):
     code, _, err = run_cli(["export", str(path), "--to", str(tmp_path / "m.pt")], capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1 and "Heaviside (at 'layers.1') to PyTorch" in err, err
     assert not (tmp_path / "m.pt").exists()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# convolutional networks: Conv1d/2d, pooling, Flatten, Dropout, BatchNorm, LeNet5
+# --------------------------------------------------------------------------------------------------------------
+
+
+@st.composite
+def conv_net(draw, dtype):
+    """A random small convolutional network and an input: conv (any stride, padding incl. 'same', dilation,
+    groups, bias), batch norm (running statistics drawn away from their start, or none tracked), an activation,
+    max or average pooling (ceil_mode, count_include_pad), then global pooling or Flatten, dropout, Linear and
+    BatchNorm1d. Returns (model in eval mode, example, input); the batch size of the input differs from the
+    example's."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**16), label="seed"))
+    groups = draw(st.integers(1, 2), label="groups")
+    c_in, c_out = groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 2))
+    k, stride, dilation = draw(st.integers(1, 3)), draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    padding = "same" if stride == 1 and draw(st.booleans(), label="same") else draw(st.integers(0, 2))
+    side = draw(st.integers(dilation * (k - 1) + 3, dilation * (k - 1) + 7), label="side")
+    layers = [nn.Conv2d(c_in, c_out, k, stride, padding, dilation, groups, draw(st.booleans(), label="bias"),
+                        dtype=dtype, generator=rng)]
+    if draw(st.booleans(), label="batch norm"):
+        track = draw(st.booleans(), label="running statistics")
+        norm = nn.BatchNorm2d(c_out, affine=draw(st.booleans(), label="affine"), track_running_stats=track, dtype=dtype)
+        if track:
+            norm.load_state_dict({**norm.state_dict(), "running_mean": rng.normal(0, 0.5, c_out),
+                                  "running_var": rng.uniform(0.5, 2, c_out)})
+        if norm.affine:
+            norm.load_state_dict({**norm.state_dict(), "weight": rng.uniform(0.5, 2, c_out), "bias": rng.normal(0, 1, c_out)})
+        layers.append(norm)
+    layers.append(nn.activation(draw(st.sampled_from(["relu", "tanh", "gelu", "leaky_relu"]), label="activation")))
+    pk = draw(st.integers(1, 3), label="pool kernel")
+    pool = dict(kernel_size=pk, stride=draw(st.integers(1, 2)), padding=draw(st.integers(0, pk // 2)),
+                ceil_mode=draw(st.booleans(), label="ceil_mode"))
+    if draw(st.booleans(), label="max"):
+        layers.append(nn.MaxPool2d(**pool, dilation=draw(st.integers(1, 2), label="pool dilation")))
+    else:
+        layers.append(nn.AvgPool2d(**pool, count_include_pad=draw(st.booleans(), label="count_include_pad")))
+    if draw(st.booleans(), label="global"):
+        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+    else:
+        layers.append(nn.Flatten())
+    model = nn.Sequential(*layers)
+    example = (rng.standard_normal((1, c_in, side, side)) * 2).astype(dtype)
+    try:
+        with no_grad():
+            width = model.eval()(example).shape[1]
+    except ValueError:  # the pooling does not fit what the convolution left (a window of padding only, ...)
+        assume(False)
+    model = nn.Sequential(*layers, nn.Dropout(0.5), nn.Linear(width, 3, dtype=dtype, generator=rng),
+                          nn.BatchNorm1d(3, dtype=dtype)).eval()
+    with no_grad():
+        assume(np.isfinite(model(example).data).all())  # a max-pooling window of padding only is -inf
+    batch = draw(st.integers(2, 5), label="batch")
+    return model, example, (rng.standard_normal((batch, c_in, side, side)) * 2).astype(dtype)
+
+
+def tolerance(model: nn.Module, x: np.ndarray, dtype: str) -> float:
+    """TOL, times the condition of each batch norm without running statistics in float32: its batch mean and
+    variance, summed by another library in another order, are off by rounding of the inputs' size, which the
+    normalization divides by √(var + eps): max |x| / √(var + eps) over its channels (at least 4; up to 1.1e-06
+    measured against onnxruntime on 150 random networks with well-spread inputs, median 1.5e-07)."""
+    tol = TOL[dtype]
+    if dtype == "float32":
+        value = x
+        for layer in model:
+            if type(layer) is nn.BatchNorm2d and not layer.track_running_stats:
+                a = np.asarray(value, np.float64)
+                spread = np.sqrt(a.var(axis=(0, 2, 3)) + layer.eps)
+                tol *= max(4.0, float(np.max(np.abs(a).max(axis=(0, 2, 3)) / spread)))
+            value = ours(layer, value)
+    return tol
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@settings(max_examples=25, deadline=None)
+@given(data=st.data())
+def test_onnxruntime_agrees_on_random_convolutional_networks(dtype, data, tmp_path_factory):
+    needs_onnx()
+    import onnx
+
+    model, example, x = data.draw(conv_net(dtype))
+    path = to_onnx(model, tmp_path_factory.mktemp("onnx") / "cnn.onnx", example)
+    assert difference(ours(model, x), onnx_outputs(path, x)) <= tolerance(model, x, dtype)
+    graph = onnx.load(path).graph
+    used = {name for node in graph.node for name in node.input}
+    assert [i.name for i in graph.initializer if i.name not in used] == []  # nothing written for nothing
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_conv1d_and_flatten_of_middle_axes_agree(dtype, tmp_path):
+    needs_onnx()
+    rng = np.random.default_rng(4)
+    model = nn.Sequential(nn.Conv1d(4, 6, 3, stride=2, padding=1, dilation=2, groups=2, dtype=dtype, generator=rng),
+                          nn.BatchNorm1d(6, dtype=dtype), nn.Tanh(), nn.Conv1d(6, 2, 2, padding="same", dtype=dtype,
+                                                                              generator=rng), nn.Flatten(1, 2)).eval()
+    x = rng.standard_normal((3, 4, 11)).astype(dtype)
+    path = to_onnx(model, tmp_path / "c1.onnx", x[:1])
+    assert difference(ours(model, x), onnx_outputs(path, x)) <= TOL[dtype]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_the_float64_fallbacks_are_used_where_onnxruntime_has_no_kernel(dtype, tmp_path):
+    """onnxruntime 1.32 has no float64 Conv, AveragePool, GlobalAveragePool, and BatchNormalization takes epsilon
+    in float32: in float64 those are basic operations."""
+    needs_onnx()
+    import onnx
+
+    model = nn.Sequential(nn.Conv2d(1, 2, 3, dtype=dtype), nn.AvgPool2d(2), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                          nn.BatchNorm1d(2, dtype=dtype))
+    path = to_onnx(model, tmp_path / "m.onnx", np.zeros((1, 1, 6, 6), dtype))
+    kinds = {node.op_type for node in onnx.load(path).graph.node}
+    native = {"Conv", "AveragePool", "GlobalAveragePool"}
+    assert native <= kinds if dtype == "float32" else not native & kinds
+    assert "Flatten" in kinds and ("BatchNormalization" in kinds) == (dtype == "float32")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("rows", [True, False], ids=["rows", "images"])
+def test_lenet5_exports_whole_from_rows_or_images(dtype, rows, tmp_path):
+    needs_onnx()
+    import onnx
+
+    model = nn.LeNet5(8, num_classes=4, in_channels=2, dtype=dtype, generator=np.random.default_rng(1)).eval()
+    x = np.random.default_rng(2).random((6, 2, 8, 8)).astype(dtype)
+    x = x.reshape(6, -1) if rows else x
+    path = to_onnx(model, tmp_path / "lenet.onnx", x[:1])
+    assert difference(ours(model, x), onnx_outputs(path, x)) <= TOL[dtype]
+    names = [i.name for i in onnx.load(path).graph.initializer if i.name in model.state_dict()]
+    assert sorted(names) == sorted(model.state_dict())
+
+
+def test_to_onnx_runs_in_eval_mode_and_leaves_the_model_as_it_was(tmp_path):
+    """The file computes eval mode; the running statistics are not moved by the example, each mode restored."""
+    needs_onnx()
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.Flatten(), nn.Dropout(0.5), nn.Linear(8, 2))
+    model[1].eval()  # a mode of its own, kept
+    before = {k: v.copy() for k, v in model.state_dict().items()}
+    x = np.random.default_rng(0).standard_normal((4, 1, 4, 4))
+    path = to_onnx(model, tmp_path / "m.onnx", x)
+    assert [m.training for m in model.modules()] == [True, True, False, True, True, True]
+    assert all(np.array_equal(before[k], v) for k, v in model.state_dict().items())
+    assert difference(ours(model.eval(), x), onnx_outputs(path, x)) <= TOL["float64"]
+
+
+@pytest.mark.parametrize(("model", "message"), [
+    (nn.Sequential(nn.Conv2d(1, 1, 1), nn.MaxPool2d(2, return_indices=True)),
+     r"cannot export MaxPool2d \(at '1'\): return_indices=True makes it return \(output, indices\)"),
+    (nn.Sequential(nn.Conv2d(1, 1, 1), nn.Flatten(0, -1)),
+     r"cannot export Flatten \(at '1'\) with start_dim=0 to ONNX: it merges the batch axis"),
+])
+def test_what_of_the_convolutional_layers_cannot_go_is_named(model, message, tmp_path):
+    needs_onnx()
+    with pytest.raises(ExportError, match=message):
+        to_onnx(model, tmp_path / "m.onnx", np.zeros((1, 1, 4, 4)))
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.slow
+def test_a_trained_lenet_predicts_the_same_in_onnxruntime(tmp_path, capsys):
+    """`tinygrad-edu train --model lenet` on the embedded digits, `tinygrad-edu export`: the same logits and the
+    same test accuracy in onnxruntime."""
+    needs_onnx()
+    import json
+
+    from tinygrad_edu.data import load_digits
+
+    out = tmp_path / "run"
+    code, _, err = run_cli(["train", "--model", "lenet", "--dataset", "digits", "--epochs", "3", "--no-progress",
+                            "--out", str(out)], capsys)
+    assert code == 0, err
+    code, stdout, err = run_cli(["export", str(out / "model.npz"), "--to", str(tmp_path / "lenet.onnx")], capsys)
+    assert code == 0 and err == "", err
+    assert "64-6-16-120-84-10 relu LeNet-5, ONNX opset 17; input 'input' of shape (batch, 64) float32" in stdout
+    model = nn.load(out / "model.npz")
+    ds = load_digits(dtype=np.float32)
+    theirs = onnx_outputs(tmp_path / "lenet.onnx", ds.X_test)
+    assert difference(ours(model.eval(), ds.X_test), theirs) <= TOL["float32"]
+    predictions = np.argmax(theirs, axis=1)
+    assert np.array_equal(predictions, model.predict(ds.X_test))
+    assert float(np.mean(predictions == ds.y_test)) == json.loads((out / "metrics.json").read_text())["test_accuracy"]
+
+
+# PyTorch
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@settings(max_examples=10, deadline=None)
+@given(data=st.data())
+def test_pytorch_agrees_on_random_convolutional_networks_both_ways(dtype, data):
+    needs_torch()
+    from tinygrad_edu.export import from_torch, to_torch
+
+    model, _, x = data.draw(conv_net(dtype))
+    theirs = to_torch(model)
+    assert not theirs.training and not any(m.training for m in theirs.modules())
+    assert list(theirs.state_dict()) == list(model.state_dict())
+    assert difference(ours(model, x), torch_outputs(theirs, x)) <= tolerance(model, x, dtype)
+    back = from_torch(theirs)
+    assert type(back) is nn.Sequential and repr(back) == repr(model) and not back.training
+    assert np.array_equal(ours(back, x), ours(model, x))
+
+
+def test_batch_norm_in_training_mode_agrees_with_pytorch_and_moves_the_same_statistics():
+    """Modes carry over: a network in train mode is one in PyTorch, whose batch statistics and running updates are
+    the same (Dropout left out: its masks are each library's own draws)."""
+    needs_torch()
+    import torch
+
+    from tinygrad_edu.export import to_torch
+
+    rng = np.random.default_rng(3)
+    model = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1, generator=rng), nn.BatchNorm2d(3, momentum=None), nn.ReLU(),
+                          nn.AvgPool2d(2, ceil_mode=True), nn.Flatten(), nn.Linear(27, 4, generator=rng),
+                          nn.BatchNorm1d(4, momentum=0.3))
+    theirs = to_torch(model)
+    assert theirs.training and theirs[1].training
+    x = rng.standard_normal((8, 2, 5, 5))
+    for _ in range(2):
+        a, b = model(x).data, theirs(torch.from_numpy(x)).detach().numpy()
+        assert difference(a, b) <= TOL["float64"]
+    for key, value in theirs.state_dict().items():
+        np.testing.assert_allclose(model.state_dict()[key], value.numpy(), rtol=1e-12, err_msg=key)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_lenet5_goes_to_pytorch_and_comes_back_a_lenet5(dtype):
+    needs_torch()
+    import torch
+
+    from tinygrad_edu.export import from_torch, to_torch
+
+    model = nn.LeNet5(28, dtype=dtype, generator=np.random.default_rng(0))
+    theirs = to_torch(model)
+    assert list(theirs._modules) == ["features", "classifier"]
+    assert list(theirs.state_dict()) == list(model.state_dict())
+    assert theirs.features[0].weight.shape == (6, 1, 5, 5) and theirs.classifier[1].weight.shape == (120, 400)
+    x = np.random.default_rng(1).random((3, 1, 28, 28)).astype(dtype)
+    assert difference(ours(model, x), torch_outputs(theirs, x)) <= TOL[dtype]
+    with torch.no_grad():
+        theirs.features[0].weight.mul_(-1)  # trained on in PyTorch: the new weights come back
+    back = from_torch(theirs)
+    assert type(back) is nn.LeNet5 and back.get_config() == model.get_config()
+    assert difference(ours(back, x), torch_outputs(theirs, x)) <= TOL[dtype]
+    small = from_torch(to_torch(nn.LeNet5(8, num_classes=3, in_channels=2, activation="tanh")))
+    assert small.get_config() == nn.LeNet5(8, num_classes=3, in_channels=2, activation="tanh").get_config()
+
+
+def test_pytorch_settings_that_tinygrad_edu_has_not_are_named():
+    needs_torch()
+    import torch
+
+    from tinygrad_edu.export import from_torch
+
+    with pytest.raises(ExportError, match=r"Conv2d with padding_mode='reflect': tinygrad_edu pads with zeros only"):
+        from_torch(torch.nn.Sequential(torch.nn.Conv2d(1, 1, 3, padding=1, padding_mode="reflect")))
+    with pytest.raises(ExportError, match=r"AvgPool2d with divisor_override"):
+        from_torch(torch.nn.AvgPool2d(2, divisor_override=3))
+    with pytest.raises(ExportError, match=r"torch.s AdaptiveAvgPool2d: AdaptiveAvgPool2d: output_size must be an int"):
+        from_torch(torch.nn.AdaptiveAvgPool2d((None, 2)))
+
+
+def test_a_trained_lenets_pt_file_predicts_the_same(tmp_path, capsys):
+    needs_torch()
+    import torch
+
+    model = nn.LeNet5(8, generator=np.random.default_rng(0))
+    path = nn.save(model, tmp_path / "lenet.npz")
+    code, out, err = run_cli(["export", str(path), "--to", str(tmp_path / "lenet.pt")], capsys)
+    assert code == 0, err
+    theirs = torch.load(tmp_path / "lenet.pt", weights_only=False)
+    x = np.random.default_rng(1).random((5, 1, 8, 8))
+    assert difference(ours(model, x), torch_outputs(theirs, x)) <= TOL["float64"]
+
+
+def test_an_mlp_with_dropout_exports_and_comes_back_an_mlp(tmp_path):
+    """MLP(dropout=..., input_dropout=...): the identity in the ONNX file (eval mode), torch.nn.Dropout in
+    PyTorch in the same places and modes, an MLP with the same dropouts again from PyTorch."""
+    needs_onnx()
+    model = nn.MLP([6, 5, 4, 3], "relu", "identity", dropout=0.3, input_dropout=0.2, dtype="float32",
+                   generator=np.random.default_rng(0))
+    x = inputs(7, 6, "float32", 0)
+    path = to_onnx(model, tmp_path / "dropout.onnx", x[:1])
+    assert model.training  # to_onnx ran it in eval mode and restored the mode
+    assert difference(ours(model.eval(), x), onnx_outputs(path, x)) <= TOL["float32"]
+    if not HAS_TORCH:
+        return
+    from tinygrad_edu.export import from_torch, to_torch
+
+    theirs = to_torch(model)
+    assert [type(m).__name__ for m in theirs.layers][:3] == ["Dropout", "Linear", "ReLU"] and not theirs.training
+    assert difference(ours(model, x), torch_outputs(theirs, x)) <= TOL["float32"]
+    back = from_torch(theirs.train())
+    assert type(back) is nn.MLP and (back.dropout, back.input_dropout) == (0.3, 0.2) and back.training
+    assert back.get_config() | {"init": None} == model.get_config() | {"init": None}
+
+
+def test_export_of_a_saved_convolutional_sequential_asks_for_an_example_input(tmp_path, capsys):
+    """The file holds no image size: the command says so in one line (to_onnx takes an example input)."""
+    needs_onnx()
+    path = nn.save(nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(8, 2)), tmp_path / "cnn.npz")
+    code, _, err = run_cli(["export", str(path), "--to", str(tmp_path / "cnn.onnx")], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "whose input shape the file does not say (no Linear layer, or a convolution first)" in err
+    assert not (tmp_path / "cnn.onnx").exists()

@@ -54,6 +54,14 @@ def test_layers_compute_their_functions():
     np.testing.assert_allclose(nn.AvgPool2d(3, 1, 1)(x).data, tg.avg_pool2d(x, 3, 1, 1).data)
     np.testing.assert_allclose(nn.AdaptiveAvgPool2d(1)(x).data, x.mean(axis=(2, 3), keepdims=True))
     assert nn.Flatten()(x).shape == (2, 108) and nn.Flatten(0, 1)(x).shape == (6, 6, 6)
+    np.testing.assert_array_equal(nn.MaxPool2d(3, 2, 1, ceil_mode=True)(x).data,
+                                  tg.max_pool2d(x, 3, 2, 1, ceil_mode=True).data)
+    y, index = nn.MaxPool2d(2, return_indices=True)(x)
+    np.testing.assert_array_equal(index.data, tg.max_pool2d(x, 2, return_indices=True)[1].data)
+    np.testing.assert_allclose(nn.AvgPool2d(3, 2, 1, ceil_mode=True, count_include_pad=False)(x).data,
+                               tg.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False).data)
+    assert nn.AvgPool2d(2, ceil_mode=True, count_include_pad=False).extra_repr() == (
+        "kernel_size=(2, 2), stride=(2, 2), padding=(0, 0), ceil_mode=True, count_include_pad=False")
     c1 = nn.Conv1d(3, 2, 3, padding=1)
     np.testing.assert_allclose(c1(x[:, :, 0]).data, tg.conv1d(x[:, :, 0], c1.weight, c1.bias, padding=1).data)
 
@@ -160,7 +168,9 @@ def test_save_and_load_keep_every_new_layer(tmp_path):
     np.testing.assert_array_equal(back(x).data, model(x).data)
     for layer in (nn.Conv1d(2, 4, 3, stride=2, padding=1, groups=2, bias=False, dtype=np.float32),
                   nn.AvgPool2d(3, 1, 1), nn.AdaptiveAvgPool2d(1), nn.MaxPool2d(3, 2, 1, 2),
-                  nn.BatchNorm1d(4, momentum=None, affine=False), nn.Conv2d(2, 2, 3, padding="same")):
+                  nn.BatchNorm1d(4, momentum=None, affine=False), nn.Conv2d(2, 2, 3, padding="same"),
+                  nn.MaxPool2d(3, 2, 1, return_indices=True, ceil_mode=True),
+                  nn.AvgPool2d(3, 2, 1, ceil_mode=True, count_include_pad=False)):
         again = tg.load(tg.save(layer, tmp_path / "layer.npz"))
         assert type(again) is type(layer) and again.get_config() == layer.get_config()
 
@@ -175,6 +185,16 @@ def test_save_and_load_keep_every_new_layer(tmp_path):
 ])
 def test_bad_settings_are_named(make, message):
     with pytest.raises(ValueError, match=message):
+        make()
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: nn.MaxPool2d(2, ceil_mode=1), r"MaxPool2d: ceil_mode must be True or False, got 1"),
+    (lambda: nn.MaxPool2d(2, return_indices="no"), r"MaxPool2d: return_indices must be True or False"),
+    (lambda: nn.AvgPool2d(2, count_include_pad=0), r"AvgPool2d: count_include_pad must be True or False"),
+])
+def test_bad_pooling_flags_are_named(make, message):
+    with pytest.raises(TypeError, match=message):
         make()
 
 
@@ -257,13 +277,15 @@ def test_the_same_numbers_as_pytorch_from_the_same_state_dict():
     torch = pytest.importorskip("torch")
     tnn = torch.nn
     ours = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1, groups=2), nn.BatchNorm2d(4, momentum=0.3), nn.ReLU(),
-                         nn.MaxPool2d(2), nn.AvgPool2d(2, 1), nn.Flatten(),
-                         nn.Linear(16, 3), nn.BatchNorm1d(3, momentum=None))
+                         nn.MaxPool2d(2, ceil_mode=True), nn.AvgPool2d(2, 1, 1, ceil_mode=True, count_include_pad=False),
+                         nn.AvgPool2d(2, 2), nn.Flatten(), nn.Linear(16, 3), nn.BatchNorm1d(3, momentum=None))
     theirs = tnn.Sequential(tnn.Conv2d(2, 4, 3, padding=1, groups=2), tnn.BatchNorm2d(4, momentum=0.3), tnn.ReLU(),
-                            tnn.MaxPool2d(2), tnn.AvgPool2d(2, 1), tnn.Flatten(), tnn.Linear(16, 3),
+                            tnn.MaxPool2d(2, ceil_mode=True), tnn.AvgPool2d(2, 1, 1, ceil_mode=True,
+                                                                             count_include_pad=False),
+                            tnn.AvgPool2d(2, 2), tnn.Flatten(), tnn.Linear(16, 3),
                             tnn.BatchNorm1d(3, momentum=None)).double()
     theirs.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
-    x = rng.standard_normal((5, 2, 6, 6))
+    x = rng.standard_normal((5, 2, 7, 7))  # odd: ceil_mode keeps a last, cut window
     for _ in range(2):  # training: the batch statistics, and the running ones updated as PyTorch's
         a, b = ours(x), theirs(torch.tensor(x))
         np.testing.assert_allclose(a.data, b.detach().numpy(), rtol=1e-10, atol=1e-12)

@@ -500,12 +500,15 @@ def _add_export_command(commands: argparse._SubParsersAction) -> None:
 
 
 def _input_size(model: Any) -> int | None:
-    """The number of input features of `model`: its first Linear's (None when it has none)."""
-    from .nn import MLP, Linear
+    """The number of input features of `model`: an MLP's or a LeNet5's first size (a LeNet5 takes rows of
+    pixels too), else its first Linear's; None when it has none, or a convolution comes first (an image's
+    height and width are not in the file)."""
+    from .nn import MLP, Conv1d, Conv2d, LeNet5, Linear
 
-    if isinstance(model, MLP):
+    if isinstance(model, (MLP, LeNet5)):
         return model.sizes[0]
-    return next((m.in_features for m in model.modules() if isinstance(m, Linear)), None)
+    first = next((m for m in model.modules() if isinstance(m, (Linear, Conv1d, Conv2d))), None)
+    return first.in_features if isinstance(first, Linear) else None
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -532,8 +535,9 @@ def _export(args: argparse.Namespace) -> int:
             return 0
         n_inputs = _input_size(model)
         if n_inputs is None:
-            raise UsageError(f"{args.model} holds a {type(model).__name__} without a Linear layer: its input size is "
-                             f"unknown; use tinygrad_edu.export.to_onnx with an example input")
+            raise UsageError(f"{args.model} holds a {type(model).__name__} whose input shape the file does not say "
+                             f"(no Linear layer, or a convolution first); use tinygrad_edu.export.to_onnx with an "
+                             f"example input")
         dtype = next((p.dtype for p in model.parameters()), np.dtype("float64"))
         export.to_onnx(model, out, np.zeros((1, n_inputs), dtype=dtype))
     except ImportError as error:  # onnx or torch missing: the machine, not the input

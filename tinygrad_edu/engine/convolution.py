@@ -26,12 +26,21 @@ independent convolutions (a block-diagonal W): one batched product, one matrix p
 Pooling. max_pool2d sends each window's gradient to the element its maximum came from, the first one in the
 window (row by row) when several are equal: PyTorch's convention on CPU (the engine's `max` reduction splits a tie
 equally instead; a pooling window has one winner). A NaN in a window wins it, the last NaN (PyTorch's CPU loop);
-a dilated window that reads padding only gives -inf and sends no gradient anywhere.
-avg_pool2d is a mean over unfold's windows, and adaptive_avg_pool2d to 1 × 1 the mean over each image: composites
-whose backward comes from `fold` and `mean`. conv1d is conv2d on images one pixel high.
+a dilated window that reads padding only gives -inf and sends no gradient anywhere. return_indices=True also
+gives where each maximum sits, as PyTorch's: the flat index h·W + w in its (n, c) plane of the unpadded input.
+avg_pool2d is a sum over unfold's windows divided by each window's count, and adaptive_avg_pool2d to 1 × 1 the
+mean over each image: composites whose backward comes from `fold` and `mean`. conv1d is conv2d on images one
+pixel high.
 
-Not here (PyTorch has them): ceil_mode, count_include_pad=False, return_indices, padding modes other than zeros,
-unbatched (C, H, W) inputs, adaptive pooling to sizes that do not divide the input.
+ceil_mode (both poolings, PyTorch's rule): the output size rounds up, OH = ceil((H + 2p - d·(k-1) - 1) / s) + 1,
+less one if the last window would start beyond the input and its top padding (it would read padding only); the
+last windows may then reach past the bottom padding, which is read as more padding (-inf for max, nothing
+counted for the mean). avg_pool2d's divisor is the number of pixels a window covers inside the input and its
+padding (count_include_pad=True, the default) or inside the input only (False): PyTorch's, which for a window
+cut by ceil_mode counts neither the pixels past the padding nor, with False, the padding.
+
+Not here (PyTorch has them): padding modes other than zeros, avg_pool2d's divisor_override, unbatched
+(C, H, W) inputs, adaptive pooling to sizes that do not divide the input.
 """
 
 from __future__ import annotations
@@ -287,8 +296,27 @@ class Fold(Function):
         return Unfold.apply(g, **s)
 
 
+def _window_maxima(x: np.ndarray, kernel: tuple, stride: tuple, pads: tuple, dilation: tuple) -> tuple:
+    """Each window's maximum and where it sits in the padded image, (y, rows, cols) of shape (N, C, OH, OW): the
+    first maximum of the window (row by row), or its last NaN. Padding is -inf, so it is never chosen unless the
+    window reads padding only."""
+    fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+    win = _windows(x, kernel, stride, pads, dilation, fill=fill)
+    n, c, oh, ow, kh, kw = win.shape
+    flat = win.reshape(n, c, oh, ow, kh * kw)
+    first = np.argmax(flat, axis=-1)  # the first maximum
+    if x.dtype.kind == "f":  # a NaN wins its window: the last NaN, as PyTorch's CPU loop keeps it
+        nan = np.isnan(flat)  # (no `if nan.any()`: the same code for every input, so a compiled step too)
+        last = kh * kw - 1 - np.argmax(nan[..., ::-1], axis=-1)
+        first = np.where(nan.any(axis=-1), last, first)
+    y = np.take_along_axis(flat, first[..., None], axis=-1)[..., 0]
+    rows = np.arange(oh)[:, None] * stride[0] + (first // kw) * dilation[0]
+    cols = np.arange(ow)[None, :] * stride[1] + (first % kw) * dilation[1]
+    return y, rows, cols
+
+
 class MaxPool2d(Function):
-    """y[n,c,p,q] = max over the window (p, q) of x padded with -inf.
+    """y[n,c,p,q] = max over the window (p, q) of x padded with -inf (padding (top, bottom, left, right)).
 
     Backward: y[n,c,p,q] is one of x's elements, the window's first maximum (row by row, PyTorch's choice on a
     tie): dC/dx gets g[n,c,p,q] there and nothing elsewhere, summed where overlapping windows chose the same
@@ -298,20 +326,9 @@ class MaxPool2d(Function):
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, kernel_size: tuple, stride: tuple, padding: tuple,
                 dilation: tuple) -> np.ndarray:
-        fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
-        win = _windows(x, kernel_size, stride, padding, dilation, fill=fill)
-        n, c, oh, ow, kh, kw = win.shape
-        flat = win.reshape(n, c, oh, ow, kh * kw)
-        first = np.argmax(flat, axis=-1)  # the first maximum
-        if x.dtype.kind == "f":  # a NaN wins its window: the last NaN, as PyTorch's CPU loop keeps it
-            nan = np.isnan(flat)  # (no `if nan.any()`: the same code for every input, so a compiled step too)
-            last = kh * kw - 1 - np.argmax(nan[..., ::-1], axis=-1)
-            first = np.where(nan.any(axis=-1), last, first)
-        y = np.take_along_axis(flat, first[..., None], axis=-1)[..., 0]
-        # where each maximum sits in the padded image, as a flat index (padding is never chosen: -inf loses)
+        y, rows, cols = _window_maxima(x, kernel_size, stride, padding, dilation)
+        n, c = x.shape[:2]
         hp, wp = x.shape[2] + padding[0] + padding[1], x.shape[3] + padding[2] + padding[3]
-        rows = np.arange(oh)[:, None] * stride[0] + (first // kw) * dilation[0]
-        cols = np.arange(ow)[None, :] * stride[1] + (first % kw) * dilation[1]
         planes = np.arange(n * c).reshape(n, c, 1, 1) * (hp * wp)
         ctx.index, ctx.padded = (planes + rows * wp + cols).reshape(-1), (n, c, hp, wp)
         return y
@@ -447,27 +464,86 @@ def _pool_args(kernel_size: Any, stride: Any, padding: Any, who: str) -> tuple:
     return kernel, stride, (ph, ph, pw, pw)
 
 
-def max_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1) -> Tensor:  # noqa: A002
+def _pool_size(size: tuple, kernel: tuple, stride: tuple, pads: tuple, dilation: tuple, ceil_mode: bool,
+               who: str) -> tuple[tuple[int, int], tuple[int, int, int, int]]:
+    """(OH, OW) and the padding the windows read, (top, bottom, left, right): with ceil_mode, the bottom and the
+    right grow by what the last window reaches past the padded input (PyTorch's rule, in the module doc)."""
+    floor = _out_size(size, kernel, stride, pads, dilation, who)
+    if not ceil_mode:
+        return floor, pads
+    out, grown = [], list(pads)
+    for axis, (n, k, s, d) in enumerate(zip(size, kernel, stride, dilation)):
+        before, after = pads[2 * axis], pads[2 * axis + 1]
+        span = d * (k - 1) + 1
+        m = -(-(n + before + after - span) // s) + 1  # ceil
+        if (m - 1) * s >= n + before:  # the last window would start in the bottom padding: dropped
+            m -= 1
+        grown[2 * axis + 1] += max(0, (m - 1) * s + span - (n + before + after))
+        out.append(m)
+    return (out[0], out[1]), tuple(grown)
+
+
+def _bool(value: Any, name: str, who: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{who}: {name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def max_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,  # noqa: A002
+               ceil_mode: bool = False, return_indices: bool = False) -> Tensor | tuple[Tensor, Tensor]:
     """The maximum of each window of input (N, C, H, W); stride defaults to kernel_size. On a tie the gradient
-    goes to the first maximum of the window, row by row (PyTorch's CPU convention)."""
+    goes to the first maximum of the window, row by row (PyTorch's CPU convention). ceil_mode: the output size
+    rounds up (the module doc). return_indices: also each maximum's flat index h·W + w in its (n, c) plane
+    (int64, PyTorch's; -1 for a dilated window that reads padding only), as (output, indices)."""
+    who = "max_pool2d"
     x = _tensor(input)
-    _image(x, "max_pool2d")
-    kernel, stride, pads = _pool_args(kernel_size, stride, padding, "max_pool2d")
-    dilation = _pair(dilation, "dilation", "max_pool2d")
-    _out_size(x.shape[2:], kernel, stride, pads, dilation, "max_pool2d")
-    return MaxPool2d.apply(x, kernel_size=kernel, stride=stride, padding=pads, dilation=dilation)
+    _image(x, who)
+    kernel, stride, pads = _pool_args(kernel_size, stride, padding, who)
+    dilation = _pair(dilation, "dilation", who)
+    _, pads = _pool_size(x.shape[2:], kernel, stride, pads, dilation, _bool(ceil_mode, "ceil_mode", who), who)
+    y = MaxPool2d.apply(x, kernel_size=kernel, stride=stride, padding=pads, dilation=dilation)
+    if not _bool(return_indices, "return_indices", who):
+        return y
+    # found again on the arrays (a Function gives one output); the padding taken off the positions
+    _, rows, cols = _window_maxima(x.data, kernel, stride, pads, dilation)
+    h, w = x.shape[2:]
+    rows, cols = rows - pads[0], cols - pads[2]
+    inside = (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)
+    return y, Tensor._wrap(np.where(inside, rows * w + cols, -1).astype(np.int64))
 
 
-def avg_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0) -> Tensor:  # noqa: A002
-    """The mean of each window of input (N, C, H, W), padding counted as zeros (PyTorch's count_include_pad=True);
-    stride defaults to kernel_size. A composite: the mean of unfold's columns (its backward: fold)."""
+def _divisor(size: tuple, kernel: tuple, stride: tuple, pads: tuple, out: tuple, count_include_pad: bool,
+             dtype: np.dtype) -> np.ndarray:
+    """(OH, OW): how many pixels each window averages, PyTorch's count (the module doc)."""
+    counts = []
+    for axis, (n, k, s, m) in enumerate(zip(size, kernel, stride, out)):
+        before, after = pads[2 * axis], pads[2 * axis + 1]  # after: the padding asked for, not ceil_mode's growth
+        start = np.arange(m) * s - before
+        end = np.minimum(start + k, n + after)
+        if not count_include_pad:
+            start, end = np.maximum(start, 0), np.minimum(end, n)
+        counts.append(end - start)
+    return np.outer(counts[0], counts[1]).astype(dtype)
+
+
+def avg_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,  # noqa: A002
+               count_include_pad: bool = True) -> Tensor:
+    """The mean of each window of input (N, C, H, W); stride defaults to kernel_size. Padding counts as zeros
+    in the divisor with count_include_pad=True (the default), not at all with False; ceil_mode: the output size
+    rounds up (the module doc). A composite: the sum of unfold's columns over each window (its backward: fold),
+    divided by the window's count."""
+    who = "avg_pool2d"
     x = _tensor(input)
-    _image(x, "avg_pool2d")
-    kernel, stride, pads = _pool_args(kernel_size, stride, padding, "avg_pool2d")
-    oh, ow = _out_size(x.shape[2:], kernel, stride, pads, (1, 1), "avg_pool2d")
+    _image(x, who)
+    kernel, stride, pads = _pool_args(kernel_size, stride, padding, who)
+    (oh, ow), grown = _pool_size(x.shape[2:], kernel, stride, pads, (1, 1), _bool(ceil_mode, "ceil_mode", who), who)
+    divisor = _divisor(x.shape[2:], kernel, stride, pads, (oh, ow),
+                       _bool(count_include_pad, "count_include_pad", who),
+                       x.dtype if x.dtype.kind == "f" else np.dtype(np.float64))
     n, c = x.shape[:2]
-    cols = Unfold.apply(x, kernel_size=kernel, dilation=(1, 1), padding=pads, stride=stride)
-    return cols.reshape(n, c, kernel[0] * kernel[1], oh * ow).mean(axis=2).reshape(n, c, oh, ow)
+    cols = Unfold.apply(x, kernel_size=kernel, dilation=(1, 1), padding=grown, stride=stride)
+    sums = cols.reshape(n, c, kernel[0] * kernel[1], oh * ow).sum(axis=2).reshape(n, c, oh, ow)
+    return sums / divisor
 
 
 def adaptive_avg_pool2d(input: Any, output_size: Any) -> Tensor:  # noqa: A002

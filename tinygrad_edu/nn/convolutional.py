@@ -159,46 +159,78 @@ def _pool_input(x: Any, layer: Module) -> tuple[Tensor, bool]:
     return _batch_of(x, 2, f"{type(layer).__name__}({layer.extra_repr()})")
 
 
+def _flag(value: Any, what: str, who: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{who}: {what} must be True or False, got {value!r}")
+    return bool(value)
+
+
 class _Pool2d(Module):
-    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0) -> None:
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False) -> None:
         super().__init__()
         who = type(self).__name__
         self.kernel_size = _sizes(kernel_size, 2, "kernel_size", who)
         self.stride = self.kernel_size if stride is None else _sizes(stride, 2, "stride", who)
         self.padding = _sizes(padding, 2, "padding", who, low=0)
+        self.ceil_mode = _flag(ceil_mode, "ceil_mode", who)
 
     def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+                + (", ceil_mode=True" if self.ceil_mode else ""))
 
     def get_config(self) -> dict[str, Any]:
-        return {"kernel_size": list(self.kernel_size), "stride": list(self.stride), "padding": list(self.padding)}
+        return {"kernel_size": list(self.kernel_size), "stride": list(self.stride), "padding": list(self.padding),
+                "ceil_mode": self.ceil_mode}
 
 
 class MaxPool2d(_Pool2d):
     """The maximum of each kernel_size window (stride defaults to kernel_size); a tie's gradient goes to the
-    window's first maximum, as PyTorch's."""
+    window's first maximum, as PyTorch's. return_indices=True returns (output, indices), each maximum's flat
+    index in its (n, c) plane (for a later unpooling; such a layer cannot sit in a Sequential). ceil_mode: the
+    output size rounds up (engine/convolution.py's doc)."""
 
-    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1) -> None:
-        super().__init__(kernel_size, stride, padding)
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
+                 return_indices: bool = False, ceil_mode: bool = False) -> None:
+        super().__init__(kernel_size, stride, padding, ceil_mode)
         self.dilation = _sizes(dilation, 2, "dilation", "MaxPool2d")
+        self.return_indices = _flag(return_indices, "return_indices", "MaxPool2d")
 
-    def forward(self, x: Any) -> Tensor:
+    def forward(self, x: Any) -> Any:
         x, unbatched = _pool_input(x, self)
-        return _unbatch(conv.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation), unbatched)
+        out = conv.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
+                              self.return_indices)
+        if self.return_indices:
+            return _unbatch(out[0], unbatched), _unbatch(out[1], unbatched)
+        return _unbatch(out, unbatched)
 
     def extra_repr(self) -> str:
-        return super().extra_repr() + (f", dilation={self.dilation}" if self.dilation != (1, 1) else "")
+        return (super().extra_repr() + (f", dilation={self.dilation}" if self.dilation != (1, 1) else "")
+                + (", return_indices=True" if self.return_indices else ""))
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "dilation": list(self.dilation)}
+        return {**super().get_config(), "dilation": list(self.dilation), "return_indices": self.return_indices}
 
 
 class AvgPool2d(_Pool2d):
-    """The mean of each kernel_size window (stride defaults to kernel_size; padding counts as zeros)."""
+    """The mean of each kernel_size window (stride defaults to kernel_size); the divisor counts the padding
+    (count_include_pad=True, PyTorch's default) or only the input's pixels (False). ceil_mode: the output size
+    rounds up (engine/convolution.py's doc)."""
+
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
+                 count_include_pad: bool = True) -> None:
+        super().__init__(kernel_size, stride, padding, ceil_mode)
+        self.count_include_pad = _flag(count_include_pad, "count_include_pad", "AvgPool2d")
 
     def forward(self, x: Any) -> Tensor:
         x, unbatched = _pool_input(x, self)
-        return _unbatch(conv.avg_pool2d(x, self.kernel_size, self.stride, self.padding), unbatched)
+        return _unbatch(conv.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                                        self.count_include_pad), unbatched)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + ("" if self.count_include_pad else ", count_include_pad=False")
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "count_include_pad": self.count_include_pad}
 
 
 class AdaptiveAvgPool2d(Module):

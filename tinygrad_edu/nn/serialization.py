@@ -207,7 +207,8 @@ _CONV = {"in_channels": (_integer(1, 2**20), True), "out_channels": (_integer(1,
          "kernel_size": (_ints(1), True), "stride": (_ints(1), True), "padding": (_conv_padding, True),
          "dilation": (_ints(1), True), "groups": (_integer(1, 2**20), True), "bias": (_boolean, True),
          "dtype": (_choice(_FLOAT_DTYPES), True)}
-_POOL = {"kernel_size": (_ints(1), True), "stride": (_ints(1), True), "padding": (_ints(0), True)}
+_POOL = {"kernel_size": (_ints(1), True), "stride": (_ints(1), True), "padding": (_ints(0), True),
+         "ceil_mode": (_boolean, False)}
 _BATCH_NORM = {"num_features": (_integer(1, 2**24), True), "eps": (_real, True), "momentum": (_momentum, True),
                "affine": (_boolean, True), "track_running_stats": (_boolean, True),
                "dtype": (_choice(_FLOAT_DTYPES), True)}
@@ -228,7 +229,8 @@ _FIELDS: dict[str, dict[str, tuple[Callable[[Any, str], Any], bool]]] = {
     "Softplus": {"beta": (_real, True), "threshold": (_real, True)},
     "Hardtanh": {"min_val": (_real, True), "max_val": (_real, True)},
     "Sequential": {"modules": (lambda value, where: value, True)},  # checked by _check_sequential
-    "Conv1d": _CONV, "Conv2d": _CONV, "AvgPool2d": _POOL, "MaxPool2d": {**_POOL, "dilation": (_ints(1), True)},
+    "Conv1d": _CONV, "Conv2d": _CONV, "AvgPool2d": {**_POOL, "count_include_pad": (_boolean, False)},
+    "MaxPool2d": {**_POOL, "dilation": (_ints(1), True), "return_indices": (_boolean, False)},
     "AdaptiveAvgPool2d": {"output_size": (_ints(1), True)},
     "Flatten": {"start_dim": (_integer(-_MAX_AXIS, _MAX_AXIS - 1), True),
                 "end_dim": (_integer(-_MAX_AXIS, _MAX_AXIS - 1), True)},
