@@ -384,3 +384,14 @@ def test_softmax_is_stable():
         lp = x.log_softmax().numpy()
     np.testing.assert_allclose(p, [[1.0, 0.0, 0.0], [1 / 3, 1 / 3, 1 / 3]])
     np.testing.assert_allclose(lp[0], [0.0, -1000.0, -2000.0])
+
+
+def test_relu_keeps_the_sign_of_zero_as_pytorch():
+    """relu(-0.0) = -0.0 (PyTorch's); it matters downstream: √(relu(x) + other) at x = other = -0 has slope -inf
+    for `other`, as in PyTorch (found by test_against_torch's random graphs)."""
+    x = tg.tensor([-0.0, 0.0], requires_grad=True)
+    other = tg.tensor([-0.0, 0.0], requires_grad=True)
+    y = x.relu()
+    assert np.signbit(y.data).tolist() == [True, False]
+    (y + other).sqrt().sum().backward()
+    assert other.grad.data.tolist() == [-np.inf, np.inf]

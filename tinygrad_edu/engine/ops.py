@@ -359,8 +359,8 @@ class Tanh(Unary):
 
 
 class ReLU(Unary):
-    """y = max(x, 0)"""
-    f = lambda x: np.maximum(x, 0)
+    """y = max(x, 0); relu(-0.0) is -0.0, as PyTorch's (numpy's maximum returns its second input on a tie)"""
+    f = lambda x: np.maximum(0, x)
     keeps_output = True
     dx = lambda g, y: zero_where(values(y) <= 0, g)  # dy/dx = 0 where x <= 0, else 1 (NaN included)
 
