@@ -145,6 +145,26 @@ def test_the_mlps_dropout_masks_come_from_its_generator_so_a_run_repeats_with_it
     assert runs[0]["test_accuracy"] == runs[1]["test_accuracy"]
 
 
+def test_train_max_norm_reaches_the_run_and_its_metrics(tmp_path, capsys):
+    out = tmp_path / "run"
+    code, stdout, err = run_cli(["train", "--dataset", "digits", "--hidden", "32,32", "--activation", "relu",
+                                 "--loss", "ce", "--dropout", "0.5", "--lr", "0.5", "--max-norm", "1.5",
+                                 "--epochs", "2", "--out", str(out), "--no-progress"], capsys)
+    assert code == 0, err
+    assert "dropout 0.5 (inputs 0); max-norm 1.5" in stdout
+    assert json.loads((out / "metrics.json").read_text())["max_norm"] == 1.5
+    model = tg.load(out / "model.npz")
+    for layer in model.linears[:-1]:  # the hidden units' incoming weights; not the output layer's
+        assert 1.49 < np.linalg.norm(layer.weight.data, axis=1).max() <= 1.5  # it bit, and held
+    code, _, err = run_cli(["train", "--dataset", "digits", "--max-norm", "-3"], capsys)
+    assert code == 2 and "--max-norm: expected a positive number, got '-3'" in err
+    for bad in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ConfigError, match="max-norm must be a positive number"):
+            TrainConfig(dataset="digits", max_norm=bad).resolved()
+    with pytest.raises(ConfigError, match="--max-norm applies to --model mlp only"):
+        TrainConfig(dataset="digits", model="lenet", activation="relu", loss="ce", max_norm=3.0).resolved()
+
+
 def test_an_mlp_with_dropout_trains_saves_and_evaluates_deterministically(tmp_path):
     model = nn.MLP([64, 32, 32, 10], activation="relu", output_activation="identity", dropout=0.5,
                    input_dropout=0.2)
