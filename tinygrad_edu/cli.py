@@ -213,11 +213,12 @@ def result_lr(config: Any) -> str:
     return f"{config.resolved().lr:g}"
 
 
-def _train(args: argparse.Namespace) -> int:
-    from .experiment import TrainConfig, check_out_dir, default_out_dir, run, write_outputs
+def train_config(args: argparse.Namespace) -> Any:
+    """The TrainConfig of `tinygrad-edu train`'s parsed arguments."""
+    from .experiment import TrainConfig
 
     lenet = args.model == "lenet"
-    config = TrainConfig(
+    return TrainConfig(
         dataset=args.dataset, data_dir=args.data_dir, download=args.download, hidden=args.hidden, model=args.model,
         activation=args.activation or ("relu" if lenet else "sigmoid"), output_activation=args.output_activation,
         loss=args.loss or ("ce" if lenet else "mse"), dropout=args.dropout, input_dropout=args.input_dropout,
@@ -225,6 +226,12 @@ def _train(args: argparse.Namespace) -> int:
         seed=args.seed, dtype=args.dtype, train_limit=args.train_limit, test_limit=args.test_limit,
         val_size=args.val_size,
     )
+
+
+def _train(args: argparse.Namespace) -> int:
+    from .experiment import check_out_dir, default_out_dir, run, write_outputs
+
+    config = train_config(args)
     out = Path(args.out) if args.out else default_out_dir(config)
     check_out_dir(out, overwrite=args.overwrite)  # a bad --out fails now, not after training
     from .train import NonFiniteLossError
