@@ -210,8 +210,8 @@ def markdown(results: dict[str, Any]) -> str:
                       f"(`benchmarks/dropout_torch_check.py --epochs 5 --lr 0.1`): {curves}. The same curve: the "
                       "slow learning of the first dropout run (30 epochs of that step: 2.62 %) was the recipe's, not "
                       "a bug."]
-        lines += ["", "Its validation error per epoch (the trend of each seed's run; the test set is not looked at "
-                  "before the end):", ""]
+        lines += ["", "The dropout network's validation error per epoch, in each seed's run above (the test set is "
+                  "evaluated once, after the last epoch):", ""]
         lines += [f"- seed {r['seed']}: " + ", ".join(f"{100 * (1 - e['val_accuracy']):.2f}" for e in r["history"])
                   + " %" for r in dropout_runs]
     lines += ["", "| network | selected epochs | validation accuracy (median) | train accuracy (median) | "
