@@ -442,8 +442,9 @@ class MLP(Module):
         from .regularization import Dropout  # (regularization.py imports this file)
 
         self.dropout, self.input_dropout = float(dropout), float(input_dropout)
-        # the masks come from the same generator as the weights: a seeded MLP trains the same way every time
-        modules: list[Module] = [Dropout(self.input_dropout, generator=rng)] if self.input_dropout else []
+        # the masks come from `generator` too, so a seeded MLP trains the same way every time; without one, from
+        # the default generator of the moment (tg.manual_seed after building still applies)
+        modules: list[Module] = [Dropout(self.input_dropout, generator=generator)] if self.input_dropout else []
         L = len(self.sizes) - 1
         for l, (n_in, n_out) in enumerate(zip(self.sizes[:-1], self.sizes[1:]), start=1):
             modules.append(Linear(n_in, n_out, init=self.init, dtype=self.dtype, generator=rng))
@@ -451,7 +452,7 @@ class MLP(Module):
             if l < L or act != "identity":
                 modules.append(ACTIVATIONS[act]())
             if l < L and self.dropout:
-                modules.append(Dropout(self.dropout, generator=rng))
+                modules.append(Dropout(self.dropout, generator=generator))
         self.layers = Sequential(*modules)
 
     @property
