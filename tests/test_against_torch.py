@@ -103,6 +103,8 @@ REDUCTIONS = {  # name: (ours, torch's, input)
     "var": (lambda x: x.var(0), lambda x: x.var(0, correction=0), [[1.0, 2.0], [4.0, 0.0]]),
     "logsumexp inf": (lambda x: x.logsumexp(1), lambda x: x.logsumexp(1),
                       [[1000.0, 1000.0], [-np.inf, 0.0], [1.0, 2.0]]),
+    "renorm": (lambda x: x.renorm(2, 0, 1.0), lambda x: x.renorm(2, 0, 1.0), [[3.0, 4.0], [0.3, -0.4], [0.6, 0.8]]),
+    "renorm columns, p 1": (lambda x: x.renorm(1, 1, 2.0), lambda x: x.renorm(1, 1, 2.0), [[3.0, 0.5], [-1.0, 0.5]]),
     "cumsum": (lambda x: x.cumsum(dim=1), lambda x: x.cumsum(1), [[1.0, np.inf], [2.0, 3.0]]),
     "cumprod with zeros": (lambda x: x.cumprod(dim=1), lambda x: x.cumprod(1),
                            [[2.0, 3.0, 4.0], [2.0, 0.0, 4.0], [0.0, 3.0, 0.0], [0.0, 0.0, 5.0]]),

@@ -60,3 +60,16 @@ def test_quick_benchmark_prints_ratios_and_writes_results(tmp_path: Path) -> Non
     assert again.returncode == 0, again.stderr
     report = (tmp_path / "RESULTS.md").read_text(encoding="utf-8")
     assert report.count("generated results begin") == 1 and "Hand-written notes." in report
+
+
+def test_the_mnist_results_command_lines_make_the_runs_the_script_makes() -> None:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import mnist_results
+
+    from tinygrad_edu.cli import build_parser, train_config
+
+    for name in mnist_results.NETWORKS:
+        epochs = mnist_results._epochs(name, None)
+        line = mnist_results.cli_recipe(name, epochs, data_dir="/mnist", seed=2)
+        args = build_parser().parse_args(line.split()[1:])
+        assert train_config(args).resolved() == mnist_results.config_of(name, 2, "/mnist", epochs).resolved(), line

@@ -11,7 +11,7 @@ from conftest import run_cli
 
 import tinygrad_edu as tg
 from tinygrad_edu import nn
-from tinygrad_edu.experiment import LENET_RECIPES, ConfigError, TrainConfig
+from tinygrad_edu.experiment import LENET_RECIPES, ConfigError, TrainConfig, run
 from tinygrad_edu.nn.lenet import lenet5_parameters
 
 rng = np.random.default_rng(0)
@@ -131,6 +131,44 @@ def test_the_benchmarks_lenet_epochs_compute_the_same_steps():
     for a, b, s in zip(by_hand, engine, start):
         assert np.abs(a - s).max() > 0  # every parameter moved
         np.testing.assert_allclose(b.data, a, rtol=1e-4, atol=1e-6)
+
+
+def test_the_mlps_dropout_masks_come_from_its_generator_so_a_run_repeats_with_its_seed():
+    def train_mode_output(seed_of_the_default_generator):
+        tg.manual_seed(seed_of_the_default_generator)  # the masks must not depend on it
+        model = nn.MLP([8, 16, 3], activation="relu", output_activation="identity", dropout=0.5, input_dropout=0.2,
+                       generator=np.random.default_rng(0))
+        return model(np.ones((4, 8))).data
+
+    np.testing.assert_array_equal(train_mode_output(1), train_mode_output(2))
+    config = TrainConfig(dataset="digits", hidden=(16,), activation="relu", loss="ce", dropout=0.5, epochs=1,
+                         train_limit=200, seed=3)
+    runs = []
+    for other in (1, 2):
+        tg.manual_seed(other)
+        runs.append(run(config, progress=False, log=None).metrics)
+    assert runs[0]["history"][0]["train_loss"] == runs[1]["history"][0]["train_loss"]
+    assert runs[0]["test_accuracy"] == runs[1]["test_accuracy"]
+
+
+def test_train_max_norm_reaches_the_run_and_its_metrics(tmp_path, capsys):
+    out = tmp_path / "run"
+    code, stdout, err = run_cli(["train", "--dataset", "digits", "--hidden", "32,32", "--activation", "relu",
+                                 "--loss", "ce", "--dropout", "0.5", "--lr", "0.5", "--max-norm", "1.5",
+                                 "--epochs", "2", "--out", str(out), "--no-progress"], capsys)
+    assert code == 0, err
+    assert "dropout 0.5 (inputs 0); max-norm 1.5" in stdout
+    assert json.loads((out / "metrics.json").read_text())["max_norm"] == 1.5
+    model = tg.load(out / "model.npz")
+    for layer in model.linears[:-1]:  # the hidden units' incoming weights; not the output layer's
+        assert 1.49 < np.linalg.norm(layer.weight.data, axis=1).max() <= 1.5  # it bit, and held
+    code, _, err = run_cli(["train", "--dataset", "digits", "--max-norm", "-3"], capsys)
+    assert code == 2 and "--max-norm: expected a positive number, got '-3'" in err
+    for bad in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ConfigError, match="max-norm must be a positive number"):
+            TrainConfig(dataset="digits", max_norm=bad).resolved()
+    with pytest.raises(ConfigError, match="--max-norm applies to --model mlp only"):
+        TrainConfig(dataset="digits", model="lenet", activation="relu", loss="ce", max_norm=3.0).resolved()
 
 
 def test_an_mlp_with_dropout_trains_saves_and_evaluates_deterministically(tmp_path):

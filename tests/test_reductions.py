@@ -1,6 +1,6 @@
 """engine/reductions.py: forward against numpy, backward against central differences in float64 (hypothesis:
 random shapes and axes, keepdims, zeros among prod's inputs, a re-used input), second derivatives, and the
-conventions at the kinks (a zero vector's 2-norm, ties in the ∞-norm, zeros in prod)."""
+conventions at the kinks (a zero vector's 2-norm, ties in the ∞-norm, zeros in prod, renorm at its bound)."""
 
 from __future__ import annotations
 
@@ -115,6 +115,49 @@ def test_cumsum(data):
 def test_cumsum_spellings():
     x = tg.tensor([[1.0, 2.0], [3.0, 4.0]])
     assert x.cumsum(dim=0).tolist() == [[1.0, 2.0], [4.0, 6.0]] and x.cumsum().tolist() == [1.0, 3.0, 6.0, 10.0]
+
+
+def renorm_reference(x, p, dim, maxnorm):
+    """torch.renorm's documented rule, one slice at a time."""
+    y = np.moveaxis(x.copy(), dim, 0)
+    for i in range(len(y)):
+        n = np.sum(np.abs(y[i]) ** p) ** (1 / p)
+        if n > maxnorm:
+            y[i] *= maxnorm / (n + 1e-7)
+    return np.moveaxis(y, 0, dim)
+
+
+@given(data=st.data())
+def test_renorm(data):
+    p = data.draw(st.sampled_from([1, 2, 3]), label="p")
+    x = data.draw(tensors(shape=shapes(min_dims=2), avoid=(0.0,)), label="x")  # |x|'s kink at 0 (p = 1)
+    dim = data.draw(st.integers(-x.ndim, x.ndim - 1), label="dim")
+    others = tuple(a for a in range(x.ndim) if a != dim % x.ndim)
+    norms = np.sum(np.abs(x.numpy()) ** p, axis=others) ** (1 / p)
+    maxnorm = data.draw(st.sampled_from([0.5 * norms.min(), float(np.median(norms)), 2 * norms.max()]), label="maxnorm")
+    assume(np.all(np.abs(norms - maxnorm) > 1e-3 * maxnorm))  # at ‖x_i‖ = maxnorm the scale has a kink
+    y = x.renorm(p, dim, maxnorm)
+    np.testing.assert_allclose(y.numpy(), renorm_reference(x.numpy(), p, dim % x.ndim, maxnorm), rtol=1e-12)
+    assert np.all(np.sum(np.abs(y.numpy()) ** p, axis=others) ** (1 / p) <= maxnorm * (1 + 1e-12) + 1e-12 * (maxnorm == 0))
+    assert gradcheck(lambda x: tg.renorm(x, p, dim, maxnorm) * x, [x], **TIGHT)  # x re-used
+
+
+def test_renorm_conventions_and_errors():
+    x = tg.tensor([[3.0, 4.0], [0.3, 0.4]], requires_grad=True)
+    y = x.renorm(2, 0, 1.0)
+    np.testing.assert_allclose(y.numpy(), [[0.6, 0.8], [0.3, 0.4]], rtol=1e-6)  # rows above 1 scaled, others kept
+    at = tg.tensor([[3.0, 4.0]], requires_grad=True)
+    (g,) = tg.grad((at.renorm(2, 0, 5.0) * tg.tensor([[1.0, 2.0]])).sum(), at)
+    assert g.tolist() == [[1.0, 2.0]]  # at the bound exactly: the unscaled branch (PyTorch's strict >)
+    assert gradcheck(second(lambda x: x.renorm(2, 1, 1.0)), [tg.tensor([[1.0, 2.0], [3.0, -4.0]], requires_grad=True)],
+                     rtol=1e-5, atol=1e-7)
+    for bad, match in (((2, 0, -1.0), "maxnorm must be >= 0"), ((0, 0, 1.0), "p must be > 0"),
+                       ((2, 2, 1.0), "axis"), ((2, 0, float("nan")), "maxnorm must be a number"),
+                       ((2, 0.5, 1.0), "dim must be an integer")):
+        with pytest.raises((ValueError, TypeError), match=match):
+            x.renorm(*bad)
+    with pytest.raises(ValueError, match=r"at least 2 dimensions.*\(3,\)"):
+        tg.tensor([1.0, 2.0, 3.0]).renorm(2, 0, 1.0)
 
 
 @pytest.mark.parametrize("order", [None, 2, "fro", 1, 3, np.inf, -np.inf])

@@ -10,7 +10,7 @@ import pytest
 
 from tinygrad_edu import nn, optim
 from tinygrad_edu.functional import one_hot
-from tinygrad_edu.train import BestModel, Callback, History, StopTraining, evaluate, fit
+from tinygrad_edu.train import BestModel, Callback, History, MaxNorm, StopTraining, evaluate, fit
 
 XOR_X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 XOR_Y = np.array([0, 1, 1, 0])
@@ -150,6 +150,44 @@ def test_fit_errors_are_explained():
         fit(model, (XOR_X, XOR_Y), "mse", "sgd", epochs=1, progress=False)
     with pytest.raises(ValueError, match="labels must lie in 0..1"):
         fit(model, (XOR_X, XOR_Y + 1), "mse", opt, epochs=1, progress=False)
+
+
+def _relu_net_after_one_epoch(max_norm):
+    """A 64-32-32-10 relu network after one epoch of digits with a large step, and its hidden weights."""
+    X, y, _, _ = _digits()
+    model = nn.MLP([64, 32, 32, 10], activation="relu", output_activation="identity", dropout=0.5,
+                   generator=np.random.default_rng(0))
+    hidden = [l.weight for l in model.linears[:-1]]
+    opt = optim.SGD(model.parameters(), lr=0.5, momentum=0.9)
+    norms_after_each_step = []
+
+    class Watch(Callback):  # runs after MaxNorm, before the next batch
+        def on_batch_end(self, batch, loss):
+            norms_after_each_step.append(max(np.linalg.norm(w.data, axis=1).max() for w in hidden))
+
+    callbacks = ([] if max_norm is None else [MaxNorm(hidden, max_norm)]) + [Watch()]
+    fit(model, (X, y), "ce", opt, epochs=1, batch_size=32, progress=False, callbacks=callbacks)
+    return model, np.array(norms_after_each_step)
+
+
+def test_max_norm_holds_after_every_step_and_does_nothing_when_large():
+    free, free_norms = _relu_net_after_one_epoch(None)
+    assert free_norms.max() > 2.0  # without the constraint some unit's incoming weights grow beyond 2
+    _, bounded = _relu_net_after_one_epoch(2.0)
+    assert np.all(bounded <= 2.0) and bounded.max() > 1.99  # it bites, and holds after each of the 38 steps
+    loose, loose_norms = _relu_net_after_one_epoch(1e6)  # never reached: the very same training as without
+    np.testing.assert_array_equal(loose_norms, free_norms)
+    for a, b in zip(loose.parameters(), free.parameters()):
+        np.testing.assert_array_equal(a.data, b.data)
+
+
+def test_max_norm_errors_are_explained():
+    w = nn.Linear(3, 2).weight
+    for bad in (0, -1.0, float("nan"), float("inf"), True, "3"):
+        with pytest.raises(ValueError, match="max_norm must be a positive finite number"):
+            MaxNorm([w], bad)
+    with pytest.raises(ValueError, match=r"rows of weight matrices; got \(2,\)"):
+        MaxNorm([nn.Linear(3, 2).bias], 3.0)
 
 
 def test_train_then_save_and_load(tmp_path):

@@ -45,7 +45,7 @@ from .functional import cross_entropy, log_softmax, mse, relu, sigmoid, softmax,
 from .engine.ops import concatenate, maximum, minimum, stack, sum_to, where
 from .engine.elementwise import (acos, arccos, arcsin, arctan, asin, atan, ceil, cos, cosh, exp2, expm1, fix, floor, log1p,
                                  log2, log10, round, rsqrt, sign, sin, sinh, square, tan, trunc)
-from .engine.reductions import cumprod, cumsum, logsumexp, norm, prod, std, var
+from .engine.reductions import cumprod, cumsum, logsumexp, norm, prod, renorm, std, var
 from .engine.shape import (cat, diag, einsum, expand, flatten, flip, gather, masked_fill, outer, pad, repeat, roll,
                            scatter_add, sort, take_along_axis, tile, topk, tril, triu, unsqueeze, view)
 from .engine.convolution import (adaptive_avg_pool2d, avg_pool2d, conv1d, conv2d, conv_transpose2d, fold, max_pool2d,
@@ -77,7 +77,7 @@ __all__ = [
     "acos", "arccos", "arcsin", "arctan", "asin", "atan", "ceil", "cos", "cosh", "exp2", "expm1", "fix", "floor",
     "log1p", "log2", "log10", "round", "rsqrt", "sign", "sin", "sinh", "square", "tan", "trunc",
     # reductions.py
-    "cumprod", "cumsum", "logsumexp", "norm", "prod", "std", "var",
+    "cumprod", "cumsum", "logsumexp", "norm", "prod", "renorm", "std", "var",
     # shape.py
     "cat", "diag", "einsum", "expand", "flatten", "flip", "gather", "masked_fill", "outer", "pad", "repeat", "roll",
     "scatter_add", "sort", "take_along_axis", "tile", "topk", "tril", "triu", "unsqueeze", "view",

@@ -161,6 +161,9 @@ def _add_train_command(commands: argparse._SubParsersAction) -> None:
                             "it is safe: SGD or Adam, no dropout or batch norm)")
     train.add_argument("--input-dropout", type=_probability, default=0.0, metavar="P",
                        help="MLP: drop each input pixel with probability P in training (default 0)")
+    train.add_argument("--max-norm", type=_positive_float, metavar="C",
+                       help="MLP: after every step, scale each hidden unit's incoming weights back to ||w||_2 <= C "
+                            "(the max-norm constraint of dropout networks, C about 3-4; default: none)")
     train.add_argument("--activation", choices=HIDDEN_ACTIVATIONS,
                        help="hidden activation (default sigmoid; relu with --model lenet)")
     train.add_argument("--output-activation", choices=tuple(ACTIVATIONS),
@@ -214,18 +217,25 @@ def result_lr(config: Any) -> str:
     return f"{config.resolved().lr:g}"
 
 
-def _train(args: argparse.Namespace) -> int:
-    from .experiment import TrainConfig, check_out_dir, default_out_dir, run, write_outputs
+def train_config(args: argparse.Namespace) -> Any:
+    """The TrainConfig of `tinygrad-edu train`'s parsed arguments."""
+    from .experiment import TrainConfig
 
     lenet = args.model == "lenet"
-    config = TrainConfig(
+    return TrainConfig(
         dataset=args.dataset, data_dir=args.data_dir, download=args.download, hidden=args.hidden, model=args.model,
         activation=args.activation or ("relu" if lenet else "sigmoid"), output_activation=args.output_activation,
         loss=args.loss or ("ce" if lenet else "mse"), dropout=args.dropout, input_dropout=args.input_dropout,
-        optimizer=args.optimizer, lr=args.lr, batch_size=args.batch_size, epochs=args.epochs, seed=args.seed,
-        dtype=args.dtype, train_limit=args.train_limit, test_limit=args.test_limit, val_size=args.val_size,
-        compile=not args.eager,
+        max_norm=args.max_norm, optimizer=args.optimizer, lr=args.lr, batch_size=args.batch_size, epochs=args.epochs,
+        seed=args.seed, dtype=args.dtype, train_limit=args.train_limit, test_limit=args.test_limit,
+        val_size=args.val_size, compile=not args.eager,
     )
+
+
+def _train(args: argparse.Namespace) -> int:
+    from .experiment import check_out_dir, default_out_dir, run, write_outputs
+
+    config = train_config(args)
     out = Path(args.out) if args.out else default_out_dir(config)
     check_out_dir(out, overwrite=args.overwrite)  # a bad --out fails now, not after training
     from .train import NonFiniteLossError

@@ -49,7 +49,7 @@ from ._atomic import AtomicDirectory, atomic_writer
 from .data import Dataset, load_digits, load_mnist
 from .data.dataset import VAL_FRACTION
 from .nn.serialization import MAX_MODEL_BYTES, mlp_parameters, save
-from .train import BestModel, Callback, History, evaluate, fit
+from .train import BestModel, Callback, History, MaxNorm, evaluate, fit
 
 __all__ = ["DIGITS_RECIPES", "OUTPUT_FILES", "RECIPES", "ConfigError", "Recipe", "RunResult", "TrainConfig", "check_out_dir",
            "load_data", "recommended", "run", "train_and_test", "write_outputs"]
@@ -162,6 +162,7 @@ class TrainConfig:
     val_size: int | None = None  # None: a sixth of the training set (MNIST: the last 10 000)
     dropout: float = 0.0  # the MLP's: after each hidden activation (nn.Dropout), and on its inputs
     input_dropout: float = 0.0
+    max_norm: float | None = None  # the MLP's: each hidden unit's incoming weights kept at ‖w‖₂ ≤ it (MaxNorm)
     compile: bool = True  # fit's compile="auto" (the generated step where it is safe); False: eager
 
     def resolved(self) -> TrainConfig:
@@ -191,6 +192,13 @@ class TrainConfig:
                 raise ConfigError(f"{name.replace('_', '-')} must be a probability in [0, 1), got {p}")
             if p and c.model != "mlp":
                 raise ConfigError(f"--{name.replace('_', '-')} applies to --model mlp only")
+        if c.max_norm is not None:
+            if (isinstance(c.max_norm, bool) or not isinstance(c.max_norm, (int, float, np.integer, np.floating))
+                    or not (math.isfinite(c.max_norm) and c.max_norm > 0)):
+                raise ConfigError(f"max-norm must be a positive number (Srivastava et al. 2014: 3 to 4), got "
+                                  f"{c.max_norm!r}")
+            if c.model != "mlp":
+                raise ConfigError("--max-norm applies to --model mlp only")
         if c.model == "lenet":
             if c.loss != "ce" or output != "identity":
                 raise ConfigError("--model lenet outputs logits and trains with cross-entropy: --loss ce")
@@ -357,13 +365,17 @@ def train_and_test(config: TrainConfig, ds: Dataset, progress: bool = True,
         f"{len(ds.X_test)} test images of {ds.n_features} pixels")
     say(f"{'LeNet-5 ' if config.model == 'lenet' else ''}network {'-'.join(map(str, model.sizes))}, {config.activation} hidden, {config.output_activation} "
         f"output, loss {config.loss}; {config.optimizer} lr {config.lr:g} ({config.schedule}), batch "
-        f"{config.batch_size}, {config.epochs} epoch{'s' if config.epochs != 1 else ''}, seed {config.seed}, {config.dtype}")
+        f"{config.batch_size}, {config.epochs} epoch{'s' if config.epochs != 1 else ''}, seed {config.seed}, {config.dtype}"
+        + (f"; dropout {config.dropout:g} (inputs {config.input_dropout:g})" if config.dropout or config.input_dropout else "")
+        + (f"; max-norm {config.max_norm:g}" if config.max_norm else ""))
 
     best = BestModel(model) if has_val else None
+    # after every step, before the next batch; the output layer's weights are not a hidden unit's (Srivastava)
+    max_norm = MaxNorm([l.weight for l in model.linears[:-1]], config.max_norm) if config.max_norm else None
     epoch_log = _EpochLog(opt, config.epochs, _tqdm_write if (log is print and progress) else log)
     history = fit(model, (ds.X_train, ds.y_train), config.loss, opt, config.epochs,
                   val=(ds.X_val, ds.y_val) if has_val else None, batch_size=config.batch_size, seed=config.seed,
-                  progress=progress, callbacks=[c for c in (epoch_log, best, *callbacks) if c is not None],
+                  progress=progress, callbacks=[c for c in (max_norm, epoch_log, best, *callbacks) if c is not None],
                   scheduler=scheduler, compile="auto" if config.compile else False)
     if history.interrupted:
         say(f"interrupted by Ctrl-C after {len(history)} epoch{'s' if len(history) != 1 else ''}: testing the model as it is")
@@ -387,7 +399,7 @@ def train_and_test(config: TrainConfig, ds: Dataset, progress: bool = True,
         "data_source": ds.source,
         "n_train": len(ds.X_train), "n_val": len(ds.X_val) if has_val else 0, "n_test": len(ds.X_test),
         "model": config.model, "architecture": list(model.sizes),
-        "dropout": config.dropout, "input_dropout": config.input_dropout,
+        "dropout": config.dropout, "input_dropout": config.input_dropout, "max_norm": config.max_norm,
         "activation": config.activation, "output_activation": config.output_activation, "loss": config.loss,
         "optimizer": config.optimizer, "momentum": MOMENTUM if config.optimizer == "momentum" else None,
         "lr": config.lr, "schedule": config.schedule, "batch_size": config.batch_size, "epochs": config.epochs,
@@ -444,6 +456,8 @@ def default_out_dir(config: TrainConfig) -> Path:
     shape = "lenet" if c.model == "lenet" else "-".join(map(str, c.hidden))
     if c.dropout or c.input_dropout:
         shape += f"-dropout{c.input_dropout:g}-{c.dropout:g}"
+    if c.max_norm:
+        shape += f"-maxnorm{c.max_norm:g}"
     return Path("runs") / f"{c.dataset}-{shape}-{c.activation}-{c.loss}-seed{c.seed}"
 
 

@@ -32,10 +32,10 @@ from .nn.losses import LOSS_MODULES, loss as loss_by_name
 from .nn.metrics import to_labels
 from .nn.module import Module
 from .optim import Optimizer
-from .engine.tensor import Tensor, no_grad
+from .engine.tensor import Tensor, bump_version, no_grad
 from .functional import one_hot
 
-__all__ = ["BestModel", "Callback", "History", "NonFiniteLossError", "StopTraining", "evaluate", "fit"]
+__all__ = ["BestModel", "Callback", "History", "MaxNorm", "NonFiniteLossError", "StopTraining", "evaluate", "fit"]
 
 LossLike = str | Callable[[Tensor, Tensor], Tensor]
 
@@ -100,6 +100,36 @@ class BestModel(Callback):
         if self.state is not None:
             self.model.load_state_dict(self.state)
         return self.epoch
+
+
+class MaxNorm(Callback):
+    """The max-norm constraint (Srivastava et al. 2014, §5.1; Keras's MaxNorm): after every optimizer step, each
+    row of each weight, in a Linear weight (out_features, in_features) one unit's incoming weights, is scaled back
+    to ‖w‖₂ = max_norm if it has grown beyond: w ← renorm(w, 2, 0, max_norm), in place. Bounding the weights
+    keeps a large step from blowing them up, which dropout networks need to learn fast.
+
+        fit(model, train, "ce", opt, epochs, callbacks=[MaxNorm([l.weight for l in model.linears[:-1]], 3.5)])
+    """
+
+    def __init__(self, weights: Iterable[Tensor], max_norm: float) -> None:
+        if (isinstance(max_norm, bool) or not isinstance(max_norm, (int, float, np.integer, np.floating))
+                or not (math.isfinite(max_norm) and max_norm > 0)):
+            raise ValueError(f"MaxNorm: max_norm must be a positive finite number (Srivastava et al.: 3 to 4), "
+                             f"got {max_norm!r}")
+        self.weights, self.max_norm = list(weights), float(max_norm)
+        for w in self.weights:
+            if not isinstance(w, Tensor) or w.ndim < 2:
+                raise ValueError(f"MaxNorm constrains the rows of weight matrices; got "
+                                 f"{getattr(w, 'shape', type(w).__name__)}")
+
+    def on_batch_end(self, batch: int, loss: float) -> None:
+        self.apply()
+
+    def apply(self) -> None:
+        with no_grad():
+            for w in self.weights:
+                w.data[...] = w.renorm(2, 0, self.max_norm).data
+                bump_version(w.data)  # an in-place change, as an optimizer step
 
 
 @dataclass

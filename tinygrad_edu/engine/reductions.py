@@ -1,5 +1,6 @@
 """Reductions beyond sum, mean and max: variance and standard deviation, logsumexp, product, cumulative sums
-and products, norms. var, std, logsumexp and the 1-, ∞- and p-norms are composites of ops.py (autograd derives
+and products, norms, and renorm (each slice scaled down to a largest norm). var, std, logsumexp, renorm and the
+1-, ∞- and p-norms are composites of ops.py (autograd derives
 their gradients); prod, cumsum, cumprod and the 2-norm are primitives, each for a reason given beside it.
 
 Every reduction takes numpy's `axis=`/`keepdims=` or PyTorch's `dim=`/`keepdim=`. var and std follow numpy:
@@ -18,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .function import Context, Function
-from .ops import Sum, Where, as_array, normalize_axes, operand, reduction_axis
+from .ops import Sum, Where, as_array, normalize_axes, operand, reduction_axis, where
 from .tensor import Tensor, values
 
 
@@ -251,7 +252,37 @@ def cumprod(x: Tensor, axis: int | None = None, *, dim: int | None = None) -> Te
     return Cumprod.apply(x, axis=normalize_axes(axis, x.ndim)[0])
 
 
-for _f in (var, std, logsumexp, norm, prod, cumsum, cumprod):
+def renorm(x: Tensor, p: float, dim: int, maxnorm: float) -> Tensor:
+    """torch.renorm: each slice of x along `dim` (for dim=0 each row x[i]: in a Linear weight (out, in), one
+    unit's incoming weights) whose p-norm is above maxnorm is scaled to norm maxnorm; the others are unchanged.
+
+        y_i = x_i · s_i,   s_i = maxnorm / (‖x_i‖_p + 1e-7) if ‖x_i‖_p > maxnorm, else 1.
+
+    The 1e-7 is PyTorch's, so a slice just above the bound comes out a hair below it. A composite: where s_i is
+    not 1 the gradient also flows through the norm (as PyTorch's); at ‖x_i‖_p = maxnorm exactly, s_i = 1 is the
+    branch taken (the strict > of PyTorch). The max-norm constraint of dropout networks (train.MaxNorm) applies
+    it to the weights after each step, outside the graph."""
+    x = _tensor(x)
+    for name, value in (("p", p), ("maxnorm", maxnorm)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or math.isnan(value):
+            raise TypeError(f"renorm: {name} must be a number, got {value!r}")
+    if not p > 0:
+        raise ValueError(f"renorm: p must be > 0 (the norm's order: 2, 1, inf, ...), got {p!r}")
+    if not maxnorm >= 0:
+        raise ValueError(f"renorm: maxnorm must be >= 0, got {maxnorm!r}")
+    if x.ndim < 2:  # as PyTorch: a slice of a vector is one number, whose "norm" is its size
+        raise ValueError(f"renorm: needs a tensor of at least 2 dimensions (it scales slices along dim), got shape "
+                         f"{x.shape}")
+    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
+        raise TypeError(f"renorm: dim must be an integer, got {dim!r}")
+    (axis,) = normalize_axes(int(dim), x.ndim)
+    others = tuple(a for a in range(x.ndim) if a != axis)
+    n = norm(x, p, axis=others, keepdims=True)
+    big = n > maxnorm  # (on the tensor, no branch on its values: a compiled step replays it)
+    return x * where(big, maxnorm / (n + 1e-7), 1.0)  # (x · 1.0 is x, bit for bit, where nothing is above)
+
+
+for _f in (var, std, logsumexp, norm, prod, cumsum, cumprod, renorm):
     setattr(Tensor, _f.__name__, _f)
 
-__all__ = ["var", "std", "logsumexp", "norm", "prod", "cumsum", "cumprod"]
+__all__ = ["var", "std", "logsumexp", "norm", "renorm", "prod", "cumsum", "cumprod"]

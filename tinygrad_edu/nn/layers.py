@@ -418,7 +418,8 @@ class MLP(Module):
     `linears` lists the Linear layers in order (linears[l-1] holds the chapter's W^l).
     `init` defaults by hidden activation (xavier for sigmoid/tanh, he for relu), see layers.py.
     `dropout` > 0 adds an nn.Dropout after every hidden activation, `input_dropout` > 0 one before the first
-    layer (Srivastava et al. 2014 used 0.5 and 0.2); the parameters' names then follow the modules' positions.
+    layer (Srivastava et al. 2014 used 0.5 and 0.2), their masks drawn from `generator` as the weights are; the
+    parameters' names then follow the modules' positions.
     """
 
     def __init__(
@@ -441,7 +442,9 @@ class MLP(Module):
         from .regularization import Dropout  # (regularization.py imports this file)
 
         self.dropout, self.input_dropout = float(dropout), float(input_dropout)
-        modules: list[Module] = [Dropout(self.input_dropout)] if self.input_dropout else []
+        # the masks come from `generator` too, so a seeded MLP trains the same way every time; without one, from
+        # the default generator of the moment (tg.manual_seed after building still applies)
+        modules: list[Module] = [Dropout(self.input_dropout, generator=generator)] if self.input_dropout else []
         L = len(self.sizes) - 1
         for l, (n_in, n_out) in enumerate(zip(self.sizes[:-1], self.sizes[1:]), start=1):
             modules.append(Linear(n_in, n_out, init=self.init, dtype=self.dtype, generator=rng))
@@ -449,7 +452,7 @@ class MLP(Module):
             if l < L or act != "identity":
                 modules.append(ACTIVATIONS[act]())
             if l < L and self.dropout:
-                modules.append(Dropout(self.dropout))
+                modules.append(Dropout(self.dropout, generator=generator))
         self.layers = Sequential(*modules)
 
     @property
