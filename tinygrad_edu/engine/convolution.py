@@ -119,7 +119,7 @@ def _col2im(cols: np.ndarray, size: tuple[int, int], stride: tuple[int, int], pa
     onto the pixel its window read (padding dropped). One strided addition per kernel offset (i, j)."""
     n, c, oh, ow, kh, kw = cols.shape
     (sh, sw), (dh, dw) = stride, dilation
-    out = np.zeros_like(cols, shape=(n, c, size[0] + pads[0] + pads[1], size[1] + pads[2] + pads[3]))
+    out = np.zeros((n, c, size[0] + pads[0] + pads[1], size[1] + pads[2] + pads[3]), cols.dtype, like=cols)
     for i in range(kh):
         for j in range(kw):
             out[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh, j * dw:j * dw + sw * (ow - 1) + 1:sw] += cols[..., i, j]
@@ -304,12 +304,11 @@ def _window_maxima(x: np.ndarray, kernel: tuple, stride: tuple, pads: tuple, dil
     win = _windows(x, kernel, stride, pads, dilation, fill=fill)
     n, c, oh, ow, kh, kw = win.shape
     flat = win.reshape(n, c, oh, ow, kh * kw)
-    first = np.argmax(flat, axis=-1)  # the first maximum
-    if x.dtype.kind == "f":  # a NaN wins its window: the last NaN, as PyTorch's CPU loop keeps it
-        nan = np.isnan(flat)  # (no `if nan.any()`: the same code for every input, so a compiled step too)
-        last = kh * kw - 1 - np.argmax(nan[..., ::-1], axis=-1)
-        first = np.where(nan.any(axis=-1), last, first)
+    first = np.argmax(flat, axis=-1)  # the first maximum (numpy's argmax stops at a window's first NaN)
     y = np.take_along_axis(flat, first[..., None], axis=-1)[..., 0]
+    if x.dtype.kind == "f":  # a NaN wins its window, and PyTorch's CPU loop keeps its last NaN: found in the
+        nan = np.isnan(y)  # windows whose maximum is NaN only (no `if`: the same code for every input)
+        first[nan] = kh * kw - 1 - np.argmax(np.isnan(flat[nan])[..., ::-1], axis=-1)
     rows = np.arange(oh)[:, None] * stride[0] + (first // kw) * dilation[0]
     cols = np.arange(ow)[None, :] * stride[1] + (first % kw) * dilation[1]
     return y, rows, cols
