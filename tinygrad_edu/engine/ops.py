@@ -635,7 +635,7 @@ class ScatterAdd(Function):
     @staticmethod
     def forward(ctx: Context, g: np.ndarray, index: Any, shape: tuple[int, ...]) -> np.ndarray:
         ctx.index = index
-        out = np.zeros(shape, g.dtype, like=g)  # (like=: a compiled step sees where it comes from)
+        out = np.zeros(shape, g.dtype, like=as_array(g))  # (like=: a compiled step sees where it comes from)
         items = index if isinstance(index, tuple) else (index,)
         if all(isinstance(i, (slice, int, np.integer)) or i is None or i is Ellipsis for i in items):
             out[index] = g  # basic indexing selects each element at most once
