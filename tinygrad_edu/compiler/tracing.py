@@ -185,12 +185,12 @@ class Tracer:
         self.contexts: dict[Context, TraceContext] = {}  # graph node -> its traced forward
         self.outputs: dict[Context, Traced] = {}  # graph node -> its output's Traced
         self.created: set[int] = set()  # ids of Tensors made during the call (not read at run time)
+        self.pending_check: list[Tensor] = []  # leaves whose traced .grad autograd's is compared with
         self.grads: dict[Tensor, Any] = {}  # leaf -> its .grad as the trace knows it (Traced, array or None)
         self.grads_set: dict[Tensor, None] = {}  # leaves whose .grad the call changes (in the order of change)
         # What a later call must find to replay this one, as Python conditions on `args` and on objects:
         # (condition with {0}, {1}... for the objects, the objects)
         self.guards: list[tuple[str, tuple]] = []
-        self.scope_of: dict[int, tuple[str, ...]] = {}  # id(Traced) -> name scope of the op that made it
         self.layer_names: dict[str, str] = {}  # a module's path -> the name of its output ("z1", "a1")
         self.named: dict[tuple, Traced] = {}  # (scope, name) -> the latest output given that name
         self.input_hints: set[str] = set()
@@ -223,9 +223,10 @@ class Tracer:
 
     def lift(self, value: Any) -> Any:
         """What a real value is in the trace: its Traced if it is one the trace knows, a pre-existing Tensor's
-        data read at run time, else itself (a constant, baked into the code)."""
-        if isinstance(value, Traced):
-            return value
+        data read at run time, else itself (a constant, baked into the code); inside tuples and lists too."""
+        return nested_map(self._lift_one, value)
+
+    def _lift_one(self, value: Any) -> Any:
         if isinstance(value, Tensor):
             known = self.symbols.get(id(value.data))
             if known is not None:
@@ -236,9 +237,6 @@ class Tracer:
             return self.input(value.data, name, ("tensor", value))
         if isinstance(value, np.ndarray):
             return self.symbols.get(id(value), value)
-        if isinstance(value, (tuple, list)):
-            lifted = [self.lift(v) for v in value]
-            return type(value)(lifted) if isinstance(value, tuple) else lifted
         return value
 
     def _real(self, value: Any) -> Any:
@@ -439,8 +437,7 @@ class Tracer:
 
     def read_value(self, tensor: Tensor, what: str) -> None:
         """A Tensor's values read as Python objects: fine for constants, refused for computed values."""
-        traced = self.symbols.get(id(tensor.data))
-        if traced is not None and traced.source is None or id(tensor.data) in self.symbols and what != "numpy()":
+        if id(tensor.data) in self.symbols:  # an input, a parameter or a computed value: it changes per call
             raise self.escape(what)
 
     def check(self, check: Callable[..., None], args: tuple) -> None:
@@ -569,7 +566,7 @@ class Tracer:
     def check_backward(self) -> None:
         """After the real backward: each leaf's .grad must equal the traced one, bit for bit; then the real
         .grad arrays stand for the traced ones (user code may read p.grad)."""
-        for leaf in getattr(self, "pending_check", ()):
+        for leaf in self.pending_check:
             traced, real = self.grads[leaf], leaf._grad
             if real is None:
                 continue
@@ -695,16 +692,11 @@ def _untraced(run: Callable[[], Any]) -> Any:
         return run()
 
 
-def untraced() -> _untraced_ctx:
-    """`with untraced():` the engine runs as if no tracer were active."""
-    return _untraced_ctx()
-
-
 def argument_names(fn: Callable, n: int) -> list[str]:
     try:
         names = [p.name for p in inspect.signature(fn).parameters.values()
                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)]
     except (TypeError, ValueError):
         names = []
-    names = [n for n in names][:n]
+    names = names[:n]
     return names + [f"arg{i}" for i in range(len(names), n)]
