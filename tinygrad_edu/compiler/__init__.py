@@ -14,7 +14,8 @@
 
 A call is replayed by the generated code when it looks like the traced ones: the same shapes, dtypes and
 requires_grad of the arguments, grad mode, the same optimizer settings and buffers, and the same parameters
-with or without a `.grad` (a small cache keyed on these, like jax.jit's). Anything else traces again.
+with or without a `.grad` (a small cache of traces, these facts each one's guards, like jax.jit's).
+Anything else traces again.
 Parameters are read from their tensors at each call and updated in place, `.grad` is set as eagerly, and
 tensors returned by the step come back without a graph (backward has already run).
 
@@ -82,7 +83,7 @@ class CompiledFunction:
         self.fn, self.inline, self.fallback = fn, inline, fallback
         self.eager_reason: str | None = None  # set when fallback gave up compiling: later calls run fn
         functools.update_wrapper(self, fn)
-        self._cache: dict[tuple, list[list]] = {}  # key -> [[trace, compiled?], ...]
+        self._entries: list[list] = []  # [trace, compiled?], in the order traced
         self.traces = 0  # calls that ran eagerly under the tracer
         self._latest: _Trace | None = None
         self._last: _Trace | None = None  # the compiled trace used last
@@ -109,9 +110,8 @@ class CompiledFunction:
         last = self._last  # a training loop calls with the same kind of arguments every time: tried first
         if last is not None and last.holds(args):
             return last.program.function(*args)
-        key = _key(args)
-        entries = self._cache.setdefault(key, [])
-        for entry in entries:
+        _check_settings(args)
+        for entry in self._entries:  # each trace's guards say which arguments it takes
             trace, compiled = entry
             if trace.holds(args):
                 if compiled:
@@ -129,7 +129,7 @@ class CompiledFunction:
                 self._latest = self._last = again
                 return result
         result, trace = self._trace(args)
-        entries.append([trace, False])
+        self._entries.append([trace, False])
         self._latest = trace
         return result
 
@@ -166,7 +166,9 @@ class CompiledFunction:
 
 
 def _argument_guards(args: tuple) -> list[tuple[str, tuple]]:
-    """The cache key's facts as guard conditions (see _key): a call is replayed only with arguments like these."""
+    """What a trace assumes of its arguments, as guard conditions: a call is replayed only with arguments like
+    these (Tensors and arrays of the same shapes and dtypes, the same requires_grad, settings equal) in the same
+    grad mode."""
     guards: list[tuple[str, tuple]] = [(f"len(args) == {len(args)}", ()),
                                        (f"{{0}}.grad_enabled is {_state.grad_enabled}", (_state,))]
     for i, a in enumerate(args):
@@ -182,21 +184,15 @@ def _argument_guards(args: tuple) -> list[tuple[str, tuple]]:
     return guards
 
 
-def _key(args: tuple) -> tuple:
-    key: list[Any] = [_state.grad_enabled]
+def _check_settings(args: tuple) -> None:
+    """Arguments other than Tensors and arrays are settings, baked into the code: they must be hashable values."""
     for a in args:
-        if isinstance(a, Tensor):
-            key.append(("T", a.data.shape, a.data.dtype.str, a._requires_grad))
-        elif isinstance(a, np.ndarray):
-            key.append(("A", a.shape, a.dtype.str))
-        else:
+        if not isinstance(a, (Tensor, np.ndarray)):
             try:
                 hash(a)
             except TypeError:
                 raise TypeError(f"compiled functions take Tensors, arrays and hashable settings (numbers, strings, "
                                 f"tuples); got a {type(a).__name__}") from None
-            key.append(("S", type(a), a))
-    return tuple(key)
 
 
 def _template(result: Any, tracer: Tracer, name: str) -> Any:
