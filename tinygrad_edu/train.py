@@ -280,23 +280,19 @@ class _CompiledSteps:
 def _compiled_steps(model: Module, fn: Callable, optimizer: Optimizer, mode: bool | str, kind: str | None,
                     X: np.ndarray, dtype: np.dtype) -> _CompiledSteps | None:
     """The compiled batch for fit (see its `compile`), or None to train eagerly."""
-    from .nn.regularization import Dropout, _BatchNorm
     from .optim import SGD, Adam
 
     if mode not in (True, False, "auto"):
         raise ValueError(f"compile must be True, False or 'auto', got {mode!r}")
     if mode is False or not len(X):
         return None
-    reasons = []
+    # Decided here for the optimizer only: another one's step could change a parameter before refusing to be
+    # traced. What the model's forward refuses (dropout, batch norm in training) the first batch finds out: it
+    # is run again eagerly, as forward and backward change nothing that zero_grad does not reset.
     if not isinstance(optimizer, (SGD, Adam)):
-        reasons.append(f"{type(optimizer).__name__} (SGD, Adam and AdamW updates are compiled)")
-    for m in model.modules():
-        if isinstance(m, Dropout) and 0 < m.p < 1 or isinstance(m, _BatchNorm):
-            reasons.append(f"{type(m).__name__} in training (random masks, running statistics)")
-            break
-    if reasons:
         if mode is True:
-            raise compiler.TraceError("fit(compile=True) cannot compile this training: " + "; ".join(reasons))
+            raise compiler.TraceError(f"fit(compile=True) cannot compile this training: {type(optimizer).__name__} "
+                                      f"(SGD, Adam and AdamW updates are compiled)")
         return None
     with no_grad():
         was = model.training
